@@ -1,0 +1,289 @@
+"""The one module that touches aiortc's and aioice's private members.
+
+aiortc's public API decodes every received track and encodes every sent one. The SFU
+uses aiortc only for ICE, DTLS, SRTP keying and SDP, and moves RTP itself, below the
+codec layer. Everything below reaches into internals that may move between releases;
+`tests/sfu/test_aiortc_seam.py` is the contract test that fails loudly when they do,
+and `pyproject.toml` pins the versions it was run against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aioice.ice
+from aioice.candidate import Candidate, candidate_foundation, candidate_priority
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.rtcdtlstransport import (
+    SRTP_AEAD_AES_128_GCM,
+    SRTP_AEAD_AES_256_GCM,
+    SRTP_AES128_CM_SHA1_80,
+    RTCDtlsTransport,
+)
+
+# Cheapest per packet first: AES-128-GCM needs no separate HMAC and a shorter key
+# schedule than AES-256-GCM. OpenSSL as DTLS server picks by its own order, as
+# client it offers in this order.
+SRTP_PROFILE_PREFERENCE = (SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM, SRTP_AES128_CM_SHA1_80)
+
+
+class SrtpSession(Protocol):
+    """The part of pylibsrtp's Session the forwarder uses."""
+
+    def protect(self, packet: bytes) -> bytes: ...
+    def unprotect(self, packet: bytes) -> bytes: ...
+    def protect_rtcp(self, packet: bytes) -> bytes: ...
+    def unprotect_rtcp(self, packet: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class IcePolicy:
+    """Which local addresses and ports the server's ICE agents gather on.
+
+    `addresses` are bound; `announced` (same length, or empty) replaces each bound
+    address in the candidate announced to the peer, for a server behind 1:1 NAT.
+    """
+
+    addresses: tuple[str, ...] = ("127.0.0.1",)
+    announced: tuple[str, ...] = ()
+    port_min: int = 0
+    port_max: int = 0
+
+
+DatagramHandler = Callable[[bytes, tuple[Any, ...]], None]
+
+
+def dtls_transport_of(pc: RTCPeerConnection) -> RTCDtlsTransport | None:
+    """The single (bundled) DTLS transport of a peer connection, if it has one yet."""
+    transceivers = pc.getTransceivers()
+    if not transceivers:
+        return None
+    return transceivers[0].receiver.transport  # type: ignore[no-any-return]
+
+
+def prefer_cheap_srtp(dtls: RTCDtlsTransport) -> None:
+    """Negotiate AEAD_AES_128_GCM where the peer supports it."""
+    available = [p for p in SRTP_PROFILE_PREFERENCE if p in _srtp_profiles_supported()]
+    dtls._srtp_profiles = available
+
+
+def _srtp_profiles_supported() -> list[Any]:
+    from aiortc.rtcdtlstransport import SRTP_PROFILES
+
+    return list(SRTP_PROFILES)
+
+
+def negotiated_srtp_profile(dtls: RTCDtlsTransport) -> str | None:
+    """The SRTP profile the DTLS handshake settled on, e.g. 'SRTP_AEAD_AES_128_GCM'."""
+    ssl = dtls._ssl
+    if ssl is None:
+        return None
+    profile = ssl.get_selected_srtp_profile()
+    return profile.decode() if profile else None
+
+
+def srtp_sessions(dtls: RTCDtlsTransport) -> tuple[SrtpSession, SrtpSession] | None:
+    """(receive, transmit) SRTP sessions, once the DTLS handshake is done."""
+    rx, tx = dtls._rx_srtp, dtls._tx_srtp
+    if rx is None or tx is None:
+        return None
+    return rx, tx
+
+
+def selected_pair(dtls: RTCDtlsTransport) -> tuple[asyncio.DatagramTransport, tuple[Any, ...]] | None:
+    """The UDP transport and remote address of the nominated ICE pair (component 1).
+
+    The pair can change without an event (a nomination after a better check), so
+    callers re-read it periodically.
+    """
+    connection = dtls.transport._connection
+    pair = connection._nominated.get(1)
+    if pair is None:
+        return None
+    transport = getattr(pair.protocol, "transport", None)
+    if transport is None:
+        return None
+    return transport, pair.remote_addr
+
+
+def restrict_gathering(pc: RTCPeerConnection, policy: IcePolicy) -> None:
+    """Make every not-yet-gathered ICE agent of `pc` gather only on the policy's addresses.
+
+    aioice by default binds every interface except loopback, which on a server would
+    announce the LAN address and on a loopback-only machine gather nothing. Must be
+    called after the transceivers exist and before setLocalDescription.
+    """
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        if getattr(connection, "_parta_gathering", False) or connection._local_candidates_start:
+            continue
+        original = connection.get_component_candidates
+        connection._parta_gathering = True
+        connection.get_component_candidates = _make_gatherer(connection, original, policy)
+
+
+def _make_gatherer(
+    connection: Any, original: Callable[..., Any], policy: IcePolicy
+) -> Callable[..., Any]:
+    async def get_component_candidates(
+        component: int, addresses: list[str], timeout: int = 5
+    ) -> list[Candidate]:
+        loop = asyncio.get_running_loop()
+        candidates: list[Candidate] = []
+        for index, address in enumerate(policy.addresses):
+            try:
+                transport, protocol = await _bind_in_range(
+                    loop, lambda: aioice.ice.StunProtocol(connection), address, policy
+                )
+            except OSError:
+                continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+            bound = transport.get_extra_info("sockname")
+            host = policy.announced[index] if index < len(policy.announced) else bound[0]
+            protocol.local_candidate = Candidate(
+                foundation=candidate_foundation("host", "udp", host),
+                component=component,
+                transport="udp",
+                priority=candidate_priority(component, "host"),
+                host=host,
+                port=bound[1],
+                type="host",
+            )
+            connection._protocols.append(protocol)
+            candidates.append(protocol.local_candidate)
+        # TURN relays (when the operator configured ICE servers) still come from aioice.
+        candidates += await original(component=component, addresses=[], timeout=timeout)
+        return candidates
+
+    return get_component_candidates
+
+
+async def _bind_in_range(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], Any],
+    address: str,
+    policy: IcePolicy,
+) -> tuple[asyncio.DatagramTransport, Any]:
+    if not policy.port_min:
+        return await loop.create_datagram_endpoint(factory, local_addr=(address, 0))  # type: ignore[return-value]
+    span = policy.port_max - policy.port_min + 1
+    start = _next_port_hint(policy)
+    for i in range(span):
+        port = policy.port_min + (start + i) % span
+        try:
+            return await loop.create_datagram_endpoint(factory, local_addr=(address, port))  # type: ignore[return-value]
+        except OSError:
+            continue
+    raise OSError(f"no free UDP port in {policy.port_min}-{policy.port_max} on {address}")
+
+
+def _next_port_hint(policy: IcePolicy) -> int:
+    # A random start so consecutive binds do not all probe the same taken ports.
+    return secrets.randbelow(policy.port_max - policy.port_min + 1)
+
+
+def intercept_datagrams(dtls: RTCDtlsTransport, handler: DatagramHandler) -> int:
+    """Route SRTP and SRTCP datagrams of this transport to `handler`, synchronously.
+
+    Each local socket's StunProtocol.datagram_received is wrapped: datagrams whose
+    first byte is 128..191 (RTP/RTCP, RFC 7983) are given to `handler` once SRTP is
+    keyed; STUN and DTLS go on to aioice/aiortc as before. This skips aioice's STUN
+    parse attempt, its queue and aiortc's receive task for every media packet.
+    Returns the number of sockets wrapped.
+    """
+    connection = dtls.transport._connection
+    wrapped = 0
+    for protocol in connection._protocols:
+        if getattr(protocol, "_parta_wrapped", False):
+            continue
+        original = protocol.datagram_received
+
+        def datagram_received(
+            data: bytes, addr: tuple[Any, ...], _orig: DatagramHandler = original
+        ) -> None:
+            first = data[0] if data else 0
+            if 127 < first < 192 and dtls._rx_srtp is not None:
+                handler(data, addr)
+            else:
+                _orig(data, addr)
+
+        protocol.datagram_received = datagram_received
+        protocol._parta_wrapped = True
+        wrapped += 1
+    return wrapped
+
+
+async def _idle_forever(started: asyncio.Event, exited: asyncio.Event) -> None:
+    started.set()
+    try:
+        await asyncio.get_running_loop().create_future()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        exited.set()
+
+
+def disable_media_pipeline(transceiver: RTCRtpTransceiver) -> None:
+    """Stop aiortc from ever decoding, encoding or sending RTCP for this transceiver.
+
+    The receiver would start a decoder thread and the sender an encode loop plus
+    sender reports with zero counters; the SFU writes its own RTP and RTCP instead.
+    """
+    receiver: RTCRtpReceiver = transceiver.receiver
+    sender: RTCRtpSender = transceiver.sender
+
+    async def receive(parameters: Any) -> None:
+        return None
+
+    async def send(parameters: Any) -> None:
+        return None
+
+    receiver.receive = receive
+    sender.send = send
+
+
+def set_sender_identity(transceiver: RTCRtpTransceiver, stream_id: str, track_id: str) -> None:
+    """Set the msid announced for a send transceiver without giving it a track."""
+    sender = transceiver.sender
+    sender._stream_id = stream_id
+    sender._track_id = track_id
+
+
+def sender_ssrc(transceiver: RTCRtpTransceiver) -> int:
+    """The SSRC the SDP announces for this transceiver's sender."""
+    return int(transceiver.sender._ssrc)
+
+
+def codecs_opened(pcs: Sequence[RTCPeerConnection]) -> int:
+    """How many decoders or encoders aiortc has created for these connections."""
+    count = 0
+    for pc in pcs:
+        for transceiver in pc.getTransceivers():
+            if getattr(transceiver.receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
+                count += 1
+            if getattr(transceiver.sender, "_RTCRtpSender__encoder", None) is not None:
+                count += 1
+    return count
+
+
+def restrict_codecs(transceiver: RTCRtpTransceiver) -> None:
+    """Keep only codecs the SFU forwards (Opus, VP8, H.264), VP8 first, and no RTX.
+
+    Must run after setRemoteDescription and before createAnswer: that is when aiortc
+    has negotiated `_codecs` for an m-line it did not create itself. Retransmissions
+    are sent on the original SSRC, so RTX is not negotiated.
+    """
+    codecs = [c for c in transceiver._codecs if c.mimeType.lower() in _FORWARDED]
+    codecs.sort(key=lambda c: c.mimeType.lower() != "video/vp8")
+    transceiver._codecs = codecs
+
+
+_FORWARDED = ("audio/opus", "video/vp8", "video/h264")

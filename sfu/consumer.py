@@ -1,0 +1,187 @@
+"""Consumer: one subscriber's outgoing copy of a producer.
+
+Per packet a consumer maps the payload type, rewrites SSRC, sequence number and
+timestamp, and hands the packet to its transport. Sequence numbers and timestamps
+are rewritten so that the producer behind a consumer can change (a WHEP viewer
+following the active speaker, a publisher that reconnects) without the subscriber's
+decoder seeing a jump: each change starts a new *epoch* that continues where the
+last one ended.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Protocol
+
+from .rtp import HEADER
+
+if TYPE_CHECKING:
+    from .producer import Producer
+
+
+class RtpSink(Protocol):
+    """Where a consumer's packets go: the subscriber's transport."""
+
+    def send_rtp(self, packet: bytes) -> bool: ...
+
+
+class Consumer:
+    """Sends one producer's packets to one subscriber, under the consumer's own SSRC."""
+
+    def __init__(
+        self,
+        consumer_id: str,
+        *,
+        producer: Producer,
+        sink: RtpSink,
+        ssrc: int,
+        payload_type: int,
+        mid: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.id = consumer_id
+        self.kind = producer.kind
+        self.producer: Producer | None = producer
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+        self.mid = mid
+        self.paused = False
+        self.closed = False
+        self._sink = sink
+        self._clock = clock
+        self._clock_rate = producer.codec.clock_rate
+        # Every epoch starts on a keyframe; for audio every packet is one.
+        self._waiting = True
+        self._seq_off = 0
+        self._ts_off = 0
+        self._epoch_start = 0
+        self._last_seq = secrets.randbits(15)  # start low: avoids early SRTP rollover
+        self._last_ts = secrets.randbits(32)
+        self._last_sent_at: float | None = None
+        self._synced = False
+        # counters
+        self.packets = 0
+        self.bytes = 0
+        self.dropped = 0
+        self.retransmissions = 0
+        self.nacks_received = 0
+        self.keyframe_requests = 0
+        # from the subscriber's receiver reports
+        self.fraction_lost = 0
+        self.remote_jitter = 0
+
+    # -- per packet -------------------------------------------------------------
+
+    def forward(self, seq: int, ts: int, head: int, keyframe: bool, payload: bytes) -> None:
+        if self._waiting:
+            if not keyframe or self.paused:
+                return
+            self._start_epoch(seq, ts)
+        elif self.paused:
+            return
+        out_seq = (seq + self._seq_off) & 0xFFFF
+        out_ts = (ts + self._ts_off) & 0xFFFFFFFF
+        packet = HEADER.pack(head | self.payload_type, out_seq, out_ts, self.ssrc) + payload
+        if self._sink.send_rtp(packet):
+            self.packets += 1
+            self.bytes += len(packet)
+            self._last_seq = out_seq
+            self._last_ts = out_ts
+        else:
+            self.dropped += 1
+
+    def _start_epoch(self, seq: int, ts: int) -> None:
+        now = self._clock()
+        out_seq = (self._last_seq + 1) & 0xFFFF
+        if self._synced and self._last_sent_at is not None:
+            # keep the subscriber's clock running across the gap
+            elapsed = max(1, int((now - self._last_sent_at) * self._clock_rate))
+            out_ts = (self._last_ts + elapsed) & 0xFFFFFFFF
+        else:
+            out_ts = self._last_ts
+        self._seq_off = (out_seq - seq) & 0xFFFF
+        self._ts_off = (out_ts - ts) & 0xFFFFFFFF
+        self._epoch_start = out_seq
+        self._last_sent_at = now
+        self._waiting = False
+        self._synced = True
+
+    # -- feedback from the subscriber ------------------------------------------
+
+    def on_nack(self, lost: Iterable[int]) -> int:
+        """Resend the packets the subscriber reports lost, from the producer's history."""
+        producer = self.producer
+        resent = 0
+        self.nacks_received += 1
+        if producer is None or not self._synced:
+            return 0
+        for out_seq in lost:
+            # only packets of the current epoch map back to the current producer
+            if (out_seq - self._epoch_start) & 0xFFFF >= 0x8000:
+                continue
+            entry = producer.history.get((out_seq - self._seq_off) & 0xFFFF)
+            if entry is None:
+                continue
+            _, ts, head, payload = entry
+            packet = (
+                HEADER.pack(
+                    head | self.payload_type, out_seq, (ts + self._ts_off) & 0xFFFFFFFF, self.ssrc
+                )
+                + payload
+            )
+            if self._sink.send_rtp(packet):
+                resent += 1
+        self.retransmissions += resent
+        return resent
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+        if self.producer is not None:
+            self.producer.request_keyframe()
+
+    def on_receiver_report(self, fraction_lost: int, jitter: int) -> None:
+        self.fraction_lost = fraction_lost
+        self.remote_jitter = jitter
+
+    # -- control ----------------------------------------------------------------
+
+    def sender_report(self) -> tuple[int, int] | None:
+        """(ntp, rtp timestamp) for an RTCP SR, from the publisher's own mapping.
+
+        Translating the publisher's SR keeps lip sync exact: the same instant, in
+        the subscriber's timestamp space.
+        """
+        producer = self.producer
+        if producer is None or producer.sender_report is None or not self._synced:
+            return None
+        ntp, rtp_ts, _ = producer.sender_report
+        return ntp, (rtp_ts + self._ts_off) & 0xFFFFFFFF
+
+    def switch_producer(self, producer: Producer) -> None:
+        """Follow another producer of the same kind; continues at its next keyframe."""
+        self.producer = producer
+        self._clock_rate = producer.codec.clock_rate
+        self._waiting = True
+        producer.request_keyframe()
+
+    def on_producer_closed(self, producer: Producer) -> None:
+        if self.producer is producer:
+            self.producer = None
+
+    def close(self) -> None:
+        self.closed = True
+        self.producer = None
+
+    def dump(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "producer": self.producer.id if self.producer else None,
+            "ssrc": self.ssrc,
+            "payload_type": self.payload_type,
+            "mid": self.mid,
+            "paused": self.paused,
+            "packets": self.packets,
+        }

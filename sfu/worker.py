@@ -1,0 +1,119 @@
+"""Worker: the media plane of one process: its routers and its counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+from .consumer import Consumer
+from .producer import Producer
+from .router import Router
+from .transport import TransportSettings, WebRtcTransport
+
+
+@dataclass
+class Totals:
+    """Counters of the whole worker. Live objects count for themselves; closed ones
+    are folded in here when they close, so totals never go backwards."""
+
+    rtp_packets_in: int = 0
+    rtp_bytes_in: int = 0
+    rtp_packets_out: int = 0
+    rtp_bytes_out: int = 0
+    keyframes_in: int = 0
+    keyframe_requests_received: int = 0
+    keyframe_requests_sent: int = 0
+    nacks_received: int = 0
+    retransmissions: int = 0
+    packets_dropped_congestion: int = 0
+    packets_dropped_other: int = 0
+    srtp_errors: int = 0
+    rtcp_packets_in: int = 0
+    rtcp_packets_out: int = 0
+
+    def retire_producer(self, producer: Producer) -> None:
+        self.rtp_packets_in += producer.packets
+        self.rtp_bytes_in += producer.bytes
+        self.keyframes_in += producer.keyframes
+        self.keyframe_requests_sent += producer.keyframe_requests_sent
+        self.packets_dropped_other += producer.dropped
+
+    def retire_consumer(self, consumer: Consumer) -> None:
+        self.rtp_packets_out += consumer.packets
+        self.rtp_bytes_out += consumer.bytes
+        self.keyframe_requests_received += consumer.keyframe_requests
+        self.nacks_received += consumer.nacks_received
+        self.retransmissions += consumer.retransmissions
+
+    def retire_transport(self, transport: WebRtcTransport) -> None:
+        self.packets_dropped_congestion += transport.dropped_congestion
+        self.packets_dropped_other += (
+            transport.malformed + transport.unknown_ssrc + transport.send_errors
+        )
+        self.srtp_errors += transport.srtp_errors + transport.rtcp_errors
+        self.rtcp_packets_in += transport.rtcp_in
+        self.rtcp_packets_out += transport.rtcp_out
+
+    def copy(self) -> Totals:
+        return Totals(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+class Worker:
+    """Creates and finds routers; sums counters at scrape time."""
+
+    def __init__(
+        self, settings: TransportSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings
+        self.routers: dict[str, Router] = {}
+        self._retired = Totals()
+        self._clock = clock
+        self.closed = False
+
+    def get_or_create_router(self, router_id: str) -> Router:
+        router = self.routers.get(router_id)
+        if router is None or router.closed:
+            router = Router(router_id, self.settings, self._retired, clock=self._clock)
+            self.routers[router_id] = router
+        return router
+
+    async def close_router(self, router_id: str) -> None:
+        router = self.routers.pop(router_id, None)
+        if router is not None:
+            await router.close()
+
+    def totals(self) -> Totals:
+        """All counters: retired objects plus every live one, read now."""
+        totals = self._retired.copy()
+        for router in self.routers.values():
+            for producer in router.producers.values():
+                totals.retire_producer(producer)
+            for consumer in router.consumers.values():
+                totals.retire_consumer(consumer)
+            for transport in router.transports.values():
+                totals.retire_transport(transport)
+        return totals
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "routers": len(self.routers),
+            "transports": sum(len(r.transports) for r in self.routers.values()),
+            "producers": sum(len(r.producers) for r in self.routers.values()),
+            "consumers": sum(len(r.consumers) for r in self.routers.values()),
+        }
+
+    def codecs_opened(self) -> int:
+        return sum(
+            t.codecs_opened() for r in self.routers.values() for t in r.transports.values()
+        )
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for router_id in list(self.routers):
+            await self.close_router(router_id)
+
+    def dump(self) -> dict[str, object]:
+        return {"routers": [r.dump() for r in self.routers.values()]}

@@ -1,0 +1,75 @@
+"""Headless Debian Chromium for browser tests, driven by Playwright's async API.
+
+The flags are the ones `WEBRTC-ON-THIS-MACHINE.md` found to work for a loopback call with
+fake camera and microphone. Playwright never downloads a browser here: it drives
+`/usr/bin/chromium` from the Debian `chromium` package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from playwright.async_api import Browser, async_playwright
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+
+# One flag per entry, no shell quoting: Playwright passes them to the process as argv.
+# `--user-data-dir` is deliberately absent: Playwright refuses it in `launch()` and makes
+# (and deletes) a fresh profile directory for every browser it launches.
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Fake camera (moving pattern) and microphone (beep); permission prompts auto-accepted.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    # Offer 127.0.0.1 candidates, with real addresses rather than mDNS `.local` names.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    # No name resolves except 127.0.0.1: Chromium's update and component hosts are never
+    # looked up, and the page itself (an IP literal) still loads.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+)
+
+
+def chromium_available() -> bool:
+    """Whether the Debian Chromium binary is installed (for `pytest.mark.skipif`)."""
+    return os.access(CHROMIUM_PATH, os.X_OK)
+
+
+@asynccontextmanager
+async def launch_chromium(
+    tmp_path: Path, *, extra_flags: tuple[str, ...] = ()
+) -> AsyncIterator[Browser]:
+    """Start headless Chromium with fake media devices and yield the Browser.
+
+    `tmp_path` receives Chromium's downloads and its temporary files (its TMPDIR), so
+    nothing is left outside the test's directory. Contexts made from the browser need
+    no permission grants: `--use-fake-ui-for-media-stream` accepts camera and microphone.
+    """
+    if not chromium_available():
+        raise FileNotFoundError(f"{CHROMIUM_PATH} not found: apt-get install chromium")
+    browser_tmp = tmp_path / "chromium-tmp"
+    browser_tmp.mkdir(parents=True, exist_ok=True)
+    env: dict[str, str | float | bool] = {**os.environ, "TMPDIR": str(browser_tmp)}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH,
+            headless=True,
+            args=[*CHROMIUM_FLAGS, *extra_flags],
+            downloads_path=tmp_path / "chromium-downloads",
+            env=env,
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
