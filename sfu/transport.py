@@ -116,6 +116,7 @@ class WebRtcTransport:
         self.srtp_profile: str | None = None
         self.on_closed: list[Callable[[WebRtcTransport], None]] = []
         self.on_first_media: Callable[[], None] | None = None
+        self.connected_callbacks: list[Callable[[], None]] = []
         self._clock = clock
         self._dtls: Any = None
         self._rx: seam.SrtpSession | None = None
@@ -389,6 +390,11 @@ class WebRtcTransport:
         self.srtp_profile = seam.negotiated_srtp_profile(dtls)
         self._refresh_pair()
         self.connected.set()
+        for callback in self.connected_callbacks:
+            try:
+                callback()
+            except Exception:
+                logger.exception("connected callback of transport %s", self.id)
         if self._rtcp_task is None:
             self._rtcp_task = asyncio.create_task(self._run_rtcp())
 

@@ -20,6 +20,7 @@ export const STRINGS = {
   nameRequired: 'Please type your name.',
   nameTooLong: 'The name is too long (64 characters at most).',
   callRequired: 'Please type a call name.',
+  badCallName: 'Use only Latin letters, digits, - and _ (64 at most).',
   badCallLink: 'This call link is not valid. Pick a call name below.',
   callLink: 'Call link',
   copyLink: 'Copy link',

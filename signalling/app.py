@@ -1,0 +1,69 @@
+"""The aiohttp application factory: state under typed keys, resources in cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from sfu.worker import Worker
+
+from . import keys, web as pages, whip, ws
+from .calls import Calls
+from .config import Config
+from .metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[keys.CONFIG] = config
+    app[keys.METRICS] = Metrics()
+    app[keys.READY] = {"ready": False}
+    app[keys.BACKGROUND] = set()
+    app.cleanup_ctx.append(_media_plane)
+    setup_routes(app)
+    return app
+
+
+async def _media_plane(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = Worker(config.transport_settings())
+    calls = Calls(worker, app[keys.METRICS])
+    app[keys.WORKER] = worker
+    app[keys.CALLS] = calls
+    app[keys.METRICS].attach(worker, calls)
+    app[keys.READY]["ready"] = True
+    yield
+    app[keys.READY]["ready"] = False
+    await calls.close()
+    await worker.close()
+    background = app[keys.BACKGROUND]
+    for task in list(background):
+        task.cancel()
+    if background:
+        await asyncio.gather(*background, return_exceptions=True)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/", pages.index)
+    app.router.add_get("/call/{call}", pages.index)
+    app.router.add_static("/static/", pages.STATIC_DIR, append_version=False)
+    app.router.add_get("/ws", ws.websocket)
+    app.router.add_post("/whip/{call}", whip.whip_publish)
+    app.router.add_options("/whip/{call}", whip.preflight)
+    app.router.add_delete("/whip/{call}/{session}", whip.whip_delete)
+    app.router.add_patch("/whip/{call}/{session}", whip.not_supported)
+    app.router.add_options("/whip/{call}/{session}", whip.preflight)
+    app.router.add_post("/whep/{call}", whip.whep_watch)
+    app.router.add_options("/whep/{call}", whip.preflight)
+    app.router.add_delete("/whep/{call}/{session}", whip.whep_delete)
+    app.router.add_patch("/whep/{call}/{session}", whip.not_supported)
+    app.router.add_options("/whep/{call}/{session}", whip.preflight)
+    app.router.add_get("/healthz", pages.healthz)
+    app.router.add_get("/readyz", pages.readyz)
+    app.router.add_get("/metrics", pages.metrics)

@@ -1,0 +1,305 @@
+"""Rooms and peers: who is in which call, what they publish, who gets told what.
+
+The service layer between the WebSocket/WHIP/WHEP handlers and the SFU: handlers
+parse and authenticate, this module applies the rules and emits the events.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sfu.producer import Producer
+from sfu.router import Router
+from sfu.sdp import IncomingTrack, SdpError, incoming_tracks
+from sfu.transport import WebRtcTransport
+from sfu.worker import Worker
+
+from .metrics import Metrics
+from .protocol import (
+    ActiveSpeaker,
+    PeerInfo,
+    PeerJoined,
+    PeerLeft,
+    PeerUpdated,
+    ProtocolError,
+    PublishedTrack,
+    ServerMessage,
+    TrackInfo,
+)
+from .subscriber import SubscribeSession
+from .viewers import Viewer
+
+logger = logging.getLogger(__name__)
+
+KIND_OF_SOURCE = {"microphone": "audio", "camera": "video", "screen": "video"}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(6)}"
+
+
+@dataclass
+class PublishedSource:
+    producer: Producer
+    source: str
+    muted: bool = False
+
+
+@dataclass
+class Peer:
+    """A participant: a browser on the WebSocket, or a WHIP publisher (no messages)."""
+
+    id: str
+    name: str
+    send: Callable[[ServerMessage], None] | None
+    joined_at: float = field(default_factory=time.monotonic)
+    publish_transport: WebRtcTransport | None = None
+    subscriber: SubscribeSession | None = None
+    sources: dict[str, PublishedSource] = field(default_factory=dict)  # by mid
+    muted_sources: set[str] = field(default_factory=set)
+    publish_in_flight: bool = False
+    first_media_seen: bool = False
+    left: bool = False
+
+    def info(self) -> PeerInfo:
+        return PeerInfo(
+            id=self.id,
+            name=self.name,
+            tracks=[
+                TrackInfo(
+                    id=s.producer.id, kind=s.producer.kind, source=s.source, muted=s.muted
+                )
+                for s in self.sources.values()
+            ],
+        )
+
+    def notify(self, message: ServerMessage) -> None:
+        if self.send is not None and not self.left:
+            self.send(message)
+
+
+class Room:
+    """One call's participants and viewers around one SFU router."""
+
+    def __init__(self, call_id: str, router: Router, metrics: Metrics) -> None:
+        self.id = call_id
+        self.router = router
+        self.metrics = metrics
+        self.peers: dict[str, Peer] = {}
+        self.viewers: dict[str, Viewer] = {}
+        router.on_active_speaker = self._on_active_speaker
+        router.on_producer_closed.append(self._on_producer_closed)
+
+    # -- membership ----------------------------------------------------------------
+
+    def join(self, name: str, send: Callable[[ServerMessage], None] | None) -> Peer:
+        peer = Peer(id=new_id("p"), name=name, send=send)
+        if send is not None:
+            peer.subscriber = SubscribeSession(peer.id, self.router, send)
+            peer.subscriber.on_transport = lambda t: self._watch_first_media(peer, t)
+            for producer in self.router.producers.values():
+                peer.subscriber.add(producer)
+        self.broadcast(PeerJoined(peer=peer.info()), skip=None)
+        self.peers[peer.id] = peer
+        return peer
+
+    def others(self, peer: Peer) -> list[PeerInfo]:
+        return [p.info() for p in self.peers.values() if p is not peer]
+
+    async def leave(self, peer: Peer) -> None:
+        if peer.left:
+            return
+        peer.left = True
+        self.peers.pop(peer.id, None)
+        if peer.subscriber is not None:
+            await peer.subscriber.close()
+        if peer.publish_transport is not None:
+            await peer.publish_transport.close()
+        for source in list(peer.sources.values()):
+            self.router.close_producer(source.producer)
+        peer.sources.clear()
+        self.broadcast(PeerLeft(peer_id=peer.id), skip=None)
+
+    @property
+    def empty(self) -> bool:
+        return not self.peers and not self.viewers
+
+    # -- publishing ------------------------------------------------------------------
+
+    async def publish(self, peer: Peer, offer: str, tracks: tuple[PublishedTrack, ...]) -> str:
+        """Apply a publish offer; returns the answer. Raises ProtocolError."""
+        if peer.publish_in_flight:
+            raise ProtocolError("out_of_order", "a publish is already in progress", "publish")
+        peer.publish_in_flight = True
+        try:
+            transport = peer.publish_transport
+            if transport is None or transport.closed:
+                transport = self.router.create_transport(f"{peer.id}-pub-{secrets.token_hex(3)}", cname=peer.id)
+                peer.publish_transport = transport
+                self._watch_first_media(peer, transport)
+            try:
+                answer = await transport.accept_offer(offer)
+                incoming = incoming_tracks(offer, answer)
+            except SdpError as exc:
+                raise ProtocolError("bad_sdp", str(exc), "publish") from exc
+            self._apply_tracks(peer, transport, incoming, tracks)
+            return answer
+        finally:
+            peer.publish_in_flight = False
+
+    def _apply_tracks(
+        self,
+        peer: Peer,
+        transport: WebRtcTransport,
+        incoming: list[IncomingTrack],
+        listed: tuple[PublishedTrack, ...],
+    ) -> None:
+        sources = {t.mid: t.source for t in listed}
+        taken: set[str] = set()
+        for track in incoming:
+            source = sources.get(track.mid)
+            if source is None:
+                # unlisted sending m-line (e.g. a WHIP encoder): the obvious source
+                source = "microphone" if track.kind == "audio" else (
+                    "camera" if "camera" not in taken else "screen"
+                )
+            if KIND_OF_SOURCE[source] != track.kind:
+                raise ProtocolError(
+                    "bad_message", f"publish: mid {track.mid} is {track.kind}, not {source}", "publish"
+                )
+            taken.add(source)
+        wanted = {t.mid: t for t in incoming}
+        # tracks that stopped sending, or whose stream changed, end
+        changed = False
+        for mid, published in list(peer.sources.items()):
+            track = wanted.get(mid)
+            if track is None or (track.ssrc is not None and track.ssrc != published.producer.ssrc):
+                del peer.sources[mid]
+                self.router.close_producer(published.producer)
+                changed = True
+        for track in incoming:
+            source = sources.get(track.mid) or (
+                "microphone" if track.kind == "audio" else "camera"
+            )
+            existing = peer.sources.get(track.mid)
+            if existing is not None:
+                if existing.source != source:
+                    existing.source = source
+                    existing.producer.source = source
+                    changed = True
+                continue
+            producer = self.router.create_producer(
+                transport, track, producer_id=new_id("t"), source=source, owner=peer.id
+            )
+            published = PublishedSource(producer=producer, source=source)
+            published.muted = producer.muted = source in peer.muted_sources
+            peer.sources[track.mid] = published
+            changed = True
+            for other in self.peers.values():
+                if other is not peer and other.subscriber is not None:
+                    other.subscriber.add(producer)
+            for viewer in self.viewers.values():
+                viewer.update_stage()
+        if changed:
+            self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
+
+    def mute(self, peer: Peer, source: str, muted: bool) -> None:
+        if muted:
+            peer.muted_sources.add(source)
+        else:
+            peer.muted_sources.discard(source)
+        for published in peer.sources.values():
+            if published.source == source:
+                published.muted = muted
+                published.producer.muted = muted
+        self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
+
+    def _on_producer_closed(self, producer: Producer) -> None:
+        for peer in self.peers.values():
+            if peer.subscriber is not None:
+                peer.subscriber.remove(producer.id)
+        owner = self.peers.get(producer.owner)
+        if owner is not None:
+            for mid, published in list(owner.sources.items()):
+                if published.producer is producer:
+                    del owner.sources[mid]
+                    self.broadcast(PeerUpdated(peer=owner.info()), skip=None)
+        for viewer in self.viewers.values():
+            viewer.update_stage()
+
+    # -- events ----------------------------------------------------------------------
+
+    def broadcast(self, message: ServerMessage, *, skip: Peer | None) -> None:
+        for peer in self.peers.values():
+            if peer is not skip:
+                peer.notify(message)
+
+    def _on_active_speaker(self, peer_id: str) -> None:
+        self.broadcast(ActiveSpeaker(peer_id=peer_id), skip=None)
+        for viewer in self.viewers.values():
+            viewer.update_stage()
+
+    def _watch_first_media(self, peer: Peer, transport: WebRtcTransport) -> None:
+        def first_media() -> None:
+            if not peer.first_media_seen:
+                peer.first_media_seen = True
+                self.metrics.join_to_first_media.observe(time.monotonic() - peer.joined_at)
+
+        transport.on_first_media = first_media
+
+    # -- viewers ---------------------------------------------------------------------
+
+    async def add_viewer(self, offer: str) -> tuple[Viewer, str]:
+        viewer = Viewer(new_id("v"), self.router)
+        self.viewers[viewer.id] = viewer
+        try:
+            answer = await viewer.start(offer)
+        except SdpError:
+            self.viewers.pop(viewer.id, None)
+            await viewer.close()
+            raise
+        viewer.on_closed = lambda v: self.viewers.pop(v.id, None)
+        return viewer, answer
+
+    async def close(self) -> None:
+        for peer in list(self.peers.values()):
+            await self.leave(peer)
+        for viewer in list(self.viewers.values()):
+            await viewer.close()
+        self.viewers.clear()
+
+
+class Calls:
+    """All live rooms of this node."""
+
+    def __init__(self, worker: Worker, metrics: Metrics) -> None:
+        self.worker = worker
+        self.metrics = metrics
+        self.rooms: dict[str, Room] = {}
+
+    def room(self, call_id: str) -> Room:
+        room = self.rooms.get(call_id)
+        if room is None:
+            room = Room(call_id, self.worker.get_or_create_router(call_id), self.metrics)
+            self.rooms[call_id] = room
+        return room
+
+    async def release_if_empty(self, room: Room) -> None:
+        if room.empty and self.rooms.get(room.id) is room:
+            del self.rooms[room.id]
+            await self.worker.close_router(room.id)
+
+    def peer_count(self) -> int:
+        return sum(len(r.peers) for r in self.rooms.values())
+
+    def viewer_count(self) -> int:
+        return sum(len(r.viewers) for r in self.rooms.values())
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            await room.close()
+        self.rooms.clear()

@@ -1,0 +1,128 @@
+"""`parta serve`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import create_app
+from .config import Config, IceServer
+
+DESCRIPTION = """\
+parta: real-time calls and messaging for schools.
+
+`parta serve` starts one node on its embedded defaults: it serves the web client,
+the call WebSocket, WHIP and WHEP, /metrics, /healthz and /readyz on HOST:PORT.
+Media (WebRTC over UDP) uses the ICE addresses below: on a real network give the
+machine's reachable address with --ice-address (and --announced-address behind 1:1
+NAT); the default, 127.0.0.1, lets browsers on this machine call each other.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parta", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser(
+        "serve",
+        help="start the server",
+        description=DESCRIPTION,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address the HTTP server listens on")
+    serve.add_argument("--port", type=int, default=8080, help="TCP port of the HTTP server")
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="directory for the server's files"
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much the server logs",
+    )
+    serve.add_argument(
+        "--ice-address",
+        action="append",
+        dest="ice_addresses",
+        metavar="ADDR",
+        help="local address to gather ICE candidates on (repeatable; default 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--announced-address",
+        action="append",
+        dest="announced_addresses",
+        metavar="ADDR",
+        help="address announced instead of each --ice-address, in order (1:1 NAT)",
+    )
+    serve.add_argument(
+        "--rtc-ports",
+        metavar="MIN-MAX",
+        help="UDP port range for media (default: any free port)",
+    )
+    serve.add_argument(
+        "--ice-server",
+        action="append",
+        dest="ice_servers",
+        metavar="URL[,USER,PASS]",
+        help="STUN/TURN server for the server and browsers (repeatable; default none)",
+    )
+    serve.add_argument(
+        "--bearer-token",
+        help="token that WHIP and WHEP requests must send as 'Authorization: Bearer ...'",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    addresses = tuple(args.ice_addresses or ["127.0.0.1"])
+    for address in (*addresses, *(args.announced_addresses or [])):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise SystemExit(f"parta: {address!r} is not an IP address") from None
+    port_min = port_max = 0
+    if args.rtc_ports:
+        try:
+            low, high = (int(x) for x in args.rtc_ports.split("-", 1))
+        except ValueError:
+            raise SystemExit("parta: --rtc-ports takes MIN-MAX, e.g. 40000-40999") from None
+        if not 1024 <= low <= high <= 65535:
+            raise SystemExit("parta: --rtc-ports must lie within 1024-65535, MIN <= MAX")
+        port_min, port_max = low, high
+    try:
+        ice_servers = tuple(IceServer.parse(s) for s in args.ice_servers or [])
+    except ValueError as exc:
+        raise SystemExit(f"parta: --ice-server: {exc}") from None
+    return Config(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        log_level=args.log_level,
+        ice_addresses=addresses,
+        announced_addresses=tuple(args.announced_addresses or ()),
+        rtc_port_min=port_min,
+        rtc_port_max=port_max,
+        ice_servers=ice_servers,
+        bearer_token=args.bearer_token,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiortc and aioice are chatty at info level about every connection
+    for name in ("aioice", "aiortc"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    print(f"parta: open http://{config.host}:{config.port}/ in a browser", file=sys.stderr, flush=True)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None)

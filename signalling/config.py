@@ -1,0 +1,69 @@
+"""Server configuration: what `parta serve` takes, with embedded defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiortc import RTCIceServer
+
+from sfu.aiortc_seam import IcePolicy
+from sfu.transport import TransportSettings
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """An ICE server given to the server's peers and, through `joined`, to browsers."""
+
+    urls: str
+    username: str | None = None
+    credential: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"urls": self.urls}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+    @classmethod
+    def parse(cls, text: str) -> IceServer:
+        """`turn:host:3478?transport=udp,user,pass` or `stun:host:3478`."""
+        parts = text.split(",")
+        if len(parts) == 1:
+            return cls(urls=parts[0])
+        if len(parts) == 3:
+            return cls(urls=parts[0], username=parts[1], credential=parts[2])
+        raise ValueError("an ICE server is URL or URL,username,credential")
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    log_level: str = "info"
+    ice_addresses: tuple[str, ...] = ("127.0.0.1",)
+    announced_addresses: tuple[str, ...] = ()
+    rtc_port_min: int = 0
+    rtc_port_max: int = 0
+    ice_servers: tuple[IceServer, ...] = ()
+    bearer_token: str | None = None
+    max_incoming_bitrate: int = 3_000_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def transport_settings(self) -> TransportSettings:
+        return TransportSettings(
+            ice=IcePolicy(
+                addresses=self.ice_addresses,
+                announced=self.announced_addresses,
+                port_min=self.rtc_port_min,
+                port_max=self.rtc_port_max,
+            ),
+            ice_servers=tuple(
+                RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+                for s in self.ice_servers
+            ),
+            max_incoming_bitrate=self.max_incoming_bitrate,
+        )

@@ -1,0 +1,18 @@
+"""Every piece of application state hangs off the aiohttp app under one of these keys."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sfu.worker import Worker
+
+from .calls import Calls
+from .config import Config
+from .metrics import Metrics
+
+CONFIG = web.AppKey("config", Config)
+WORKER = web.AppKey("worker", Worker)
+CALLS = web.AppKey("calls", Calls)
+METRICS = web.AppKey("metrics", Metrics)
+READY = web.AppKey("ready", dict)
+BACKGROUND = web.AppKey("background", set)

@@ -1,0 +1,93 @@
+"""Prometheus metrics. Media counters are plain integers in the SFU, read at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sfu.worker import Worker
+
+if TYPE_CHECKING:
+    from .calls import Calls
+
+
+class Metrics:
+    """The app's registry: event metrics updated where they happen, plus a collector."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.join_to_first_media = Histogram(
+            "parta_join_to_first_media_seconds",
+            "Time from a participant's join to the first media packet to or from them",
+            buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
+            registry=self.registry,
+        )
+        self.protocol_errors = Counter(
+            "parta_protocol_errors",
+            "Call-protocol messages answered with an error, by code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.http_errors = Counter(
+            "parta_http_errors",
+            "HTTP requests answered with a client or server error, by endpoint and status",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.websocket_sessions = Counter(
+            "parta_websocket_sessions",
+            "WebSocket sessions opened",
+            registry=self.registry,
+        )
+
+    def attach(self, worker: Worker, calls: Calls) -> None:
+        self.registry.register(_MediaCollector(worker, calls))
+
+
+class _MediaCollector(Collector):
+    def __init__(self, worker: Worker, calls: Calls) -> None:
+        self._worker = worker
+        self._calls = calls
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._worker.counts()
+        yield GaugeMetricFamily("parta_rooms", "Calls with a live room", value=len(self._calls.rooms))
+        yield GaugeMetricFamily("parta_peers", "Participants in calls", value=self._calls.peer_count())
+        yield GaugeMetricFamily("parta_viewers", "WHEP viewers watching calls", value=self._calls.viewer_count())
+        yield GaugeMetricFamily("parta_transports", "WebRTC transports", value=counts["transports"])
+        yield GaugeMetricFamily("parta_producers", "Incoming tracks", value=counts["producers"])
+        yield GaugeMetricFamily("parta_consumers", "Outgoing track copies", value=counts["consumers"])
+        t = self._worker.totals()
+        for name, doc, value in (
+            ("parta_rtp_packets_in", "RTP packets received from publishers", t.rtp_packets_in),
+            ("parta_rtp_bytes_in", "RTP bytes received from publishers", t.rtp_bytes_in),
+            ("parta_rtp_packets_out", "RTP packets forwarded to subscribers", t.rtp_packets_out),
+            ("parta_rtp_bytes_out", "RTP bytes forwarded to subscribers", t.rtp_bytes_out),
+            ("parta_keyframes_in", "Keyframes received from publishers", t.keyframes_in),
+            (
+                "parta_keyframe_requests_received",
+                "PLI/FIR received from subscribers",
+                t.keyframe_requests_received,
+            ),
+            (
+                "parta_keyframe_requests_sent",
+                "PLI sent to publishers (after rate limiting)",
+                t.keyframe_requests_sent,
+            ),
+            ("parta_nacks_received", "NACK packets received from subscribers", t.nacks_received),
+            ("parta_retransmissions", "Packets resent from history for NACKs", t.retransmissions),
+            ("parta_srtp_errors", "SRTP/SRTCP packets that failed to decrypt", t.srtp_errors),
+            ("parta_rtcp_packets_in", "RTCP packets received", t.rtcp_packets_in),
+            ("parta_rtcp_packets_out", "RTCP packets sent", t.rtcp_packets_out),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        dropped = CounterMetricFamily(
+            "parta_packets_dropped", "RTP packets not forwarded, by reason", labels=["reason"]
+        )
+        dropped.add_metric(["congestion"], t.packets_dropped_congestion)
+        dropped.add_metric(["other"], t.packets_dropped_other)
+        yield dropped

@@ -1,0 +1,255 @@
+"""The call protocol's messages: one dataclass each (see PROTOCOL.md).
+
+Parsing is strict about what it uses and lenient about what it ignores: unknown
+fields are dropped, missing or mistyped required fields raise ProtocolError, which
+the WebSocket handler turns into an `error` message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+VERSION = 1
+SOURCES = ("microphone", "camera", "screen")
+CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+class ProtocolError(Exception):
+    """A message the server does not act on; `code` is one of PROTOCOL.md's codes."""
+
+    def __init__(self, code: str, message: str, in_reply_to: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.in_reply_to = in_reply_to
+
+
+# -- client to server ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedTrack:
+    mid: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Join:
+    type: ClassVar[str] = "join"
+    version: int
+    call: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Publish:
+    type: ClassVar[str] = "publish"
+    sdp: str
+    tracks: tuple[PublishedTrack, ...]
+
+
+@dataclass(frozen=True)
+class SubscribeAnswer:
+    type: ClassVar[str] = "subscribe_answer"
+    sdp: str
+
+
+@dataclass(frozen=True)
+class Mute:
+    type: ClassVar[str] = "mute"
+    source: str
+    muted: bool
+
+
+@dataclass(frozen=True)
+class Leave:
+    type: ClassVar[str] = "leave"
+
+
+@dataclass(frozen=True)
+class Ping:
+    type: ClassVar[str] = "ping"
+
+
+ClientMessage = Join | Publish | SubscribeAnswer | Mute | Leave | Ping
+
+
+def _field(data: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    value = data.get(name)
+    # bool is an int in Python; a version of `true` is still a mistake
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProtocolError("bad_message", f"{what}: field {name!r} must be {kind.__name__}", what)
+    return value
+
+
+def _text(data: dict[str, Any], name: str, what: str, *, max_len: int) -> str:
+    value: str = _field(data, name, str, what)
+    value = value.strip()
+    if not value or len(value) > max_len:
+        raise ProtocolError(
+            "bad_message", f"{what}: {name!r} must be 1 to {max_len} characters", what
+        )
+    return value
+
+
+def _sdp(data: dict[str, Any], what: str) -> str:
+    value: str = _field(data, "sdp", str, what)
+    if not value.startswith("v=0"):
+        raise ProtocolError("bad_sdp", f"{what}: 'sdp' is not an SDP description", what)
+    return value
+
+
+def _source(value: object, what: str) -> str:
+    if value not in SOURCES:
+        raise ProtocolError("bad_message", f"{what}: source must be one of {', '.join(SOURCES)}", what)
+    return str(value)
+
+
+def parse_client_message(text: str | bytes) -> ClientMessage:
+    """Parse one WebSocket text message from a participant."""
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("bad_message", "message too large")
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("bad_json", f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_json", "a message must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_message", "missing 'type'")
+    if kind == "join":
+        version = _field(data, "version", int, kind)
+        call = _field(data, "call", str, kind)
+        if not CALL_ID.match(call):
+            raise ProtocolError("bad_message", "join: 'call' must be 1-64 of A-Z a-z 0-9 _ -", kind)
+        return Join(version=version, call=call, name=_text(data, "name", kind, max_len=64))
+    if kind == "publish":
+        raw_tracks = _field(data, "tracks", list, kind)
+        tracks = []
+        for item in raw_tracks:
+            if not isinstance(item, dict):
+                raise ProtocolError("bad_message", "publish: each track must be an object", kind)
+            mid = _field(item, "mid", str, kind)
+            tracks.append(PublishedTrack(mid=mid, source=_source(item.get("source"), kind)))
+        if len({t.mid for t in tracks}) != len(tracks):
+            raise ProtocolError("bad_message", "publish: a mid is listed twice", kind)
+        return Publish(sdp=_sdp(data, kind), tracks=tuple(tracks))
+    if kind == "subscribe_answer":
+        return SubscribeAnswer(sdp=_sdp(data, kind))
+    if kind == "mute":
+        return Mute(source=_source(data.get("source"), kind), muted=_field(data, "muted", bool, kind))
+    if kind == "leave":
+        return Leave()
+    if kind == "ping":
+        return Ping()
+    raise ProtocolError("unknown_type", f"unknown message type {kind!r}", kind)
+
+
+# -- server to client ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    id: str
+    kind: str
+    source: str
+    muted: bool
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    id: str
+    name: str
+    tracks: list[TrackInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubscribedTrack:
+    mid: str
+    track_id: str
+    peer_id: str
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Joined:
+    type: ClassVar[str] = "joined"
+    call: str
+    peer_id: str
+    peers: list[PeerInfo]
+    ice_servers: list[dict[str, Any]]
+    active_speaker: str | None
+    version: int = VERSION
+
+
+@dataclass(frozen=True)
+class PublishAnswer:
+    type: ClassVar[str] = "publish_answer"
+    sdp: str
+
+
+@dataclass(frozen=True)
+class SubscribeOffer:
+    type: ClassVar[str] = "subscribe_offer"
+    sdp: str
+    tracks: list[SubscribedTrack]
+
+
+@dataclass(frozen=True)
+class PeerJoined:
+    type: ClassVar[str] = "peer_joined"
+    peer: PeerInfo
+
+
+@dataclass(frozen=True)
+class PeerUpdated:
+    type: ClassVar[str] = "peer_updated"
+    peer: PeerInfo
+
+
+@dataclass(frozen=True)
+class PeerLeft:
+    type: ClassVar[str] = "peer_left"
+    peer_id: str
+
+
+@dataclass(frozen=True)
+class ActiveSpeaker:
+    type: ClassVar[str] = "active_speaker"
+    peer_id: str | None
+
+
+@dataclass(frozen=True)
+class Pong:
+    type: ClassVar[str] = "pong"
+
+
+@dataclass(frozen=True)
+class Error:
+    type: ClassVar[str] = "error"
+    code: str
+    message: str
+    in_reply_to: str | None = None
+
+
+ServerMessage = (
+    Joined
+    | PublishAnswer
+    | SubscribeOffer
+    | PeerJoined
+    | PeerUpdated
+    | PeerLeft
+    | ActiveSpeaker
+    | Pong
+    | Error
+)
+
+
+def encode(message: ServerMessage) -> str:
+    return json.dumps({"type": message.type, **asdict(message)}, separators=(",", ":"))

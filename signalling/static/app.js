@@ -1,0 +1,261 @@
+// parta web client: routes between the home, pre-join, call and "you left" screens, and
+// exposes `window.parta` for tests. Plain ES modules, no build step.
+//
+//   /                 home: your name and a call name, "Join call"
+//   /call/{id}        the call; asks for the name first when it is not known
+//   /call/{id}?name=  join under that name (tests, links made by other tools)
+
+import { t } from './strings.js';
+import { CallSession } from './session.js';
+import { CallView } from './view.js';
+import { applyStrings, byId, copyText, showScreen, toasts } from './ui.js';
+
+const CALL_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const NAME_KEY = 'parta.name';
+const MAX_NAME = 64;
+const ID_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789'; // no 0/o, 1/l/i look-alikes
+
+const app = {
+  screen: 'home',
+  call: null,
+  session: null,
+  view: null,
+};
+
+// ---- small pure helpers -----------------------------------------------------------
+
+function randomCallId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  return `lesson-${[...bytes].map((b) => ID_ALPHABET[b % ID_ALPHABET.length]).join('')}`;
+}
+
+/** A typed call name as an id: spaces become dashes; other characters are refused. */
+function callIdFrom(text) {
+  return text.trim().replace(/\s+/g, '-');
+}
+
+function checkName(name) {
+  if (!name) return 'nameRequired';
+  if ([...name].length > MAX_NAME) return 'nameTooLong';
+  return null;
+}
+
+function checkCallId(id) {
+  if (!id) return 'callRequired';
+  return CALL_ID_RE.test(id) ? null : 'badCallName';
+}
+
+function callLink(call) {
+  return `${location.origin}/call/${encodeURIComponent(call)}`;
+}
+
+function loadName() {
+  try {
+    return localStorage.getItem(NAME_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function saveName(name) {
+  try {
+    localStorage.setItem(NAME_KEY, name);
+    return true;
+  } catch {
+    return false; // storage blocked: the name travels in ?name= instead
+  }
+}
+
+function parseRoute(pathname) {
+  const match = /^\/call\/([^/]+)\/?$/.exec(pathname);
+  if (!match) return { kind: 'home' };
+  let call;
+  try {
+    call = decodeURIComponent(match[1]);
+  } catch {
+    call = '';
+  }
+  return { kind: 'call', call };
+}
+
+function setFieldError(input, errorNode, key) {
+  errorNode.textContent = key ? t(key) : '';
+  input.setAttribute('aria-invalid', String(!!key));
+}
+
+// ---- screens ---------------------------------------------------------------------
+
+function showHome({ notice = null, call = null } = {}) {
+  app.screen = 'home';
+  document.title = t('appName');
+  showScreen('screen-home');
+  const nameInput = byId('home-name');
+  const callInput = byId('home-call');
+  nameInput.value = loadName();
+  callInput.value = call || randomCallId();
+  const noticeNode = byId('home-notice');
+  noticeNode.hidden = !notice;
+  noticeNode.textContent = notice ?? '';
+  updateLinkPreview();
+  (nameInput.value ? callInput : nameInput).focus();
+}
+
+function updateLinkPreview() {
+  const id = callIdFrom(byId('home-call').value);
+  byId('home-call-link').textContent = checkCallId(id) ? '' : t('callLinkPreview', { link: callLink(id) });
+}
+
+function wireHome() {
+  byId('home-call').addEventListener('input', () => {
+    setFieldError(byId('home-call'), byId('home-call-error'), null);
+    updateLinkPreview();
+  });
+  byId('home-name').addEventListener('input', () => {
+    setFieldError(byId('home-name'), byId('home-name-error'), null);
+  });
+  byId('home-shuffle').addEventListener('click', () => {
+    byId('home-call').value = randomCallId();
+    setFieldError(byId('home-call'), byId('home-call-error'), null);
+    updateLinkPreview();
+  });
+  byId('home-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const name = byId('home-name').value.trim();
+    const call = callIdFrom(byId('home-call').value);
+    const nameError = checkName(name);
+    const callError = checkCallId(call);
+    setFieldError(byId('home-name'), byId('home-name-error'), nameError);
+    setFieldError(byId('home-call'), byId('home-call-error'), callError);
+    if (nameError || callError) {
+      byId(nameError ? 'home-name' : 'home-call').focus();
+      return;
+    }
+    const query = saveName(name) ? '' : `?name=${encodeURIComponent(name)}`;
+    location.assign(`/call/${encodeURIComponent(call)}${query}`);
+  });
+}
+
+function showPrejoin(call) {
+  app.screen = 'prejoin';
+  app.call = call;
+  document.title = `${call} — ${t('appName')}`;
+  byId('prejoin-title').textContent = t('joinCallTitle', { call });
+  for (const node of document.querySelectorAll('.call-link-text')) node.value = callLink(call);
+  showScreen('screen-prejoin');
+  const input = byId('prejoin-name');
+  input.value = '';
+  input.focus();
+}
+
+function wirePrejoin() {
+  byId('prejoin-name').addEventListener('input', () => {
+    setFieldError(byId('prejoin-name'), byId('prejoin-name-error'), null);
+  });
+  byId('prejoin-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const name = byId('prejoin-name').value.trim();
+    const error = checkName(name);
+    setFieldError(byId('prejoin-name'), byId('prejoin-name-error'), error);
+    if (error) {
+      byId('prejoin-name').focus();
+      return;
+    }
+    saveName(name);
+    startCall(app.call, name);
+  });
+}
+
+function startCall(call, name) {
+  app.screen = 'call';
+  app.call = call;
+  app.view ??= new CallView({ onLeft: showLeft });
+  const session = new CallSession(call, name, app.view);
+  app.session = session;
+  app.view.attach(session);
+  session.start();
+}
+
+function showLeft(session) {
+  app.screen = 'left';
+  byId('left-body').textContent = t('leftBody', { call: session.call });
+  document.title = `${t('leftTitle')} — ${t('appName')}`;
+  showScreen('screen-left');
+  const rejoin = byId('btn-rejoin');
+  rejoin.onclick = () => startCall(session.call, session.name);
+  rejoin.focus();
+}
+
+function wireCopyLinks() {
+  // Every "Copy link" button copies the current call's plain link (never with ?name=).
+  document.addEventListener('click', async (event) => {
+    const button = event.target.closest('.copy-link');
+    if (!button || !app.call) return;
+    const ok = await copyText(callLink(app.call));
+    toasts.show({ kind: ok ? 'success' : 'warning', text: t(ok ? 'linkCopied' : 'copyFailed'), timeout: 4000 });
+  });
+  for (const node of document.querySelectorAll('.call-link-text')) {
+    node.addEventListener('focus', () => node.select());
+  }
+}
+
+// ---- start -----------------------------------------------------------------------
+
+function boot() {
+  applyStrings(document);
+  wireHome();
+  wirePrejoin();
+  wireCopyLinks();
+  window.addEventListener('pagehide', () => app.session?.leaveOnUnload());
+  window.addEventListener('online', () => app.session?.onOnline());
+
+  const route = parseRoute(location.pathname);
+  if (route.kind !== 'call') {
+    showHome();
+    return;
+  }
+  if (!CALL_ID_RE.test(route.call)) {
+    showHome({ notice: t('badCallLink') });
+    return;
+  }
+  const params = new URLSearchParams(location.search);
+  const queryName = (params.get('name') ?? '').trim();
+  let name = loadName().trim();
+  if (queryName && !checkName(queryName)) {
+    name = queryName;
+    // Keep the name, and take it out of the address bar so that a copied URL does not
+    // make everyone join under this name.
+    if (saveName(queryName)) {
+      params.delete('name');
+      const rest = params.toString();
+      history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}`);
+    }
+  }
+  app.call = route.call;
+  if (name && !checkName(name)) startCall(route.call, name);
+  else showPrejoin(route.call);
+}
+
+/** For tests (and the curious): read-only views of the call. */
+window.parta = Object.freeze({
+  state() {
+    if (!app.session || app.screen !== 'call') {
+      return { screen: app.screen, call: app.call, peerId: null, peers: [], activeSpeaker: null, connected: false };
+    }
+    return { screen: app.screen, ...app.session.snapshot() };
+  },
+  async stats() {
+    if (!app.session || app.screen !== 'call') {
+      return {
+        framesDecoded: 0,
+        totalSamplesReceived: 0,
+        bytesReceived: { audio: 0, video: 0 },
+        bytesSent: 0,
+        inbound: [],
+        outbound: [],
+      };
+    }
+    return app.session.stats();
+  },
+});
+
+boot();

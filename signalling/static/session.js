@@ -1,0 +1,804 @@
+// One participant's call: the WebSocket protocol of signalling/PROTOCOL.md and the two
+// peer connections (publish: we offer; subscribe: the server offers).
+
+import { t } from './strings.js';
+import { announce, toasts } from './ui.js';
+
+const PROTOCOL_VERSION = 1;
+export const SOURCES = ['microphone', 'camera', 'screen'];
+// Waits before each reconnection attempt; jittered so a restarted server is not hit by
+// every client in the same millisecond.
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 16000];
+const ICE_GATHER_TIMEOUT_MS = 5000;
+const ANSWER_TIMEOUT_MS = 20000;
+const PING_INTERVAL_MS = 20000;
+const PONG_TIMEOUT_MS = 15000;
+const MAX_MEDIA_FAILURES = 3;
+// Enough for a face in a grid; without simulcast every viewer gets what we send.
+const CAMERA_CONSTRAINTS = {
+  width: { ideal: 960 },
+  height: { ideal: 540 },
+  frameRate: { ideal: 24, max: 30 },
+};
+const SCREEN_CONSTRAINTS = { frameRate: { ideal: 15, max: 30 } };
+
+class StaleError extends Error {}
+
+function wsUrl() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws`;
+}
+
+/** Resolve once ICE gathering is complete (offers and answers carry every candidate). */
+function waitForIceGathering(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    };
+    const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+    // Send what we have rather than hang if some interface never finishes gathering.
+    const timer = setTimeout(done, ICE_GATHER_TIMEOUT_MS);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+function deviceErrorText(err, source) {
+  const device = t(source === 'microphone' ? 'deviceNameMicrophone' : 'deviceNameCamera');
+  if (err?.name === 'NotFoundError' || err?.name === 'OverconstrainedError') {
+    return t('deviceMissing', { device });
+  }
+  if (err?.name === 'NotReadableError') return t('deviceBusy', { device });
+  return t('deviceDenied', { device });
+}
+
+function normalizePeer(peer) {
+  return {
+    id: String(peer?.id ?? ''),
+    name: String(peer?.name ?? ''),
+    tracks: Array.isArray(peer?.tracks) ? peer.tracks.map((tr) => ({ ...tr })) : [],
+  };
+}
+
+export class CallSession {
+  /** `view` has render(), setStatus(status), onLeft(). */
+  constructor(call, name, view) {
+    this.call = call;
+    this.name = name;
+    this.view = view;
+
+    this.ws = null;
+    this.peerId = null;
+    this.peers = new Map(); // the others: id -> {id, name, tracks}
+    this.self = null; // our own peer as the server last described it
+    this.activeSpeaker = null;
+    this.connected = false; // socket open and `joined` received
+    this.everJoined = false;
+    this.leaving = false;
+    this.iceServers = [];
+
+    this.local = { microphone: null, camera: null, screen: null }; // MediaStreamTrack
+    this.muted = { microphone: false, camera: false };
+    this.localStream = new MediaStream();
+    this.screenStream = null;
+    this.mediaReady = false;
+
+    this.pubPc = null;
+    this.pubTx = {}; // source -> RTCRtpTransceiver on the publish connection
+    this.published = []; // [{mid, source}] acknowledged by publish_answer
+    this.toldMuted = {}; // source -> muted, as last sent to the server for this join
+    this.publishBusy = false;
+    this.publishAgain = false;
+    this.pendingAnswer = null;
+
+    this.subPc = null;
+    this.subTracks = new Map(); // mid -> {mid, track_id, peer_id, kind, source}
+    this.msidOfMid = new Map(); // mid -> stream id (= peer id), only as a fallback
+    this.remote = new Map(); // peer id -> {source: {track, mid, trackId, kind}}
+    this.subChain = Promise.resolve();
+    this.watchedTracks = new WeakSet();
+
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.pingTimer = null;
+    this.pongDeadline = null;
+    this.mediaFailures = 0;
+    this.status = 'connecting';
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------
+
+  async start() {
+    this.setStatus('devices');
+    await this.acquireInitialMedia();
+    if (this.leaving) return;
+    this.connect();
+  }
+
+  leave() {
+    if (this.leaving) return;
+    this.leaving = true;
+    if (this.connected) this.send({ type: 'leave' });
+    this.closeSocket();
+    this.closePeerConnections();
+    this.failPending(new StaleError('left'));
+    clearTimeout(this.retryTimer);
+    for (const track of Object.values(this.local)) track?.stop();
+    this.local = { microphone: null, camera: null, screen: null };
+    toasts.hide('reconnecting');
+    toasts.hide('reconnect-failed');
+    this.connected = false;
+    this.view.onLeft();
+  }
+
+  /** Best effort when the tab closes: the server learns it at once, not at socket timeout. */
+  leaveOnUnload() {
+    if (this.connected) this.send({ type: 'leave' });
+  }
+
+  setStatus(status) {
+    this.status = status;
+    this.view.setStatus(status);
+  }
+
+  // ---- local media ---------------------------------------------------------------
+
+  async acquireInitialMedia() {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      toasts.show({
+        kind: 'warning',
+        text: t(window.isSecureContext ? 'noDevicesAtAll' : 'needsHttps'),
+        timeout: 12000,
+      });
+      this.mediaReady = true;
+      return;
+    }
+    const gum = (constraints) => navigator.mediaDevices.getUserMedia(constraints);
+    let tracks = [];
+    try {
+      tracks = (await gum({ audio: true, video: CAMERA_CONSTRAINTS })).getTracks();
+    } catch {
+      // One missing or refused device must not cost the other: ask for each alone.
+      for (const constraints of [{ audio: true }, { video: CAMERA_CONSTRAINTS }]) {
+        try {
+          tracks.push(...(await gum(constraints)).getTracks());
+        } catch {
+          // Reported below by what is missing.
+        }
+      }
+    }
+    if (this.leaving) {
+      for (const track of tracks) track.stop();
+      return;
+    }
+    for (const track of tracks) {
+      this.setLocalTrack(track.kind === 'audio' ? 'microphone' : 'camera', track);
+    }
+    const key = !this.local.microphone && !this.local.camera ? 'noDevicesAtAll'
+      : !this.local.microphone ? 'noMicrophone'
+        : !this.local.camera ? 'noCamera' : null;
+    if (key) toasts.show({ kind: 'warning', text: t(key), timeout: 12000 });
+    this.mediaReady = true;
+    this.view.render();
+  }
+
+  setLocalTrack(source, track) {
+    this.local[source] = track;
+    if (source !== 'screen') this.localStream.addTrack(track);
+    // Fires when the device goes away or the browser's own "Stop sharing" is used.
+    track.addEventListener('ended', () => this.onLocalTrackEnded(source, track));
+  }
+
+  onLocalTrackEnded(source, track) {
+    if (this.local[source] !== track) return;
+    if (source === 'screen') {
+      this.stopScreenShare();
+      return;
+    }
+    this.local[source] = null;
+    this.localStream.removeTrack(track);
+    this.view.render();
+    this.requestPublish();
+  }
+
+  /** Microphone and camera buttons: mute/unmute, or ask for the device if we have none. */
+  async toggleSource(source) {
+    const track = this.local[source];
+    if (!track) {
+      await this.addDevice(source);
+      return;
+    }
+    this.muted[source] = !this.muted[source];
+    track.enabled = !this.muted[source];
+    this.syncMute(source);
+    this.view.render();
+  }
+
+  async addDevice(source) {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      toasts.show({ kind: 'warning', text: t(window.isSecureContext ? 'noDevicesAtAll' : 'needsHttps') });
+      return;
+    }
+    const constraints = source === 'microphone' ? { audio: true } : { video: CAMERA_CONSTRAINTS };
+    let track;
+    try {
+      [track] = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks();
+    } catch (err) {
+      toasts.show({ kind: 'warning', text: deviceErrorText(err, source), timeout: 10000 });
+      return;
+    }
+    if (this.leaving || this.local[source]) {
+      track.stop();
+      return;
+    }
+    this.muted[source] = false;
+    this.setLocalTrack(source, track);
+    this.view.render();
+    this.requestPublish();
+  }
+
+  async toggleScreen() {
+    if (this.local.screen) {
+      this.stopScreenShare();
+      return;
+    }
+    if (!navigator.mediaDevices?.getDisplayMedia) {
+      toasts.show({ kind: 'warning', text: t('screenUnsupported') });
+      return;
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: SCREEN_CONSTRAINTS, audio: false });
+    } catch (err) {
+      // NotAllowedError is also what a press on "Cancel" gives: nothing to report then.
+      if (err?.name !== 'NotAllowedError') toasts.show({ kind: 'warning', text: t('screenFailed') });
+      return;
+    }
+    const [track] = stream.getVideoTracks();
+    if (!track || this.leaving || this.local.screen) {
+      for (const tr of stream.getTracks()) tr.stop();
+      return;
+    }
+    // Text and slides: keep the resolution, let the frame rate drop under congestion.
+    if ('contentHint' in track) track.contentHint = 'detail';
+    this.screenStream = stream;
+    this.setLocalTrack('screen', track);
+    this.view.onScreenShareStarted?.();
+    this.view.render();
+    this.requestPublish();
+  }
+
+  stopScreenShare() {
+    const track = this.local.screen;
+    if (!track) return;
+    this.local.screen = null;
+    this.screenStream = null;
+    track.stop();
+    this.view.render();
+    this.requestPublish();
+  }
+
+  hasLocalMedia() {
+    return SOURCES.some((source) => this.local[source]);
+  }
+
+  // ---- WebSocket -----------------------------------------------------------------
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.leaving) return;
+    this.setStatus(this.everJoined || this.attempt > 0 ? 'reconnecting' : 'connecting');
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl());
+    } catch {
+      this.onSocketLost();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      this.send({ type: 'join', version: PROTOCOL_VERSION, call: this.call, name: this.name });
+    };
+    ws.onmessage = (event) => { if (ws === this.ws) this.onMessage(event.data); };
+    ws.onclose = () => { if (ws === this.ws) this.onSocketLost(); };
+  }
+
+  /** The "Try again" button after the automatic attempts ran out. */
+  retryNow() {
+    this.attempt = 0;
+    toasts.hide('reconnect-failed');
+    this.connect();
+  }
+
+  send(message) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  closeSocket() {
+    const ws = this.ws;
+    this.ws = null;
+    clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      try { ws.close(); } catch { /* already closed */ }
+    }
+  }
+
+  /** Treat the socket as lost (unanswered ping, failed media) and start reconnecting. */
+  dropSocket() {
+    this.closeSocket();
+    this.onSocketLost();
+  }
+
+  onSocketLost() {
+    this.closeSocket();
+    this.connected = false;
+    this.failPending(new StaleError('connection lost'));
+    this.closePeerConnections();
+    if (this.leaving) return;
+    this.view.render();
+    if (this.attempt >= RETRY_DELAYS_MS.length) {
+      toasts.hide('reconnecting');
+      this.setStatus('offline');
+      toasts.show({
+        id: 'reconnect-failed',
+        kind: 'error',
+        text: t('reconnectFailed'),
+        timeout: 0,
+        dismissable: false,
+        action: { label: t('tryAgain'), testid: 'btn-retry', onClick: () => this.retryNow() },
+      });
+      return;
+    }
+    const delay = RETRY_DELAYS_MS[this.attempt] * (0.8 + 0.4 * Math.random());
+    this.attempt += 1;
+    this.setStatus('reconnecting');
+    toasts.show({ id: 'reconnecting', kind: 'busy', text: t('reconnecting'), timeout: 0, dismissable: false });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** The network came back: do not wait out the backoff. */
+  onOnline() {
+    if (this.retryTimer) this.connect();
+  }
+
+  startPing() {
+    clearInterval(this.pingTimer);
+    this.pongDeadline = null;
+    this.pingTimer = setInterval(() => {
+      if (this.pongDeadline && Date.now() > this.pongDeadline) {
+        this.dropSocket();
+        return;
+      }
+      if (this.send({ type: 'ping' }) && !this.pongDeadline) {
+        this.pongDeadline = Date.now() + PONG_TIMEOUT_MS;
+      }
+    }, PING_INTERVAL_MS);
+  }
+
+  onMessage(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg !== 'object') return;
+    switch (msg.type) {
+      case 'joined':
+        this.onJoined(msg);
+        break;
+      case 'publish_answer': {
+        const pending = this.pendingAnswer;
+        this.pendingAnswer = null;
+        pending?.resolve(msg);
+        break;
+      }
+      case 'subscribe_offer':
+        // The server sends one offer at a time; the chain keeps us from overlapping anyway.
+        this.subChain = this.subChain
+          .then(() => this.onSubscribeOffer(msg))
+          .catch((err) => {
+            if (!(err instanceof StaleError) && this.connected) {
+              toasts.show({ kind: 'error', text: t('subscribeFailed', { message: err.message }) });
+            }
+          });
+        break;
+      case 'peer_joined':
+        this.upsertPeer(msg.peer, true);
+        break;
+      case 'peer_updated':
+        this.upsertPeer(msg.peer, false);
+        break;
+      case 'peer_left':
+        this.removePeer(String(msg.peer_id));
+        break;
+      case 'active_speaker':
+        this.activeSpeaker = msg.peer_id ?? null;
+        this.view.render();
+        break;
+      case 'pong':
+        this.pongDeadline = null;
+        break;
+      case 'error':
+        this.onServerError(msg);
+        break;
+      default:
+        break; // unknown types are ignored, as the server ignores unknown fields
+    }
+  }
+
+  onJoined(msg) {
+    this.peerId = String(msg.peer_id);
+    this.iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+    this.peers = new Map();
+    for (const peer of msg.peers ?? []) {
+      const p = normalizePeer(peer);
+      if (p.id !== this.peerId) this.peers.set(p.id, p);
+    }
+    this.self = null;
+    this.activeSpeaker = msg.active_speaker ?? null;
+    const wasReconnect = this.everJoined;
+    this.connected = true;
+    this.everJoined = true;
+    this.attempt = 0;
+    this.toldMuted = {};
+    toasts.hide('reconnecting');
+    toasts.hide('reconnect-failed');
+    if (wasReconnect) toasts.show({ kind: 'success', text: t('reconnected'), timeout: 3000 });
+    this.setStatus('connected');
+    this.startPing();
+    this.ensureSubPc();
+    this.view.render();
+    if (this.hasLocalMedia()) this.requestPublish();
+  }
+
+  onServerError(msg) {
+    const message = String(msg.message || msg.code || 'error');
+    if (msg.in_reply_to === 'publish' && this.pendingAnswer) {
+      const pending = this.pendingAnswer;
+      this.pendingAnswer = null;
+      pending.reject(new Error(message)); // the publish loop shows it
+      return;
+    }
+    toasts.show({ kind: 'error', text: t('serverError', { message }), timeout: 12000 });
+    if (msg.in_reply_to === 'join' && !this.connected) this.setStatus('offline');
+  }
+
+  upsertPeer(raw, isNew) {
+    const peer = normalizePeer(raw);
+    if (!peer.id) return;
+    if (peer.id === this.peerId) {
+      this.self = peer;
+      this.view.render();
+      return;
+    }
+    const known = this.peers.has(peer.id);
+    this.peers.set(peer.id, peer);
+    if (isNew && !known) announce(t('peerJoined', { name: peer.name }));
+    this.view.render();
+  }
+
+  removePeer(peerId) {
+    const peer = this.peers.get(peerId);
+    if (!peer) return;
+    this.peers.delete(peerId);
+    this.remote.delete(peerId);
+    if (this.activeSpeaker === peerId) this.activeSpeaker = null;
+    announce(t('peerLeft', { name: peer.name }));
+    this.view.render();
+  }
+
+  failPending(err) {
+    const pending = this.pendingAnswer;
+    this.pendingAnswer = null;
+    pending?.reject(err);
+  }
+
+  // ---- peer connections -------------------------------------------------------
+
+  rtcConfig() {
+    // ICE servers only from the server's configuration: none by default, never a public one.
+    return { iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+  }
+
+  ensurePubPc() {
+    if (!this.pubPc) {
+      const pc = new RTCPeerConnection(this.rtcConfig());
+      pc.addEventListener('connectionstatechange', () => this.onPcState(pc));
+      this.pubPc = pc;
+    }
+    return this.pubPc;
+  }
+
+  ensureSubPc() {
+    if (!this.subPc) {
+      const pc = new RTCPeerConnection(this.rtcConfig());
+      pc.addEventListener('connectionstatechange', () => this.onPcState(pc));
+      pc.addEventListener('track', (event) => {
+        if (pc !== this.subPc) return;
+        const mid = event.transceiver?.mid;
+        if (mid != null && event.streams[0]) this.msidOfMid.set(mid, event.streams[0].id);
+        this.mapRemoteTracks();
+      });
+      this.subPc = pc;
+    }
+    return this.subPc;
+  }
+
+  closePeerConnections() {
+    for (const pc of [this.pubPc, this.subPc]) pc?.close();
+    this.pubPc = null;
+    this.subPc = null;
+    this.pubTx = {};
+    this.published = [];
+    this.toldMuted = {};
+    this.subTracks = new Map();
+    this.msidOfMid = new Map();
+    this.remote = new Map();
+    this.subChain = Promise.resolve();
+  }
+
+  onPcState(pc) {
+    if (pc !== this.pubPc && pc !== this.subPc) return;
+    if (pc.connectionState === 'connected') this.mediaFailures = 0;
+    if (pc.connectionState !== 'failed' || !this.connected) return;
+    // Rejoining builds both connections afresh; give up after a few in a row so a network
+    // that never lets media through does not loop for ever.
+    this.mediaFailures += 1;
+    if (this.mediaFailures > MAX_MEDIA_FAILURES) return;
+    toasts.show({ kind: 'warning', text: t('mediaFailed') });
+    this.dropSocket();
+  }
+
+  /** Renegotiate the publish connection; calls made meanwhile fold into one more round. */
+  async requestPublish() {
+    this.publishAgain = true;
+    if (this.publishBusy) return;
+    this.publishBusy = true;
+    try {
+      while (this.publishAgain && this.connected) {
+        this.publishAgain = false;
+        try {
+          await this.publishOnce();
+        } catch (err) {
+          if (!(err instanceof StaleError) && this.connected) {
+            toasts.show({ kind: 'error', text: t('publishFailed', { message: err.message }), timeout: 12000 });
+          }
+        }
+      }
+    } finally {
+      this.publishBusy = false;
+    }
+  }
+
+  async publishOnce() {
+    const pc = this.ensurePubPc();
+    const live = () => { if (pc !== this.pubPc || !this.connected) throw new StaleError('stale'); };
+    let sending = false;
+    for (const source of SOURCES) {
+      const track = this.local[source];
+      let tx = this.pubTx[source];
+      if (track) {
+        sending = true;
+        const stream = source === 'screen' ? this.screenStream : this.localStream;
+        if (!tx) {
+          tx = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+          this.pubTx[source] = tx;
+        } else {
+          // The same m-line is reused when a source comes back (a new screen share).
+          if (tx.sender.track !== track) await tx.sender.replaceTrack(track);
+          tx.sender.setStreams?.(stream);
+          if (tx.direction !== 'sendonly') tx.direction = 'sendonly';
+        }
+      } else if (tx && tx.direction !== 'inactive') {
+        await tx.sender.replaceTrack(null);
+        tx.direction = 'inactive';
+      }
+      live();
+    }
+    if (!sending && this.published.length === 0) return; // nothing to send or take back
+
+    await pc.setLocalDescription(await pc.createOffer());
+    live();
+    await waitForIceGathering(pc);
+    live();
+    const tracks = SOURCES
+      .filter((source) => this.local[source] && this.pubTx[source]?.mid != null)
+      .map((source) => ({ mid: this.pubTx[source].mid, source }));
+    const answered = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pendingAnswer?.resolve === resolveOnce) this.pendingAnswer = null;
+        reject(new Error(t('timeout')));
+      }, ANSWER_TIMEOUT_MS);
+      const resolveOnce = (m) => { clearTimeout(timer); resolve(m); };
+      this.pendingAnswer = { resolve: resolveOnce, reject: (e) => { clearTimeout(timer); reject(e); } };
+    });
+    if (!this.send({ type: 'publish', sdp: pc.localDescription.sdp, tracks })) {
+      this.failPending(new StaleError('not connected'));
+    }
+    let answer;
+    try {
+      answer = await answered;
+    } catch (err) {
+      // Back to stable so that the next attempt can make a fresh offer.
+      if (pc === this.pubPc && pc.signalingState === 'have-local-offer') {
+        await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      }
+      throw err;
+    }
+    live();
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    live();
+    this.published = tracks;
+    for (const source of Object.keys(this.toldMuted)) {
+      if (!tracks.some((tr) => tr.source === source)) delete this.toldMuted[source];
+    }
+    for (const { source } of tracks) this.syncMute(source);
+    this.view.render();
+  }
+
+  /** Tell the server a source's mute state, once it is published and only on change. */
+  syncMute(source) {
+    if (!this.connected || !(source in this.muted)) return;
+    if (!this.published.some((tr) => tr.source === source)) return;
+    const muted = this.muted[source];
+    if ((this.toldMuted[source] ?? false) === muted) return;
+    if (this.send({ type: 'mute', source, muted })) this.toldMuted[source] = muted;
+  }
+
+  async onSubscribeOffer(msg) {
+    const pc = this.subPc;
+    if (!pc || !this.connected) return;
+    const live = () => { if (pc !== this.subPc) throw new StaleError('stale'); };
+    const previous = this.subTracks;
+    // Set before setRemoteDescription: its track events look mids up in this map.
+    this.subTracks = new Map((msg.tracks ?? []).map((tr) => [String(tr.mid), tr]));
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+    } catch (err) {
+      this.subTracks = previous;
+      throw err;
+    }
+    live();
+    await pc.setLocalDescription(await pc.createAnswer());
+    live();
+    await waitForIceGathering(pc);
+    live();
+    this.send({ type: 'subscribe_answer', sdp: pc.localDescription.sdp });
+    this.mapRemoteTracks();
+  }
+
+  /**
+   * Which received track belongs to whom: the offer's `tracks` list maps each m-line (mid)
+   * to a peer and source. A receiver keeps one track object for its whole life, so an
+   * m-line the server reuses for someone else simply maps anew here.
+   */
+  mapRemoteTracks() {
+    const pc = this.subPc;
+    const remote = new Map();
+    if (pc) {
+      for (const tx of pc.getTransceivers()) {
+        if (tx.mid == null || tx.stopped) continue;
+        let info = this.subTracks.get(tx.mid);
+        if (!info && this.msidOfMid.has(tx.mid) && tx.currentDirection !== 'inactive') {
+          // Not in the list (should not happen): fall back on msid "<peer_id> <track_id>".
+          const kind = tx.receiver.track.kind;
+          info = {
+            peer_id: this.msidOfMid.get(tx.mid),
+            kind,
+            source: kind === 'audio' ? 'microphone' : 'camera',
+            track_id: tx.receiver.track.id,
+          };
+        }
+        if (!info) continue;
+        const peerId = String(info.peer_id);
+        const media = remote.get(peerId) ?? {};
+        if (media[info.source]) continue;
+        media[info.source] = {
+          track: tx.receiver.track,
+          mid: tx.mid,
+          trackId: info.track_id,
+          kind: info.kind,
+        };
+        remote.set(peerId, media);
+        this.watchTrack(tx.receiver.track);
+      }
+    }
+    this.remote = remote;
+    this.view.render();
+  }
+
+  /** Remote tracks are muted until their first packets: show the video when they come. */
+  watchTrack(track) {
+    if (this.watchedTracks.has(track)) return;
+    this.watchedTracks.add(track);
+    for (const type of ['mute', 'unmute', 'ended']) track.addEventListener(type, () => this.view.render());
+  }
+
+  // ---- for tests and the view --------------------------------------------------
+
+  snapshot() {
+    return {
+      call: this.call,
+      name: this.name,
+      peerId: this.peerId,
+      connected: this.connected,
+      status: this.status,
+      activeSpeaker: this.activeSpeaker,
+      peers: [...this.peers.values()].map((peer) => ({
+        id: peer.id,
+        name: peer.name,
+        tracks: peer.tracks.map((tr) => ({ ...tr })),
+        receiving: Object.keys(this.remote.get(peer.id) ?? {}),
+      })),
+      local: {
+        microphone: { present: !!this.local.microphone, muted: this.muted.microphone },
+        camera: { present: !!this.local.camera, muted: this.muted.camera },
+        screen: { present: !!this.local.screen },
+      },
+      publishing: this.published.map((tr) => ({ ...tr })),
+    };
+  }
+
+  async stats() {
+    const result = {
+      framesDecoded: 0,
+      totalSamplesReceived: 0,
+      bytesReceived: { audio: 0, video: 0 },
+      bytesSent: 0,
+      inbound: [],
+      outbound: [],
+    };
+    const sub = this.subPc;
+    if (sub) {
+      const midOfTrack = new Map(sub.getTransceivers().map((tx) => [tx.receiver.track.id, tx.mid]));
+      const report = await sub.getStats();
+      report.forEach((st) => {
+        if (st.type !== 'inbound-rtp') return;
+        const kind = st.kind ?? st.mediaType;
+        const mid = st.mid ?? midOfTrack.get(st.trackIdentifier) ?? null;
+        const info = mid == null ? undefined : this.subTracks.get(mid);
+        const bytes = st.bytesReceived ?? 0;
+        result.bytesReceived[kind] = (result.bytesReceived[kind] ?? 0) + bytes;
+        if (kind === 'video') result.framesDecoded += st.framesDecoded ?? 0;
+        if (kind === 'audio') result.totalSamplesReceived += st.totalSamplesReceived ?? 0;
+        result.inbound.push({
+          mid,
+          kind,
+          peerId: info ? String(info.peer_id) : null,
+          source: info?.source ?? null,
+          bytesReceived: bytes,
+          framesDecoded: st.framesDecoded ?? 0,
+          totalSamplesReceived: st.totalSamplesReceived ?? 0,
+          frameWidth: st.frameWidth ?? 0,
+          frameHeight: st.frameHeight ?? 0,
+        });
+      });
+    }
+    const pub = this.pubPc;
+    if (pub) {
+      const report = await pub.getStats();
+      report.forEach((st) => {
+        if (st.type !== 'outbound-rtp') return;
+        const source = this.published.find((tr) => tr.mid === st.mid)?.source ?? null;
+        result.bytesSent += st.bytesSent ?? 0;
+        result.outbound.push({
+          mid: st.mid ?? null,
+          kind: st.kind ?? st.mediaType,
+          source,
+          bytesSent: st.bytesSent ?? 0,
+          framesEncoded: st.framesEncoded ?? 0,
+        });
+      });
+    }
+    return result;
+  }
+}

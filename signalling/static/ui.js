@@ -1,0 +1,143 @@
+// Small DOM helpers shared by the screens: element building, strings, toasts, clipboard.
+
+import { t } from './strings.js';
+import { icon } from './icons.js';
+
+const MAX_TOASTS = 4;
+const TOAST_MS = 7000;
+
+export const byId = (id) => document.getElementById(id);
+
+/** Build an element: props are attributes, except class, text, html and on<event>. */
+export function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'html') node.innerHTML = value;
+    else if (key.startsWith('on') && typeof value === 'function') {
+      node.addEventListener(key.slice(2), value);
+    } else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of [].concat(children)) if (child != null) node.append(child);
+  return node;
+}
+
+/** Fill the static markup's texts and icons from strings.js and icons.js. */
+export function applyStrings(root = document) {
+  for (const node of root.querySelectorAll('[data-icon]')) {
+    const label = node.dataset.i18nLabel;
+    node.innerHTML = icon(node.dataset.icon) + (label ? `<span>${escapeHtml(t(label))}</span>` : '');
+  }
+  for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll('[data-i18n-placeholder]')) {
+    node.placeholder = t(node.dataset.i18nPlaceholder);
+  }
+  for (const node of root.querySelectorAll('[data-i18n-aria]')) {
+    node.setAttribute('aria-label', t(node.dataset.i18nAria));
+  }
+  for (const node of root.querySelectorAll('[data-i18n-title]')) node.title = t(node.dataset.i18nTitle);
+}
+
+export function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Up to two initials: "Anna Petrova" -> "AP", "anna" -> "A". */
+export function initials(name) {
+  const words = String(name).trim().split(/\s+/).filter(Boolean);
+  const picked = words.length > 1 ? [words[0], words[words.length - 1]] : words;
+  return picked.map((w) => [...w][0]).join('').toLocaleUpperCase() || '?';
+}
+
+/** A stable hue per name, so a person keeps their avatar colour across calls. */
+export function hueOf(name) {
+  let hue = 0;
+  for (const ch of String(name)) hue = (hue * 31 + ch.codePointAt(0)) % 360;
+  return hue;
+}
+
+/** Show one of the top-level screens (home, prejoin, call, left) and hide the others. */
+export function showScreen(id) {
+  for (const screen of document.querySelectorAll('.screen')) screen.hidden = screen.id !== id;
+}
+
+/** Tell screen-reader users about something that happened (joins, leaves). */
+export function announce(text) {
+  const node = byId('announcer');
+  node.textContent = '';
+  // A fresh text node after a tick makes repeated identical messages heard again.
+  setTimeout(() => { node.textContent = text; }, 50);
+}
+
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No clipboard API (plain http) or no permission: fall back to a selection copy.
+  }
+  const area = el('textarea', { class: 'visually-hidden', readonly: true });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+const TOAST_ICONS = { error: 'alert', success: 'check', info: 'alert', warning: 'alert' };
+
+/**
+ * Toasts: short messages on top of the page. `id` replaces an earlier toast with the same
+ * id; `timeout: 0` keeps it until dismissed or hidden; `action` adds one button.
+ */
+export const toasts = {
+  show({ text, kind = 'info', id = null, timeout = TOAST_MS, dismissable = true, action = null }) {
+    const box = byId('toasts');
+    if (id) this.hide(id);
+    while (box.children.length >= MAX_TOASTS) box.firstElementChild.remove();
+    const node = el('div', {
+      class: `toast toast-${kind}`,
+      role: kind === 'error' ? 'alert' : 'status',
+      'data-toast-id': id,
+      'data-testid': id ? `toast-${id}` : `toast-${kind}`,
+    });
+    const mark = kind === 'busy'
+      ? el('span', { class: 'spinner', 'aria-hidden': 'true' })
+      : el('span', { class: 'toast-icon', html: icon(TOAST_ICONS[kind] ?? 'alert') });
+    node.append(mark, el('span', { class: 'toast-text', text }));
+    if (action) {
+      node.append(el('button', {
+        type: 'button',
+        class: 'btn btn-small btn-secondary toast-action',
+        text: action.label,
+        'data-testid': action.testid,
+        onclick: () => { node.remove(); action.onClick(); },
+      }));
+    }
+    if (dismissable) {
+      node.append(el('button', {
+        type: 'button',
+        class: 'btn btn-icon toast-close',
+        'aria-label': t('dismiss'),
+        title: t('dismiss'),
+        'data-testid': 'toast-dismiss',
+        html: icon('close'),
+        onclick: () => node.remove(),
+      }));
+    }
+    box.append(node);
+    if (timeout > 0) setTimeout(() => node.remove(), timeout);
+    return node;
+  },
+  hide(id) {
+    for (const node of document.querySelectorAll(`[data-toast-id="${CSS.escape(id)}"]`)) node.remove();
+  },
+};

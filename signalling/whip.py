@@ -1,0 +1,149 @@
+"""WHIP (RFC 9725) publishing and WHEP watching, for any WebRTC client."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+
+from aiohttp import web
+
+from sfu.sdp import SdpError
+
+from . import keys
+from .calls import Room
+from .protocol import CALL_ID, ProtocolError
+
+logger = logging.getLogger(__name__)
+
+MAX_SDP_BYTES = 64 * 1024
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Parta-Name",
+    "Access-Control-Expose-Headers": "Location",
+}
+
+
+def error(request: web.Request, status: int, code: str, message: str, **headers: str) -> web.Response:
+    endpoint = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+    request.app[keys.METRICS].http_errors.labels(endpoint, str(status)).inc()
+    return web.json_response(
+        {"error": code, "message": message}, status=status, headers={**CORS, **headers}
+    )
+
+
+async def _read_offer(request: web.Request) -> tuple[Room | None, str | web.Response]:
+    config = request.app[keys.CONFIG]
+    if config.bearer_token is not None:
+        header = request.headers.get("Authorization", "")
+        given = header[7:] if header.lower().startswith("bearer ") else ""
+        if not hmac.compare_digest(given.encode(), config.bearer_token.encode()):
+            return None, error(
+                request, 401, "unauthorized", "a valid bearer token is required",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+    call = request.match_info["call"]
+    if not CALL_ID.match(call):
+        return None, error(request, 404, "not_found", "no such call")
+    if request.content_type != "application/sdp":
+        return None, error(request, 415, "unsupported_media_type", "send Content-Type: application/sdp")
+    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
+        return None, error(request, 413, "too_large", "the SDP offer is too large")
+    body = await request.content.read(MAX_SDP_BYTES + 1)
+    if len(body) > MAX_SDP_BYTES:
+        return None, error(request, 413, "too_large", "the SDP offer is too large")
+    offer = body.decode("utf-8", errors="replace")
+    if not offer.startswith("v=0"):
+        return None, error(request, 400, "bad_sdp", "the body is not an SDP offer")
+    return request.app[keys.CALLS].room(call), offer
+
+
+def _created(answer: str, location: str) -> web.Response:
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={**CORS, "Location": location},
+    )
+
+
+async def whip_publish(request: web.Request) -> web.Response:
+    room, offer = await _read_offer(request)
+    if room is None:
+        assert isinstance(offer, web.Response)
+        return offer
+    assert isinstance(offer, str)
+    calls = request.app[keys.CALLS]
+    name = request.headers.get("X-Parta-Name", "WHIP").strip()[:64] or "WHIP"
+    peer = room.join(name, None)
+    try:
+        answer = await room.publish(peer, offer, ())
+    except ProtocolError as exc:
+        await room.leave(peer)
+        await calls.release_if_empty(room)
+        return error(request, 400, exc.code, exc.message)
+    transport = peer.publish_transport
+    if transport is not None:
+        tasks = request.app[keys.BACKGROUND]
+
+        def on_closed(_: object) -> None:
+            # ICE consent lost or DTLS closed: the publisher is gone
+            task = asyncio.create_task(_leave(room, peer.id, request.app))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        transport.on_closed.append(on_closed)
+    return _created(answer, f"/whip/{room.id}/{peer.id}")
+
+
+async def _leave(room: Room, peer_id: str, app: web.Application) -> None:
+    peer = room.peers.get(peer_id)
+    if peer is not None:
+        await room.leave(peer)
+    await app[keys.CALLS].release_if_empty(room)
+
+
+async def whip_delete(request: web.Request) -> web.Response:
+    calls = request.app[keys.CALLS]
+    room = calls.rooms.get(request.match_info["call"])
+    peer = room.peers.get(request.match_info["session"]) if room else None
+    if room is None or peer is None or peer.send is not None:
+        return error(request, 404, "not_found", "no such WHIP session")
+    await _leave(room, peer.id, request.app)
+    return web.Response(status=200, headers=CORS)
+
+
+async def whep_watch(request: web.Request) -> web.Response:
+    room, offer = await _read_offer(request)
+    if room is None:
+        assert isinstance(offer, web.Response)
+        return offer
+    assert isinstance(offer, str)
+    try:
+        viewer, answer = await room.add_viewer(offer)
+    except SdpError as exc:
+        await request.app[keys.CALLS].release_if_empty(room)
+        return error(request, 400, "bad_sdp", str(exc))
+    return _created(answer, f"/whep/{room.id}/{viewer.id}")
+
+
+async def whep_delete(request: web.Request) -> web.Response:
+    calls = request.app[keys.CALLS]
+    room = calls.rooms.get(request.match_info["call"])
+    viewer = room.viewers.get(request.match_info["session"]) if room else None
+    if room is None or viewer is None:
+        return error(request, 404, "not_found", "no such WHEP session")
+    await viewer.close()
+    await calls.release_if_empty(room)
+    return web.Response(status=200, headers=CORS)
+
+
+async def preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers=CORS)
+
+
+async def not_supported(request: web.Request) -> web.Response:
+    # trickle ICE and ICE restarts (RFC 9725 PATCH) are not supported: candidates
+    # travel in the offer and answer
+    return error(request, 405, "method_not_allowed", "PATCH is not supported", Allow="DELETE, OPTIONS")

@@ -1,0 +1,164 @@
+"""The call protocol's WebSocket endpoint: one reader task, one writer queue per socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType, web
+
+from . import keys
+from .calls import Peer, Room
+from .protocol import (
+    MAX_MESSAGE_BYTES,
+    VERSION,
+    ClientMessage,
+    Error,
+    Join,
+    Joined,
+    Leave,
+    Mute,
+    Ping,
+    Pong,
+    ProtocolError,
+    Publish,
+    PublishAnswer,
+    ServerMessage,
+    SubscribeAnswer,
+    encode,
+    parse_client_message,
+)
+
+logger = logging.getLogger(__name__)
+
+# A client that lets this many messages pile up is not reading: it is cut off rather
+# than letting its queue grow without bound.
+OUTBOX_LIMIT = 512
+
+
+class _Session:
+    """One WebSocket: the reader runs in the handler, a writer task drains the outbox."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.peer: Peer | None = None
+        self.room: Room | None = None
+        self.writer = asyncio.create_task(self._write())
+
+    def send(self, message: ServerMessage) -> None:
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            logger.warning("closing a WebSocket whose client stopped reading")
+            self.outbox.put_nowait(None)
+            return
+        self.outbox.put_nowait(encode(message))
+
+    async def _write(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            if text is None:
+                await self.ws.close()
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def close(self) -> None:
+        self.outbox.put_nowait(None)
+        try:
+            await asyncio.wait_for(self.writer, 2)
+        except (TimeoutError, asyncio.CancelledError):
+            self.writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.writer
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    app = request.app
+    metrics = app[keys.METRICS]
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    metrics.websocket_sessions.inc()
+    session = _Session(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                text = msg.data
+            elif msg.type == WSMsgType.BINARY:
+                text = None
+            else:
+                break
+            try:
+                if text is None:
+                    raise ProtocolError("bad_json", "binary messages are not part of the protocol")
+                message = parse_client_message(text)
+                if await _handle(app, session, message):
+                    break
+            except ProtocolError as exc:
+                metrics.protocol_errors.labels(exc.code).inc()
+                session.send(Error(code=exc.code, message=exc.message, in_reply_to=exc.in_reply_to))
+            except Exception:
+                # our fault, not the client's: log it, tell the client, keep the call
+                logger.exception("handling a call-protocol message")
+                metrics.protocol_errors.labels("internal").inc()
+                session.send(Error(code="internal", message="the server failed to handle that message"))
+    finally:
+        await _depart(app, session)
+        await session.close()
+    return ws
+
+
+async def _handle(app: web.Application, session: _Session, message: ClientMessage) -> bool:
+    """Act on one message; True when the session should end."""
+    if isinstance(message, Ping):
+        session.send(Pong())
+        return False
+    peer, room = session.peer, session.room
+    if isinstance(message, Join):
+        if peer is not None:
+            raise ProtocolError("out_of_order", "already joined", "join")
+        if message.version != VERSION:
+            raise ProtocolError(
+                "unsupported_version", f"this server speaks version {VERSION}", "join"
+            )
+        room = app[keys.CALLS].room(message.call)
+        peer = room.join(message.name, session.send)
+        session.peer, session.room = peer, room
+        config = app[keys.CONFIG]
+        session.send(
+            Joined(
+                call=room.id,
+                peer_id=peer.id,
+                peers=room.others(peer),
+                ice_servers=[s.as_dict() for s in config.ice_servers],
+                active_speaker=room.router.active_speaker,
+            )
+        )
+        return False
+    if peer is None or room is None:
+        raise ProtocolError("out_of_order", "send 'join' first", message.type)
+    if isinstance(message, Publish):
+        answer = await room.publish(peer, message.sdp, message.tracks)
+        session.send(PublishAnswer(sdp=answer))
+    elif isinstance(message, SubscribeAnswer):
+        if peer.subscriber is None:
+            raise ProtocolError("out_of_order", "no subscribe offer is pending", message.type)
+        await peer.subscriber.on_answer(message.sdp)
+    elif isinstance(message, Mute):
+        room.mute(peer, message.source, message.muted)
+    elif isinstance(message, Leave):
+        return True
+    return False
+
+
+async def _depart(app: web.Application, session: _Session) -> None:
+    peer, room = session.peer, session.room
+    session.peer = session.room = None
+    if peer is None or room is None:
+        return
+    try:
+        await room.leave(peer)
+    finally:
+        await app[keys.CALLS].release_if_empty(room)

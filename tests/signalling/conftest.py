@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from signalling import keys
+from signalling.app import create_app
+from signalling.config import Config
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
+    app = create_app(Config(data_dir=tmp_path / "data"))
+    test_server = TestServer(app, host="127.0.0.1")
+    await test_server.start_server()
+    yield test_server
+    await test_server.close()
+
+
+@pytest.fixture
+def app(server: TestServer) -> web.Application:
+    return server.app
+
+
+@pytest.fixture
+def base_url(server: TestServer) -> str:
+    return str(server.make_url("/"))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+__all__ = ["keys"]

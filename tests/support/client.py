@@ -1,0 +1,140 @@
+"""A participant built on aiortc that speaks parta's call protocol, as the web client does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import aiohttp
+from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+
+from tests.support.media import TrackRecorder
+
+
+def loopback_pc() -> RTCPeerConnection:
+    # never aiortc's default public STUN server
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+
+
+class CallClient:
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, call: str, name: str) -> None:
+        self.http = http
+        self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
+        self.call = call
+        self.name = name
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.peer_id: str | None = None
+        self.peers: dict[str, dict[str, Any]] = {}
+        self.active_speaker: str | None = None
+        self.messages: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.publish_pc: RTCPeerConnection | None = None
+        self.subscribe_pc = loopback_pc()
+        self.recorders: dict[tuple[str, str], TrackRecorder] = {}  # (peer_id, source)
+        self.mid_map: dict[str, dict[str, Any]] = {}
+        self.transceivers: dict[str, RTCRtpTransceiver] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []
+        self.subscribe_pc.on("track", self._on_track)
+
+    async def join(self) -> dict[str, Any]:
+        self.ws = await self.http.ws_connect(self.url)
+        self._reader = asyncio.create_task(self._read())
+        joined = await self.request({"type": "join", "version": 1, "call": self.call, "name": self.name}, "joined")
+        self.peer_id = joined["peer_id"]
+        for peer in joined["peers"]:
+            self.peers[peer["id"]] = peer
+        self.active_speaker = joined["active_speaker"]
+        return joined
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        assert self.ws is not None
+        await self.ws.send_str(message if isinstance(message, str) else json.dumps(message))
+
+    def expect(self, kind: str) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.append((kind, future))
+        return future
+
+    async def request(self, message: dict[str, Any] | str, reply: str, timeout: float = 10) -> dict[str, Any]:
+        future = self.expect(reply)
+        await self.send(message)
+        return await asyncio.wait_for(future, timeout)
+
+    async def publish(self, tracks: list[tuple[MediaStreamTrack, str]]) -> dict[str, Any]:
+        if self.publish_pc is None:
+            self.publish_pc = loopback_pc()
+        pc = self.publish_pc
+        listed = []
+        for track, source in tracks:
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            self.transceivers[source] = transceiver
+        await pc.setLocalDescription(await pc.createOffer())
+        for source, transceiver in self.transceivers.items():
+            listed.append({"mid": transceiver.mid, "source": source})
+        reply = await self.request(
+            {"type": "publish", "sdp": pc.localDescription.sdp, "tracks": listed}, "publish_answer"
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        return reply
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = json.loads(msg.data)
+            self.messages.append(data)
+            kind = data["type"]
+            if kind == "error":
+                self.errors.append(data)
+            elif kind == "subscribe_offer":
+                await self._on_subscribe_offer(data)
+            elif kind in ("peer_joined", "peer_updated"):
+                self.peers[data["peer"]["id"]] = data["peer"]
+            elif kind == "peer_left":
+                self.peers.pop(data["peer_id"], None)
+            elif kind == "active_speaker":
+                self.active_speaker = data["peer_id"]
+            for waiter in list(self._waiters):
+                if waiter[0] == kind and not waiter[1].done():
+                    waiter[1].set_result(data)
+                    self._waiters.remove(waiter)
+                    break
+
+    async def _on_subscribe_offer(self, data: dict[str, Any]) -> None:
+        for track in data["tracks"]:
+            self.mid_map[track["mid"]] = track
+        pc = self.subscribe_pc
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=data["sdp"], type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.send({"type": "subscribe_answer", "sdp": pc.localDescription.sdp})
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        for transceiver in self.subscribe_pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                info = self.mid_map.get(str(transceiver.mid))
+                if info is not None:
+                    self.recorders[(info["peer_id"], info["source"])] = TrackRecorder(track)
+
+    async def close(self) -> None:
+        for recorder in self.recorders.values():
+            await recorder.stop()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self.ws is not None:
+            await self.ws.close()
+        for pc in (self.publish_pc, self.subscribe_pc):
+            if pc is not None:
+                await pc.close()
