@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import aioice.ice
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCPeerConnection, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import (
     SRTP_AEAD_AES_128_GCM,
     SRTP_AEAD_AES_256_GCM,
@@ -63,7 +63,7 @@ def dtls_transport_of(pc: RTCPeerConnection) -> RTCDtlsTransport | None:
     transceivers = pc.getTransceivers()
     if not transceivers:
         return None
-    return transceivers[0].receiver.transport  # type: ignore[no-any-return]
+    return transceivers[0].receiver.transport
 
 
 def prefer_cheap_srtp(dtls: RTCDtlsTransport) -> None:
@@ -95,7 +95,9 @@ def srtp_sessions(dtls: RTCDtlsTransport) -> tuple[SrtpSession, SrtpSession] | N
     return rx, tx
 
 
-def selected_pair(dtls: RTCDtlsTransport) -> tuple[asyncio.DatagramTransport, tuple[Any, ...]] | None:
+def selected_pair(
+    dtls: RTCDtlsTransport,
+) -> tuple[asyncio.DatagramTransport, tuple[Any, ...]] | None:
     """The UDP transport and remote address of the nominated ICE pair (component 1).
 
     The pair can change without an event (a nomination after a better check), so
@@ -119,7 +121,7 @@ def restrict_gathering(pc: RTCPeerConnection, policy: IcePolicy) -> None:
     called after the transceivers exist and before setLocalDescription.
     """
     for transceiver in pc.getTransceivers():
-        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        connection: Any = transceiver.receiver.transport.transport.iceGatherer._connection
         if getattr(connection, "_parta_gathering", False) or connection._local_candidates_start:
             continue
         original = connection.get_component_candidates
@@ -173,13 +175,13 @@ async def _bind_in_range(
     policy: IcePolicy,
 ) -> tuple[asyncio.DatagramTransport, Any]:
     if not policy.port_min:
-        return await loop.create_datagram_endpoint(factory, local_addr=(address, 0))  # type: ignore[return-value]
+        return await loop.create_datagram_endpoint(factory, local_addr=(address, 0))
     span = policy.port_max - policy.port_min + 1
     start = _next_port_hint(policy)
     for i in range(span):
         port = policy.port_min + (start + i) % span
         try:
-            return await loop.create_datagram_endpoint(factory, local_addr=(address, port))  # type: ignore[return-value]
+            return await loop.create_datagram_endpoint(factory, local_addr=(address, port))
         except OSError:
             continue
     raise OSError(f"no free UDP port in {policy.port_min}-{policy.port_max} on {address}")
@@ -201,6 +203,7 @@ def intercept_datagrams(dtls: RTCDtlsTransport, handler: DatagramHandler) -> int
     """
     connection = dtls.transport._connection
     wrapped = 0
+    protocol: Any
     for protocol in connection._protocols:
         if getattr(protocol, "_parta_wrapped", False):
             continue
@@ -237,8 +240,8 @@ def disable_media_pipeline(transceiver: RTCRtpTransceiver) -> None:
     The receiver would start a decoder thread and the sender an encode loop plus
     sender reports with zero counters; the SFU writes its own RTP and RTCP instead.
     """
-    receiver: RTCRtpReceiver = transceiver.receiver
-    sender: RTCRtpSender = transceiver.sender
+    receiver: Any = transceiver.receiver
+    sender: Any = transceiver.sender
 
     async def receive(parameters: Any) -> None:
         return None

@@ -36,7 +36,9 @@ class RtpCodec:
         if self.mime_type.lower() != other.mime_type.lower() or self.clock_rate != other.clock_rate:
             return False
         if self.name == "H264":
-            if (self.param("packetization-mode") or "0") != (other.param("packetization-mode") or "0"):
+            if (self.param("packetization-mode") or "0") != (
+                other.param("packetization-mode") or "0"
+            ):
                 return False
             # profile_idc and constraint flags must agree; the level may differ.
             return _h264_profile(self) == _h264_profile(other)

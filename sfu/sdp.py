@@ -77,9 +77,7 @@ def _ext_id(media: aiortc_sdp.MediaDescription, uri: str) -> int:
 
 
 def _usable_codecs(media: aiortc_sdp.MediaDescription) -> list[RtpCodec]:
-    return [
-        to_codec(c) for c in media.rtp.codecs if c.mimeType.lower() in SUPPORTED_MIME_TYPES
-    ]
+    return [to_codec(c) for c in media.rtp.codecs if c.mimeType.lower() in SUPPORTED_MIME_TYPES]
 
 
 def incoming_tracks(offer: str, answer: str) -> list[IncomingTrack]:

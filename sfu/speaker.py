@@ -47,9 +47,7 @@ class ActiveSpeakerDetector:
 
     def tick(self, now: float) -> Hashable | None:
         speaking = [
-            (c.loudness, k)
-            for k, c in self._candidates.items()
-            if now - c.last_heard <= self.hold
+            (c.loudness, k) for k, c in self._candidates.items() if now - c.last_heard <= self.hold
         ]
         if not speaking:
             return None

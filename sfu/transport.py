@@ -17,12 +17,13 @@ packets instead of delaying everybody.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiortc import (
@@ -83,7 +84,7 @@ def _with_pt(capability: RTCRtpCodecCapability) -> object:
 class TransportSettings:
     """Operator settings that shape every transport."""
 
-    ice: seam.IcePolicy = seam.IcePolicy()
+    ice: seam.IcePolicy = field(default_factory=seam.IcePolicy)
     ice_servers: tuple[RTCIceServer, ...] = ()
     max_write_buffer: int = 256 * 1024
     max_incoming_bitrate: int = 3_000_000
@@ -121,12 +122,13 @@ class WebRtcTransport:
         self._dtls: Any = None
         self._rx: seam.SrtpSession | None = None
         self._tx: seam.SrtpSession | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: Any = None  # asyncio's datagram transport of the nominated pair
         self._remote: tuple[Any, ...] | None = None
         self._max_write_buffer = settings.max_write_buffer
         self._rtcp_ssrc = random.getrandbits(32)
         self._rtcp_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._closing_task: asyncio.Future[None] | None = None
         self._producers_by_ssrc: dict[int, Producer] = {}
         self._producers_by_mid: dict[str, Producer] = {}
         self._ignored_ssrcs: set[int] = set()
@@ -227,9 +229,10 @@ class WebRtcTransport:
             self._mid_ext_id = track.mid_id
 
     def detach_producer(self, producer: Producer) -> None:
-        for table in (self._producers_by_ssrc, self._producers_by_mid):
-            for key in [k for k, p in table.items() if p is producer]:
-                del table[key]  # type: ignore[attr-defined]
+        for ssrc in [k for k, p in self._producers_by_ssrc.items() if p is producer]:
+            del self._producers_by_ssrc[ssrc]
+        for mid in [k for k, p in self._producers_by_mid.items() if p is producer]:
+            del self._producers_by_mid[mid]
 
     def attach_consumer(self, consumer: Consumer) -> None:
         self._consumers_by_ssrc[consumer.ssrc] = consumer
@@ -407,13 +410,15 @@ class WebRtcTransport:
 
     def _on_connection_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed") and not self.closed:
-            asyncio.ensure_future(self.close())
+            self._closing_task = asyncio.ensure_future(self.close())
 
     async def _watch_connect(self) -> None:
         try:
             await asyncio.wait_for(self.connected.wait(), self.settings.connect_timeout)
         except TimeoutError:
-            logger.info("transport %s did not connect within %.0f s", self.id, self.settings.connect_timeout)
+            logger.info(
+                "transport %s did not connect in %.0f s", self.id, self.settings.connect_timeout
+            )
             await self.close()
 
     async def _run_rtcp(self) -> None:
@@ -503,10 +508,8 @@ class WebRtcTransport:
                 task.cancel()
         for task in (self._rtcp_task, self._watch_task):
             if task is not None and task is not asyncio.current_task():
-                try:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-                except (asyncio.CancelledError, Exception):
-                    pass
         self._rtcp_task = self._watch_task = None
         try:
             await self.pc.close()

@@ -104,9 +104,7 @@ class Worker:
         }
 
     def codecs_opened(self) -> int:
-        return sum(
-            t.codecs_opened() for r in self.routers.values() for t in r.transports.values()
-        )
+        return sum(t.codecs_opened() for r in self.routers.values() for t in r.transports.values())
 
     async def close(self) -> None:
         if self.closed:

@@ -10,7 +10,8 @@ from aiohttp import web
 
 from sfu.worker import Worker
 
-from . import keys, web as pages, whip, ws
+from . import keys, whip, ws
+from . import web as pages
 from .calls import Calls
 from .config import Config
 from .metrics import Metrics

@@ -70,9 +70,7 @@ class Peer:
             id=self.id,
             name=self.name,
             tracks=[
-                TrackInfo(
-                    id=s.producer.id, kind=s.producer.kind, source=s.source, muted=s.muted
-                )
+                TrackInfo(id=s.producer.id, kind=s.producer.kind, source=s.source, muted=s.muted)
                 for s in self.sources.values()
             ],
         )
@@ -80,6 +78,30 @@ class Peer:
     def notify(self, message: ServerMessage) -> None:
         if self.send is not None and not self.left:
             self.send(message)
+
+
+def resolve_sources(
+    incoming: list[IncomingTrack], listed: tuple[PublishedTrack, ...]
+) -> dict[str, str]:
+    """The source of each sending m-line: as the client listed it, else the obvious one
+    (a WHIP encoder lists nothing: its audio is a microphone, its video a camera)."""
+    given = {t.mid: t.source for t in listed}
+    result: dict[str, str] = {}
+    for track in incoming:
+        source = given.get(track.mid)
+        if source is None:
+            if track.kind == "audio":
+                source = "microphone"
+            else:
+                source = "screen" if "camera" in result.values() else "camera"
+        if KIND_OF_SOURCE[source] != track.kind:
+            raise ProtocolError(
+                "bad_message",
+                f"publish: mid {track.mid} carries {track.kind}, not {source}",
+                "publish",
+            )
+        result[track.mid] = source
+    return result
 
 
 class Room:
@@ -138,7 +160,9 @@ class Room:
         try:
             transport = peer.publish_transport
             if transport is None or transport.closed:
-                transport = self.router.create_transport(f"{peer.id}-pub-{secrets.token_hex(3)}", cname=peer.id)
+                transport = self.router.create_transport(
+                    f"{peer.id}-pub-{secrets.token_hex(3)}", cname=peer.id
+                )
                 peer.publish_transport = transport
                 self._watch_first_media(peer, transport)
             try:
@@ -158,38 +182,22 @@ class Room:
         incoming: list[IncomingTrack],
         listed: tuple[PublishedTrack, ...],
     ) -> None:
-        sources = {t.mid: t.source for t in listed}
-        taken: set[str] = set()
-        for track in incoming:
-            source = sources.get(track.mid)
-            if source is None:
-                # unlisted sending m-line (e.g. a WHIP encoder): the obvious source
-                source = "microphone" if track.kind == "audio" else (
-                    "camera" if "camera" not in taken else "screen"
-                )
-            if KIND_OF_SOURCE[source] != track.kind:
-                raise ProtocolError(
-                    "bad_message", f"publish: mid {track.mid} is {track.kind}, not {source}", "publish"
-                )
-            taken.add(source)
+        sources = resolve_sources(incoming, listed)
         wanted = {t.mid: t for t in incoming}
-        # tracks that stopped sending, or whose stream changed, end
         changed = False
+        # tracks that stopped sending, or whose stream changed, end
         for mid, published in list(peer.sources.items()):
-            track = wanted.get(mid)
-            if track is None or (track.ssrc is not None and track.ssrc != published.producer.ssrc):
+            old = wanted.get(mid)
+            if old is None or (old.ssrc is not None and old.ssrc != published.producer.ssrc):
                 del peer.sources[mid]
                 self.router.close_producer(published.producer)
                 changed = True
         for track in incoming:
-            source = sources.get(track.mid) or (
-                "microphone" if track.kind == "audio" else "camera"
-            )
+            source = sources[track.mid]
             existing = peer.sources.get(track.mid)
             if existing is not None:
                 if existing.source != source:
-                    existing.source = source
-                    existing.producer.source = source
+                    existing.source = existing.producer.source = source
                     changed = True
                 continue
             producer = self.router.create_producer(
@@ -262,8 +270,11 @@ class Room:
             self.viewers.pop(viewer.id, None)
             await viewer.close()
             raise
-        viewer.on_closed = lambda v: self.viewers.pop(v.id, None)
+        viewer.on_closed = self._viewer_closed
         return viewer, answer
+
+    def _viewer_closed(self, viewer: Viewer) -> None:
+        self.viewers.pop(viewer.id, None)
 
     async def close(self) -> None:
         for peer in list(self.peers.values()):

@@ -124,5 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     # aiortc and aioice are chatty at info level about every connection
     for name in ("aioice", "aiortc"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-    print(f"parta: open http://{config.host}:{config.port}/ in a browser", file=sys.stderr, flush=True)
+    print(
+        f"parta: open http://{config.host}:{config.port}/ in a browser", file=sys.stderr, flush=True
+    )
     web.run_app(create_app(config), host=config.host, port=config.port, print=None)

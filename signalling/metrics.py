@@ -55,12 +55,20 @@ class _MediaCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         counts = self._worker.counts()
-        yield GaugeMetricFamily("parta_rooms", "Calls with a live room", value=len(self._calls.rooms))
-        yield GaugeMetricFamily("parta_peers", "Participants in calls", value=self._calls.peer_count())
-        yield GaugeMetricFamily("parta_viewers", "WHEP viewers watching calls", value=self._calls.viewer_count())
+        yield GaugeMetricFamily(
+            "parta_rooms", "Calls with a live room", value=len(self._calls.rooms)
+        )
+        yield GaugeMetricFamily(
+            "parta_peers", "Participants in calls", value=self._calls.peer_count()
+        )
+        yield GaugeMetricFamily(
+            "parta_viewers", "WHEP viewers watching calls", value=self._calls.viewer_count()
+        )
         yield GaugeMetricFamily("parta_transports", "WebRTC transports", value=counts["transports"])
         yield GaugeMetricFamily("parta_producers", "Incoming tracks", value=counts["producers"])
-        yield GaugeMetricFamily("parta_consumers", "Outgoing track copies", value=counts["consumers"])
+        yield GaugeMetricFamily(
+            "parta_consumers", "Outgoing track copies", value=counts["consumers"]
+        )
         t = self._worker.totals()
         for name, doc, value in (
             ("parta_rtp_packets_in", "RTP packets received from publishers", t.rtp_packets_in),

@@ -105,7 +105,9 @@ def _sdp(data: dict[str, Any], what: str) -> str:
 
 def _source(value: object, what: str) -> str:
     if value not in SOURCES:
-        raise ProtocolError("bad_message", f"{what}: source must be one of {', '.join(SOURCES)}", what)
+        raise ProtocolError(
+            "bad_message", f"{what}: source must be one of {', '.join(SOURCES)}", what
+        )
     return str(value)
 
 
@@ -142,7 +144,9 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     if kind == "subscribe_answer":
         return SubscribeAnswer(sdp=_sdp(data, kind))
     if kind == "mute":
-        return Mute(source=_source(data.get("source"), kind), muted=_field(data, "muted", bool, kind))
+        return Mute(
+            source=_source(data.get("source"), kind), muted=_field(data, "muted", bool, kind)
+        )
     if kind == "leave":
         return Leave()
     if kind == "ping":

@@ -8,6 +8,7 @@ answer is in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -168,9 +169,7 @@ class SubscribeSession:
         self.closed = True
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
         if self.transport is not None:
             await self.transport.close()

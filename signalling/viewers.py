@@ -34,7 +34,9 @@ class Viewer:
     def __init__(self, viewer_id: str, router: Router) -> None:
         self.id = viewer_id
         self.router = router
-        self.transport: WebRtcTransport = router.create_transport(f"{viewer_id}-whep", cname=viewer_id)
+        self.transport: WebRtcTransport = router.create_transport(
+            f"{viewer_id}-whep", cname=viewer_id
+        )
         self.on_closed: Callable[[Viewer], None] | None = None
         self._slots: dict[str, _Slot] = {}
         self.transport.on_closed.append(self._on_transport_closed)

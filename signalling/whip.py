@@ -25,8 +25,12 @@ CORS = {
 }
 
 
-def error(request: web.Request, status: int, code: str, message: str, **headers: str) -> web.Response:
-    endpoint = request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+def error(
+    request: web.Request, status: int, code: str, message: str, **headers: str
+) -> web.Response:
+    endpoint = (
+        request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
+    )
     request.app[keys.METRICS].http_errors.labels(endpoint, str(status)).inc()
     return web.json_response(
         {"error": code, "message": message}, status=status, headers={**CORS, **headers}
@@ -40,14 +44,19 @@ async def _read_offer(request: web.Request) -> tuple[Room | None, str | web.Resp
         given = header[7:] if header.lower().startswith("bearer ") else ""
         if not hmac.compare_digest(given.encode(), config.bearer_token.encode()):
             return None, error(
-                request, 401, "unauthorized", "a valid bearer token is required",
+                request,
+                401,
+                "unauthorized",
+                "a valid bearer token is required",
                 **{"WWW-Authenticate": "Bearer"},
             )
     call = request.match_info["call"]
     if not CALL_ID.match(call):
         return None, error(request, 404, "not_found", "no such call")
     if request.content_type != "application/sdp":
-        return None, error(request, 415, "unsupported_media_type", "send Content-Type: application/sdp")
+        return None, error(
+            request, 415, "unsupported_media_type", "send Content-Type: application/sdp"
+        )
     if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
         return None, error(request, 413, "too_large", "the SDP offer is too large")
     body = await request.content.read(MAX_SDP_BYTES + 1)
@@ -146,4 +155,6 @@ async def preflight(request: web.Request) -> web.Response:
 async def not_supported(request: web.Request) -> web.Response:
     # trickle ICE and ICE restarts (RFC 9725 PATCH) are not supported: candidates
     # travel in the offer and answer
-    return error(request, 405, "method_not_allowed", "PATCH is not supported", Allow="DELETE, OPTIONS")
+    return error(
+        request, 405, "method_not_allowed", "PATCH is not supported", Allow="DELETE, OPTIONS"
+    )

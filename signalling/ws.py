@@ -103,7 +103,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 # our fault, not the client's: log it, tell the client, keep the call
                 logger.exception("handling a call-protocol message")
                 metrics.protocol_errors.labels("internal").inc()
-                session.send(Error(code="internal", message="the server failed to handle that message"))
+                session.send(
+                    Error(code="internal", message="the server failed to handle that message")
+                )
     finally:
         await _depart(app, session)
         await session.close()

@@ -16,10 +16,14 @@ from tests.support.media import PatternVideoTrack, ToneAudioTrack, TrackRecorder
 
 
 def client_pc() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
 
 
-async def publish(router: Router, name: str, number: int, tone: float) -> tuple[RTCPeerConnection, list[Producer]]:
+async def publish(
+    router: Router, name: str, number: int, tone: float
+) -> tuple[RTCPeerConnection, list[Producer]]:
     pc = client_pc()
     pc.addTransceiver(PatternVideoTrack(number), direction="sendonly")
     pc.addTransceiver(ToneAudioTrack(tone), direction="sendonly")
@@ -30,17 +34,24 @@ async def publish(router: Router, name: str, number: int, tone: float) -> tuple[
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     producers = [
         router.create_producer(
-            transport, track, producer_id=f"{name}-{track.kind}", source="camera" if track.kind == "video" else "microphone", owner=name
+            transport,
+            track,
+            producer_id=f"{name}-{track.kind}",
+            source="camera" if track.kind == "video" else "microphone",
+            owner=name,
         )
         for track in sdp.incoming_tracks(offer, answer)
     ]
     return pc, producers
 
 
-async def subscribe(router: Router, name: str, producers: list[Producer]) -> tuple[RTCPeerConnection, dict[str, TrackRecorder], list[Consumer]]:
+async def subscribe(
+    router: Router, name: str, producers: list[Producer]
+) -> tuple[RTCPeerConnection, dict[str, TrackRecorder], list[Consumer]]:
     transport = router.create_transport(f"{name}-sub")
     transceivers = {
-        p.id: transport.add_outgoing(p.kind, stream_id=p.owner, track_id=p.id, codec=p.codec) for p in producers
+        p.id: transport.add_outgoing(p.kind, stream_id=p.owner, track_id=p.id, codec=p.codec)
+        for p in producers
     }
     offer = await transport.create_offer()
     pc = client_pc()
@@ -65,7 +76,12 @@ async def subscribe(router: Router, name: str, producers: list[Producer]) -> tup
         codec = next(c for c in media.codecs if producer.codec.matches(c))
         consumers.append(
             router.create_consumer(
-                producer, transport, consumer_id=f"{name}-{producer.id}", ssrc=transport.sender_ssrc(t), payload_type=codec.payload_type, mid=t.mid
+                producer,
+                transport,
+                consumer_id=f"{name}-{producer.id}",
+                ssrc=transport.sender_ssrc(t),
+                payload_type=codec.payload_type,
+                mid=t.mid,
             )
         )
     return pc, recorders, consumers
@@ -75,11 +91,13 @@ async def test_one_publisher_one_subscriber_content_arrives() -> None:
     worker = Worker(TransportSettings())
     router = worker.get_or_create_router("room")
     pub_pc, producers = await publish(router, "alice", 7, 660.0)
-    sub_pc, recorders, consumers = await subscribe(router, "bob", producers)
+    sub_pc, recorders, _consumers = await subscribe(router, "bob", producers)
     await asyncio.sleep(4)
     video = recorders["alice-video"]
     audio = recorders["alice-audio"]
-    assert video.patterns, f"no readable frames ({video.frames} frames, {video.unreadable} unreadable)"
+    assert video.patterns, (
+        f"no readable frames ({video.frames} frames, {video.unreadable} unreadable)"
+    )
     assert {p for p, _ in video.patterns} == {7}
     indices = [i for _, i in video.patterns]
     assert indices == sorted(indices)

@@ -28,12 +28,19 @@ async def test_three_participants_see_and_hear_each_other(
     clients = {n: CallClient(http, base_url, "lesson-1", f"user{n}") for n in TONES}
     for n, client in clients.items():
         await client.join()
-        await client.publish([(PatternVideoTrack(n), "camera"), (ToneAudioTrack(TONES[n]), "microphone")])
+        await client.publish(
+            [(PatternVideoTrack(n), "camera"), (ToneAudioTrack(TONES[n]), "microphone")]
+        )
     ids = {n: c.peer_id for n, c in clients.items()}
 
     def everyone_receives() -> bool:
         return all(
-            len(c.recorders.get((ids[m], "camera"), None).patterns if (ids[m], "camera") in c.recorders else []) > 20
+            len(
+                c.recorders.get((ids[m], "camera"), None).patterns
+                if (ids[m], "camera") in c.recorders
+                else []
+            )
+            > 20
             and (ids[m], "microphone") in c.recorders
             for n, c in clients.items()
             for m in TONES

@@ -22,7 +22,9 @@ from tests.support.media import TrackRecorder
 
 def loopback_pc() -> RTCPeerConnection:
     # never aiortc's default public STUN server
-    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    return RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
 
 
 class CallClient:
@@ -49,7 +51,9 @@ class CallClient:
     async def join(self) -> dict[str, Any]:
         self.ws = await self.http.ws_connect(self.url)
         self._reader = asyncio.create_task(self._read())
-        joined = await self.request({"type": "join", "version": 1, "call": self.call, "name": self.name}, "joined")
+        joined = await self.request(
+            {"type": "join", "version": 1, "call": self.call, "name": self.name}, "joined"
+        )
         self.peer_id = joined["peer_id"]
         for peer in joined["peers"]:
             self.peers[peer["id"]] = peer
@@ -65,7 +69,9 @@ class CallClient:
         self._waiters.append((kind, future))
         return future
 
-    async def request(self, message: dict[str, Any] | str, reply: str, timeout: float = 10) -> dict[str, Any]:
+    async def request(
+        self, message: dict[str, Any] | str, reply: str, timeout: float = 10
+    ) -> dict[str, Any]:
         future = self.expect(reply)
         await self.send(message)
         return await asyncio.wait_for(future, timeout)

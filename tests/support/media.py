@@ -8,6 +8,7 @@ per publisher, found again with an FFT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import time
 
@@ -70,7 +71,9 @@ class PatternVideoTrack(MediaStreamTrack):
         delay = target - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        frame = av.VideoFrame.from_ndarray(pattern_frame(self.publisher, self.index), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(
+            pattern_frame(self.publisher, self.index), format="rgb24"
+        )
         frame.pts = int(self.index * VIDEO_CLOCK / FPS)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         self.index += 1
@@ -164,7 +167,5 @@ class TrackRecorder:
 
     async def stop(self) -> None:
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
