@@ -290,3 +290,22 @@ def restrict_codecs(transceiver: RTCRtpTransceiver) -> None:
 
 
 _FORWARDED = ("audio/opus", "video/vp8", "video/h264")
+
+
+def filter_datagrams(dtls: RTCDtlsTransport, keep: Callable[[bytes], bool]) -> None:
+    """Drop incoming datagrams for which `keep` is false, before aiortc sees them.
+
+    For tests and benchmarks that need packet loss on a real connection.
+    """
+    connection = dtls.transport._connection
+    protocol: Any
+    for protocol in connection._protocols:
+        original = protocol.datagram_received
+
+        def datagram_received(
+            data: bytes, addr: tuple[Any, ...], _orig: DatagramHandler = original
+        ) -> None:
+            if keep(data):
+                _orig(data, addr)
+
+        protocol.datagram_received = datagram_received

@@ -127,8 +127,7 @@ export class CallSession {
     clearTimeout(this.retryTimer);
     for (const track of Object.values(this.local)) track?.stop();
     this.local = { microphone: null, camera: null, screen: null };
-    toasts.hide('reconnecting');
-    toasts.hide('reconnect-failed');
+    toasts.clear(); // what they said was about the call just left
     this.connected = false;
     this.view.onLeft();
   }
@@ -340,6 +339,7 @@ export class CallSession {
   onSocketLost() {
     this.closeSocket();
     this.connected = false;
+    this.activeSpeaker = null;
     this.failPending(new StaleError('connection lost'));
     this.closePeerConnections();
     if (this.leaving) return;

@@ -137,6 +137,9 @@ export const toasts = {
     if (timeout > 0) setTimeout(() => node.remove(), timeout);
     return node;
   },
+  clear() {
+    byId('toasts').replaceChildren();
+  },
   hide(id) {
     for (const node of document.querySelectorAll(`[data-toast-id="${CSS.escape(id)}"]`)) node.remove();
   },

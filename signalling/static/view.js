@@ -44,7 +44,6 @@ export class CallView {
     document.title = `${session.call} — ${t('appName')}`;
     showScreen('screen-call');
     this.renderNow();
-    byId('btn-mic').focus({ preventScroll: true });
   }
 
   clear() {
@@ -83,6 +82,7 @@ export class CallView {
       connected: '',
     }[status] ?? '';
     node.dataset.status = status;
+    byId('screen-call').dataset.status = status;
     node.textContent = text;
     node.hidden = !text;
     this.render();

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -17,6 +19,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from sfu import aiortc_seam as seam
 from tests.support.media import TrackRecorder
 
 
@@ -28,7 +31,17 @@ def loopback_pc() -> RTCPeerConnection:
 
 
 class CallClient:
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, call: str, name: str) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        call: str,
+        name: str,
+        *,
+        keep_incoming: Callable[[bytes], bool] | None = None,
+    ) -> None:
+        self.keep_incoming = keep_incoming
+        self.joined_at: float | None = None
         self.http = http
         self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
         self.call = call
@@ -45,10 +58,12 @@ class CallClient:
         self.mid_map: dict[str, dict[str, Any]] = {}
         self.transceivers: dict[str, RTCRtpTransceiver] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._filtering = False
         self._waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []
         self.subscribe_pc.on("track", self._on_track)
 
     async def join(self) -> dict[str, Any]:
+        self.joined_at = time.monotonic()
         self.ws = await self.http.ws_connect(self.url)
         self._reader = asyncio.create_task(self._read())
         joined = await self.request(
@@ -123,6 +138,11 @@ class CallClient:
         pc = self.subscribe_pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=data["sdp"], type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
+        if self.keep_incoming is not None and not self._filtering:
+            dtls = seam.dtls_transport_of(pc)
+            if dtls is not None:
+                seam.filter_datagrams(dtls, self.keep_incoming)
+                self._filtering = True
         await self.send({"type": "subscribe_answer", "sdp": pc.localDescription.sdp})
 
     def _on_track(self, track: MediaStreamTrack) -> None:

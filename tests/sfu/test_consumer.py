@@ -1,0 +1,121 @@
+"""Sequence, timestamp, SSRC and payload-type rewriting, and NACK answers."""
+
+from __future__ import annotations
+
+import struct
+
+from sfu.codecs import RtpCodec
+from sfu.consumer import Consumer
+from sfu.producer import Producer
+
+VP8 = RtpCodec("video/VP8", 90000, 96)
+KEY = bytes([0x10, 0x00, 0x9D])
+DELTA = bytes([0x10, 0x01, 0x00])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Sink:
+    """Collects what a consumer sends, as a transport would put it on the wire."""
+
+    def __init__(self) -> None:
+        self.packets: list[bytes] = []
+        self.accept = True
+
+    def send_rtp(self, packet: bytes) -> bool:
+        if self.accept:
+            self.packets.append(packet)
+        return self.accept
+
+
+def packet(seq: int, ts: int, payload: bytes, *, ssrc: int = 1111, marker: bool = False) -> bytes:
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | 96, seq, ts, ssrc) + payload
+
+
+def fields(data: bytes) -> tuple[int, int, int, int, bool, bytes]:
+    b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
+    return b1 & 0x7F, seq, ts, ssrc, bool(b1 & 0x80), data[12:]
+
+
+def make(clock: Clock, ssrc: int = 1111) -> Producer:
+    return Producer(
+        "p", kind="video", source="camera", owner="o", ssrc=ssrc, codec=VP8, mid="0", clock=clock
+    )
+
+
+def test_rewrites_header_and_starts_on_keyframe() -> None:
+    clock = Clock()
+    producer = make(clock)
+    sink = Sink()
+    consumer = Consumer(
+        "c", producer=producer, sink=sink, ssrc=2222, payload_type=100, mid="1", clock=clock
+    )
+    producer.consumers = (consumer,)
+    producer.on_rtp(packet(10, 1000, DELTA), 12, None)  # not decodable yet: held back
+    producer.on_rtp(packet(11, 4000, KEY, marker=True), 12, None)
+    producer.on_rtp(packet(12, 7000, DELTA), 12, None)
+    assert len(sink.packets) == 2
+    (pt1, s1, t1, ssrc1, m1, p1), (pt2, s2, t2, _, m2, p2) = map(fields, sink.packets)
+    assert (pt1, ssrc1, m1, p1) == (100, 2222, True, KEY)
+    assert (s2 - s1) & 0xFFFF == 1 and (t2 - t1) & 0xFFFFFFFF == 3000
+    assert (pt2, m2, p2) == (100, False, DELTA)
+
+
+def test_switching_producers_keeps_sequence_and_clock_continuous() -> None:
+    clock = Clock()
+    first, second = make(clock, 1), make(clock, 2)
+    sink = Sink()
+    consumer = Consumer(
+        "c", producer=first, sink=sink, ssrc=5, payload_type=96, mid="0", clock=clock
+    )
+    first.consumers = (consumer,)
+    first.on_rtp(packet(100, 50_000, KEY, ssrc=1), 12, None)
+    first.on_rtp(packet(101, 53_000, DELTA, ssrc=1), 12, None)
+    clock.now += 0.5
+    consumer.switch_producer(second)
+    first.consumers, second.consumers = (), (consumer,)
+    second.on_rtp(packet(9_000, 1_000_000, DELTA, ssrc=2), 12, None)  # waits for a keyframe
+    second.on_rtp(packet(9_001, 1_003_000, KEY, ssrc=2), 12, None)
+    seqs = [fields(p)[1] for p in sink.packets]
+    stamps = [fields(p)[2] for p in sink.packets]
+    assert len(seqs) == 3
+    assert (seqs[2] - seqs[1]) & 0xFFFF == 1
+    gap = (stamps[2] - stamps[1]) & 0xFFFFFFFF
+    assert 0.45 * 90000 < gap < 0.55 * 90000  # the wall-clock gap, not the source's jump
+
+
+def test_nack_resends_from_history_in_the_subscriber_numbering() -> None:
+    clock = Clock()
+    producer = make(clock)
+    sink = Sink()
+    consumer = Consumer(
+        "c", producer=producer, sink=sink, ssrc=7, payload_type=96, mid="0", clock=clock
+    )
+    producer.consumers = (consumer,)
+    producer.on_rtp(packet(500, 0, KEY), 12, None)
+    for i in range(1, 5):
+        producer.on_rtp(packet(500 + i, 3000 * i, DELTA + bytes([i])), 12, None)
+    lost = fields(sink.packets[2])
+    assert consumer.on_nack([lost[1], (lost[1] + 1000) & 0xFFFF]) == 1
+    again = fields(sink.packets[-1])
+    assert again[1:] == lost[1:]
+    assert consumer.retransmissions == 1
+
+
+def test_a_refusing_sink_counts_drops() -> None:
+    clock = Clock()
+    producer = make(clock)
+    sink = Sink()
+    sink.accept = False
+    consumer = Consumer(
+        "c", producer=producer, sink=sink, ssrc=7, payload_type=96, mid="0", clock=clock
+    )
+    producer.consumers = (consumer,)
+    producer.on_rtp(packet(1, 0, KEY), 12, None)
+    assert consumer.dropped == 1 and consumer.packets == 0

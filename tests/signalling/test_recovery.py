@@ -1,0 +1,76 @@
+"""Late joiners get a keyframe fast; lost packets come back through NACK."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import aiohttp
+from aiohttp import web
+
+from signalling import keys
+from tests.signalling.test_call import wait_for
+from tests.support.client import CallClient
+from tests.support.media import FPS, PatternVideoTrack, ToneAudioTrack
+
+
+async def test_late_joiner_decodes_a_keyframe_within_a_second(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    publisher = CallClient(http, base_url, "late", "teacher")
+    await publisher.join()
+    await publisher.publish([(PatternVideoTrack(5), "camera"), (ToneAudioTrack(500), "microphone")])
+    # aiortc's VP8 encoder makes a keyframe every 3000 frames on its own: after 3 s
+    # only a relayed keyframe request can start a new subscriber's decoder
+    await asyncio.sleep(3)
+    late = CallClient(http, base_url, "late", "student")
+    await late.join()
+    key = (publisher.peer_id, "camera")
+    await wait_for(lambda: key in late.recorders and late.recorders[key].patterns, timeout=5)
+    recorder = late.recorders[key]
+    assert late.joined_at is not None and recorder.first_frame_at is not None
+    assert recorder.first_frame_at - late.joined_at < 1.0
+    assert recorder.patterns[0][1] > 2 * FPS  # a fresh keyframe, mid-stream
+    totals = app[keys.WORKER].totals()
+    assert totals.keyframe_requests_sent >= 1
+    await late.close()
+    await publisher.close()
+
+
+async def test_lost_packets_come_back_through_nack(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    rng = random.Random(5)
+    dropped = {"rtp": 0}
+
+    def keep(data: bytes) -> bool:
+        # 5% of incoming RTP (not RTCP, DTLS or STUN) never reaches the subscriber
+        if (
+            len(data) > 1
+            and 127 < data[0] < 192
+            and not 191 < data[1] < 224
+            and rng.random() < 0.05
+        ):
+            dropped["rtp"] += 1
+            return False
+        return True
+
+    publisher = CallClient(http, base_url, "lossy", "teacher")
+    await publisher.join()
+    await publisher.publish([(PatternVideoTrack(9), "camera")])
+    lossy = CallClient(http, base_url, "lossy", "student", keep_incoming=keep)
+    await lossy.join()
+    key = (publisher.peer_id, "camera")
+    await wait_for(lambda: key in lossy.recorders and lossy.recorders[key].patterns, timeout=5)
+    await asyncio.sleep(5)
+    recorder = lossy.recorders[key]
+    indices = sorted({i for _, i in recorder.patterns})
+    expected = indices[-1] - indices[0] + 1
+    consumer = next(c for c in app[keys.WORKER].routers["lossy"].consumers.values())
+    assert dropped["rtp"] >= 5
+    assert consumer.nacks_received > 0
+    # each lost packet is asked for and resent (a few may be asked for twice)
+    assert consumer.retransmissions >= 0.8 * dropped["rtp"]
+    assert len(indices) >= 0.97 * expected, f"{expected - len(indices)} of {expected} frames lost"
+    await lossy.close()
+    await publisher.close()
