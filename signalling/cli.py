@@ -128,3 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         f"parta: open http://{config.host}:{config.port}/ in a browser", file=sys.stderr, flush=True
     )
     web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

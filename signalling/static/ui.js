@@ -51,11 +51,14 @@ export function initials(name) {
   return picked.map((w) => [...w][0]).join('').toLocaleUpperCase() || '?';
 }
 
+// Calm, distinct avatar hues (blue, teal, amber, violet, rose, cyan, green, indigo, orange, magenta).
+const AVATAR_HUES = [214, 168, 38, 268, 340, 190, 128, 244, 18, 300];
+
 /** A stable hue per name, so a person keeps their avatar colour across calls. */
 export function hueOf(name) {
-  let hue = 0;
-  for (const ch of String(name)) hue = (hue * 31 + ch.codePointAt(0)) % 360;
-  return hue;
+  let hash = 0x811c9dc5; // FNV-1a: spreads similar names apart
+  for (const ch of String(name)) hash = Math.imul(hash ^ ch.codePointAt(0), 0x01000193);
+  return AVATAR_HUES[(hash >>> 0) % AVATAR_HUES.length];
 }
 
 /** Show one of the top-level screens (home, prejoin, call, left) and hide the others. */

@@ -1,0 +1,175 @@
+"""WHIP publishing and WHEP watching with plain aiortc clients."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aiortc import RTCSessionDescription
+
+from signalling import keys
+from signalling.app import create_app
+from signalling.config import Config
+from tests.signalling.test_call import wait_for
+from tests.support.client import CallClient, loopback_pc
+from tests.support.media import (
+    PatternVideoTrack,
+    ToneAudioTrack,
+    TrackRecorder,
+    dominant_frequency,
+)
+
+
+async def whip_publish(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    call: str,
+    number: int,
+    amplitude: float = 0.3,
+    name: str = "Encoder",
+) -> tuple[object, str]:
+    pc = loopback_pc()
+    pc.addTransceiver(PatternVideoTrack(number), direction="sendonly")
+    pc.addTransceiver(ToneAudioTrack(300.0 + 100 * number, amplitude), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    async with http.post(
+        f"{base_url}whip/{call}",
+        data=pc.localDescription.sdp,
+        headers={"Content-Type": "application/sdp", "X-Parta-Name": name},
+    ) as response:
+        assert response.status == 201, await response.text()
+        assert response.content_type == "application/sdp"
+        location = response.headers["Location"]
+        answer = await response.text()
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    return pc, location
+
+
+async def whep_watch(
+    http: aiohttp.ClientSession, base_url: str, call: str
+) -> tuple[object, str, dict[str, TrackRecorder]]:
+    pc = loopback_pc()
+    recorders: dict[str, TrackRecorder] = {}
+    pc.on("track", lambda track: recorders.__setitem__(track.kind, TrackRecorder(track)))
+    pc.addTransceiver("audio", direction="recvonly")
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    async with http.post(
+        f"{base_url}whep/{call}",
+        data=pc.localDescription.sdp,
+        headers={"Content-Type": "application/sdp"},
+    ) as response:
+        assert response.status == 201, await response.text()
+        location = response.headers["Location"]
+        answer = await response.text()
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    return pc, location, recorders
+
+
+async def test_whip_publisher_is_watched_over_whep_and_seen_in_the_call(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    participant = CallClient(http, base_url, "assembly", "student")
+    await participant.join()
+    publisher, whip_location = await whip_publish(
+        http, base_url, "assembly", 3, name="Stage camera"
+    )
+    viewer, whep_location, recorders = await whep_watch(http, base_url, "assembly")
+    await wait_for(lambda: "video" in recorders and len(recorders["video"].patterns) > 20, 15)
+    await asyncio.sleep(1)
+    assert {p for p, _ in recorders["video"].patterns} == {3}
+    audio = recorders["audio"]
+    assert abs(dominant_frequency(audio.audio_samples(1.0), audio.sample_rate) - 600) < 15
+    # the WHIP publisher is a participant; the WHEP viewer is not
+    names = {p["name"] for p in participant.peers.values()}
+    assert names == {"Stage camera"}
+    room = app[keys.CALLS].rooms["assembly"]
+    assert len(room.viewers) == 1 and len(room.peers) == 2
+    async with http.delete(base_url.rstrip("/") + whep_location) as response:
+        assert response.status == 200
+    async with http.delete(base_url.rstrip("/") + whip_location) as response:
+        assert response.status == 200
+    await wait_for(lambda: not participant.peers)
+    assert not room.viewers
+    async with http.delete(base_url.rstrip("/") + whip_location) as response:
+        assert response.status == 404
+        assert (await response.json())["error"] == "not_found"
+    for recorder in recorders.values():
+        await recorder.stop()
+    for pc in (publisher, viewer):
+        await pc.close()  # type: ignore[attr-defined]
+    await participant.close()
+
+
+async def test_whep_stage_follows_the_speaker_then_a_shared_screen(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    quiet, _ = await whip_publish(http, base_url, "stage", 1, amplitude=0.0)
+    loud, _ = await whip_publish(http, base_url, "stage", 2, amplitude=0.5)
+    viewer, _, recorders = await whep_watch(http, base_url, "stage")
+
+    def showing(number: int) -> bool:
+        video = recorders.get("video")
+        return video is not None and len(video.patterns) > 5 and video.patterns[-1][0] == number
+
+    await wait_for(lambda: showing(2), 15)
+    presenter = CallClient(http, base_url, "stage", "presenter")
+    await presenter.join()
+    await presenter.publish([(PatternVideoTrack(7), "screen")])
+    await wait_for(lambda: showing(7), 10)
+    for recorder in recorders.values():
+        await recorder.stop()
+    await presenter.close()
+    for pc in (quiet, loud, viewer):
+        await pc.close()  # type: ignore[attr-defined]
+
+
+async def test_whip_errors_are_json(base_url: str, http: aiohttp.ClientSession) -> None:
+    async with http.post(
+        f"{base_url}whip/x", data="v=0", headers={"Content-Type": "text/plain"}
+    ) as r:
+        assert r.status == 415
+        assert (await r.json())["error"] == "unsupported_media_type"
+    async with http.post(
+        f"{base_url}whip/x", data="v=0\r\nnonsense", headers={"Content-Type": "application/sdp"}
+    ) as r:
+        assert r.status == 400
+        body = await r.json()
+        assert body["error"] == "bad_sdp" and body["message"]
+    async with http.post(
+        f"{base_url}whep/bad%20id", data="v=0", headers={"Content-Type": "application/sdp"}
+    ) as r:
+        assert r.status == 404
+    async with http.patch(f"{base_url}whip/x/y") as r:
+        assert r.status == 405
+
+
+async def test_bearer_token_is_required_when_configured(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    server = TestServer(
+        create_app(Config(data_dir=tmp_path, bearer_token="s3cret")), host="127.0.0.1"
+    )
+    await server.start_server()
+    base = str(server.make_url("/"))
+    try:
+        async with http.post(
+            f"{base}whip/x", data="v=0", headers={"Content-Type": "application/sdp"}
+        ) as r:
+            assert r.status == 401
+            assert r.headers["WWW-Authenticate"] == "Bearer"
+        pc = loopback_pc()
+        pc.addTransceiver(ToneAudioTrack(440), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        async with http.post(
+            f"{base}whip/x",
+            data=pc.localDescription.sdp,
+            headers={"Content-Type": "application/sdp", "Authorization": "Bearer s3cret"},
+        ) as r:
+            assert r.status == 201
+        await pc.close()
+    finally:
+        await server.close()
