@@ -33,18 +33,25 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="start the server",
         description=DESCRIPTION,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address the HTTP server listens on")
-    serve.add_argument("--port", type=int, default=8080, help="TCP port of the HTTP server")
     serve.add_argument(
-        "--data-dir", type=Path, default=Path("data"), help="directory for the server's files"
+        "--host", default="127.0.0.1", help="address the HTTP server listens on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="TCP port of the HTTP server (default 8080)"
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        help="directory for the server's files (default ./data)",
     )
     serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
-        help="how much the server logs",
+        help="how much the server logs (default info)",
     )
     serve.add_argument(
         "--ice-address",

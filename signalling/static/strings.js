@@ -2,6 +2,7 @@
 // `{name}` placeholders are filled by t(key, {name: ...}).
 
 export const STRINGS = {
+  lang: 'en', // the <html lang> of this translation
   appName: 'parta',
   tagline: 'Video lessons for your school',
   noscript: 'parta needs JavaScript to run calls.',
@@ -10,7 +11,7 @@ export const STRINGS = {
   yourName: 'Your name',
   yourNamePlaceholder: 'e.g. Anna Petrova',
   callName: 'Call name',
-  callNameHint: 'Letters, numbers, - and _. Everyone who opens the same link joins the same call.',
+  callNameHint: 'Latin letters, numbers, - and _. Everyone who opens the same link joins the same call.',
   callLinkPreview: 'Link: {link}',
   newCallName: 'New name',
   newCallNameAria: 'Make up a new call name',

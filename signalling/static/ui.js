@@ -26,6 +26,7 @@ export function el(tag, props = {}, children = []) {
 
 /** Fill the static markup's texts and icons from strings.js and icons.js. */
 export function applyStrings(root = document) {
+  document.documentElement.lang = t('lang');
   for (const node of root.querySelectorAll('[data-icon]')) {
     const label = node.dataset.i18nLabel;
     node.innerHTML = icon(node.dataset.icon) + (label ? `<span>${escapeHtml(t(label))}</span>` : '');

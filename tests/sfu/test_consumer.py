@@ -39,7 +39,7 @@ def packet(seq: int, ts: int, payload: bytes, *, ssrc: int = 1111, marker: bool 
 
 
 def fields(data: bytes) -> tuple[int, int, int, int, bool, bytes]:
-    b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
+    _b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
     return b1 & 0x7F, seq, ts, ssrc, bool(b1 & 0x80), data[12:]
 
 
