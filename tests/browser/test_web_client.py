@@ -1,0 +1,55 @@
+"""Two headless Chromium pages call each other through parta's web client.
+
+The pages and the server run in a private network namespace (`unshare --net`, only
+loopback up), so no packet can leave the machine and Chromium's media path is
+127.0.0.1 on both ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.browser.chromium import CHROMIUM_PATH, chromium_available
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def in_private_network(command: list[str]) -> list[str]:
+    script = "ip link set lo up && exec " + " ".join(f"'{c}'" for c in command)
+    return ["unshare", "--net", "sh", "-c", script]
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_two_browsers_see_and_hear_each_other(tmp_path: Path) -> None:
+    assert chromium_available(), f"{CHROMIUM_PATH} is missing: ./run test installs it"
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a loopback-only network namespace")
+    out = tmp_path / "browser"
+    command = in_private_network(
+        [sys.executable, "-m", "tests.browser.driver", "--out", str(out), "--timeout", "40"]
+    )
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=170)
+    lines = completed.stdout.strip().splitlines()
+    assert lines, f"driver printed nothing; stderr:\n{completed.stderr[-3000:]}"
+    result = json.loads(lines[-1])
+    assert completed.returncode == 0, f"{result}\n{completed.stderr[-3000:]}"
+    ids = result["ids"]
+    for me, other in (("Alice", "Bob"), ("Bob", "Alice")):
+        inbound = [s for s in result["stats"][me]["inbound"] if s["peerId"] == ids[other]]
+        video = [s for s in inbound if s["kind"] == "video"]
+        audio = [s for s in inbound if s["kind"] == "audio"]
+        assert video and video[0]["framesDecoded"] >= 30 and video[0]["frameWidth"] > 0
+        assert audio and audio[0]["totalSamplesReceived"] >= 48000
+    assert result["codecs_opened"] == 0
+    assert result["producers"] == 4 and result["consumers"] == 4
+    assert result["page_errors"] == []
+    assert result["alice_peers_after_bob_left"] == 0
+    assert (out / "call-Alice.png").stat().st_size > 10_000
