@@ -26,6 +26,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.READY] = {"ready": False}
     app[keys.BACKGROUND] = set()
     app.cleanup_ctx.append(_media_plane)
+    app.on_response_prepare.append(pages.revalidate_static)
     setup_routes(app)
     return app
 

@@ -235,7 +235,7 @@ class Room:
             for mid, published in list(owner.sources.items()):
                 if published.producer is producer:
                     del owner.sources[mid]
-                    self.broadcast(PeerUpdated(peer=owner.info()), skip=None)
+                    self.broadcast(PeerUpdated(peer=owner.info()), skip=owner)
         for viewer in self.viewers.values():
             viewer.update_stage()
 

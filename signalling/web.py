@@ -8,18 +8,19 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import keys
-from .protocol import CALL_ID
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    call = request.match_info.get("call")
-    if call is not None and not CALL_ID.match(call):
-        return web.json_response(
-            {"error": "not_found", "message": "a call id is 1-64 of A-Z a-z 0-9 _ -"}, status=404
-        )
+    # An invalid call id still gets the page: the client explains what is wrong.
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
+    """The client's modules must not mix versions after an upgrade: always revalidate."""
+    if request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
 
 
 async def healthz(request: web.Request) -> web.Response:
