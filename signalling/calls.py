@@ -107,8 +107,11 @@ def resolve_sources(
 class Room:
     """One call's participants and viewers around one SFU router."""
 
-    def __init__(self, call_id: str, router: Router, metrics: Metrics) -> None:
+    def __init__(
+        self, call_id: str, router: Router, metrics: Metrics, *, answer_timeout: float = 20.0
+    ) -> None:
         self.id = call_id
+        self.answer_timeout = answer_timeout
         self.router = router
         self.metrics = metrics
         self.peers: dict[str, Peer] = {}
@@ -118,10 +121,20 @@ class Room:
 
     # -- membership ----------------------------------------------------------------
 
-    def join(self, name: str, send: Callable[[ServerMessage], None] | None) -> Peer:
+    def join(
+        self,
+        name: str,
+        send: Callable[[ServerMessage], None] | None,
+        *,
+        on_stuck: Callable[[], None] | None = None,
+    ) -> Peer:
+        """Add a participant. `on_stuck` is called when their client stops answering
+        subscribe offers: the session should then be closed (the client rejoins)."""
         peer = Peer(id=new_id("p"), name=name, send=send)
         if send is not None:
-            peer.subscriber = SubscribeSession(peer.id, self.router, send)
+            peer.subscriber = SubscribeSession(
+                peer.id, self.router, send, answer_timeout=self.answer_timeout, on_stuck=on_stuck
+            )
             peer.subscriber.on_transport = lambda t: self._watch_first_media(peer, t)
             for producer in self.router.producers.values():
                 peer.subscriber.add(producer)
@@ -287,15 +300,21 @@ class Room:
 class Calls:
     """All live rooms of this node."""
 
-    def __init__(self, worker: Worker, metrics: Metrics) -> None:
+    def __init__(self, worker: Worker, metrics: Metrics, *, answer_timeout: float = 20.0) -> None:
         self.worker = worker
         self.metrics = metrics
+        self.answer_timeout = answer_timeout
         self.rooms: dict[str, Room] = {}
 
     def room(self, call_id: str) -> Room:
         room = self.rooms.get(call_id)
         if room is None:
-            room = Room(call_id, self.worker.get_or_create_router(call_id), self.metrics)
+            room = Room(
+                call_id,
+                self.worker.get_or_create_router(call_id),
+                self.metrics,
+                answer_timeout=self.answer_timeout,
+            )
             self.rooms[call_id] = room
         return room
 

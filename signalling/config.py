@@ -51,6 +51,7 @@ class Config:
     ice_servers: tuple[IceServer, ...] = ()
     bearer_token: str | None = None
     max_incoming_bitrate: int = 3_000_000
+    subscribe_answer_timeout: float = 20.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def transport_settings(self) -> TransportSettings:

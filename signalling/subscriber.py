@@ -22,7 +22,7 @@ from sfu.router import Router
 from sfu.sdp import SdpError
 from sfu.transport import WebRtcTransport
 
-from .protocol import ProtocolError, ServerMessage, SubscribedTrack, SubscribeOffer
+from .protocol import Error, ProtocolError, ServerMessage, SubscribedTrack, SubscribeOffer
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,13 @@ class SubscribeSession:
         peer_id: str,
         router: Router,
         send: Callable[[ServerMessage], None],
+        *,
+        answer_timeout: float = 20.0,
+        on_stuck: Callable[[], None] | None = None,
     ) -> None:
         self.peer_id = peer_id
+        self.answer_timeout = answer_timeout
+        self.on_stuck = on_stuck
         self.transport: WebRtcTransport | None = None
         self.closed = False
         self.on_transport: Callable[[WebRtcTransport], None] | None = None
@@ -54,6 +59,7 @@ class SubscribeSession:
         self._dirty = False
         self._offer_in_flight = False
         self._task: asyncio.Task[None] | None = None
+        self._deadline: asyncio.TimerHandle | None = None
 
     @property
     def consumers(self) -> list[Consumer]:
@@ -131,6 +137,28 @@ class SubscribeSession:
         ]
         self._offer_in_flight = True
         self._send(SubscribeOffer(sdp=offer, tracks=tracks))
+        self._deadline = asyncio.get_running_loop().call_later(
+            self.answer_timeout, self._answer_overdue
+        )
+
+    def _answer_overdue(self) -> None:
+        """The client never answered: its subscribe connection cannot be repaired in
+        place (aiortc has no rollback), so the session ends and the client rejoins."""
+        self._deadline = None
+        if self.closed or not self._offer_in_flight:
+            return
+        logger.info(
+            "peer %s did not answer a subscribe offer in %.0f s", self.peer_id, self.answer_timeout
+        )
+        self._send(
+            Error(
+                code="subscribe_timeout",
+                message="no answer to the subscribe offer; please rejoin",
+                in_reply_to=None,
+            )
+        )
+        if self.on_stuck is not None:
+            self.on_stuck()
 
     async def on_answer(self, answer: str) -> None:
         if not self._offer_in_flight or self.transport is None:
@@ -142,6 +170,9 @@ class SubscribeSession:
             # the offer stays pending: the client may send a corrected answer
             raise ProtocolError("bad_sdp", str(exc), "subscribe_answer") from exc
         self._offer_in_flight = False
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         for entry in list(self._entries.values()):
             if entry.consumer is not None or entry.transceiver is None or entry.rejected:
                 continue
@@ -167,6 +198,9 @@ class SubscribeSession:
         if self.closed:
             return
         self.closed = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

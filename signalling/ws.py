@@ -65,6 +65,10 @@ class _Session:
             except (ConnectionError, RuntimeError):
                 return
 
+    def abort(self) -> None:
+        """Close the socket after what is queued has been sent."""
+        self.outbox.put_nowait(None)
+
     async def close(self) -> None:
         self.outbox.put_nowait(None)
         try:
@@ -126,7 +130,7 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
                 "unsupported_version", f"this server speaks version {VERSION}", "join"
             )
         room = app[keys.CALLS].room(message.call)
-        peer = room.join(message.name, session.send)
+        peer = room.join(message.name, session.send, on_stuck=session.abort)
         session.peer, session.room = peer, room
         config = app[keys.CONFIG]
         session.send(

@@ -127,3 +127,39 @@ async def test_a_dropped_socket_is_cleaned_up(
     await a.close()
     await b.close()
     await wait_for(lambda: not app[keys.CALLS].rooms)
+
+
+async def test_a_client_that_never_answers_is_told_and_disconnected(
+    tmp_path,
+    http: aiohttp.ClientSession,  # type: ignore[no-untyped-def]
+) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from signalling.app import create_app
+    from signalling.config import Config
+
+    server = TestServer(
+        create_app(Config(data_dir=tmp_path, subscribe_answer_timeout=0.5)), host="127.0.0.1"
+    )
+    await server.start_server()
+    base = str(server.make_url("/"))
+    try:
+        publisher = CallClient(http, base, "silent", "teacher")
+        await publisher.join()
+        ws = await http.ws_connect(base.rstrip("/").replace("http", "ws", 1) + "/ws")
+        await ws.send_json({"type": "join", "version": 1, "call": "silent", "name": "mute"})
+        await publisher.publish([(PatternVideoTrack(1), "camera")])
+        kinds = []
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = message.json()
+            kinds.append(data["type"])
+            if data["type"] == "error":
+                assert data["code"] == "subscribe_timeout"
+        assert kinds[0] == "joined" and "subscribe_offer" in kinds and kinds[-1] == "error"
+        assert ws.closed
+        await wait_for(lambda: not publisher.peers)
+        await publisher.close()
+    finally:
+        await server.close()
