@@ -48,6 +48,59 @@ async def wait_for_remote_media(page: Page, other: str, timeout: float) -> dict[
     raise TimeoutError(f"no media from {other} in {timeout} s: {json.dumps(stats)}")
 
 
+async def wait_until(page: Page, expression: str, timeout: float) -> bool:
+    try:
+        await page.wait_for_function(expression, timeout=timeout * 1000)
+        return True
+    except Exception:
+        return False
+
+
+async def exercise_controls(
+    pages: dict[str, Page], ids: dict[str, str], out_dir: Path, timeout: float
+) -> dict[str, bool]:
+    """Alice presses each control; Bob's page must show the effect."""
+    alice, bob = pages["Alice"], pages["Bob"]
+    tile = f"[data-testid='tile-{ids['Alice']}']"
+    seen: dict[str, bool] = {}
+    await alice.get_by_test_id("btn-mic").click()
+    seen["mic_muted"] = await wait_until(
+        bob, f"document.querySelector(\"{tile}\")?.dataset.micMuted === 'true'", timeout
+    )
+    await alice.get_by_test_id("btn-mic").click()
+    seen["mic_unmuted"] = await wait_until(
+        bob, f"document.querySelector(\"{tile}\")?.dataset.micMuted === 'false'", timeout
+    )
+    await alice.get_by_test_id("btn-camera").click()
+    seen["camera_off"] = await wait_until(
+        bob, f"document.querySelector(\"{tile}\")?.dataset.video === 'off'", timeout
+    )
+    await alice.get_by_test_id("btn-camera").click()
+    seen["camera_on"] = await wait_until(
+        bob, f"document.querySelector(\"{tile}\")?.dataset.video === 'on'", timeout
+    )
+    await alice.get_by_test_id("btn-screen").click()
+    screen_frames = (
+        "window.parta.stats().then(s => s.inbound.some("
+        f"i => i.peerId === '{ids['Alice']}' && i.source === 'screen' && i.framesDecoded > 10))"
+    )
+    deadline = time.monotonic() + timeout
+    seen["screen_decoded"] = False
+    while time.monotonic() < deadline and not seen["screen_decoded"]:
+        seen["screen_decoded"] = bool(await bob.evaluate(screen_frames))
+        await asyncio.sleep(0.25)
+    seen["screen_tile"] = await wait_until(
+        bob, f"!!document.querySelector(\"[data-testid='tile-{ids['Alice']}-screen']\")", timeout
+    )
+    await asyncio.sleep(1)
+    await bob.screenshot(path=str(out_dir / "bob-sees-screen.png"))
+    await alice.get_by_test_id("btn-screen").click()
+    seen["screen_stopped"] = await wait_until(
+        bob, f"!document.querySelector(\"[data-testid='tile-{ids['Alice']}-screen']\")", timeout
+    )
+    return seen
+
+
 async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(Config(data_dir=out_dir / "data"))
@@ -68,8 +121,15 @@ async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
                 context = await browser.new_context(viewport={"width": 1280, "height": 720})
                 page = await context.new_page()
                 page.on("pageerror", lambda exc, n=name: errors.append(f"{n}: {exc}"))
-                await page.goto(f"{base}/call/browser-test?name={name}")
                 pages[name] = page
+            # Alice comes in through the home page's form, Bob through a call link
+            alice = pages["Alice"]
+            await alice.goto(f"{base}/")
+            await alice.get_by_test_id("input-name").fill("Alice")
+            await alice.get_by_test_id("input-call").fill("browser-test")
+            await alice.screenshot(path=str(out_dir / "home.png"))
+            await alice.get_by_test_id("btn-join").click()
+            await pages["Bob"].goto(f"{base}/call/browser-test?name=Bob")
             ids: dict[str, str] = {}
             deadline = time.monotonic() + timeout
             while len(ids) < 2 and time.monotonic() < deadline:
@@ -98,6 +158,7 @@ async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
                 "srtp_profiles": sorted({t.srtp_profile or "" for t in router.transports.values()}),
                 "page_errors": errors,
             }
+            result["controls"] = await exercise_controls(pages, ids, out_dir, timeout)
             # leaving through the button ends the call for that page; the other is told
             await pages["Bob"].get_by_test_id("btn-leave").click()
             deadline = time.monotonic() + 10
@@ -107,6 +168,7 @@ async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
                     break
                 await asyncio.sleep(0.2)
             result["alice_peers_after_bob_left"] = len(state.get("peers", []))
+            result["bob_left_screen"] = await pages["Bob"].get_by_test_id("left-title").is_visible()
     finally:
         await runner.cleanup()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -51,5 +51,15 @@ def test_two_browsers_see_and_hear_each_other(tmp_path: Path) -> None:
     assert result["codecs_opened"] == 0
     assert result["producers"] == 4 and result["consumers"] == 4
     assert result["page_errors"] == []
+    assert result["controls"] == {
+        "mic_muted": True,
+        "mic_unmuted": True,
+        "camera_off": True,
+        "camera_on": True,
+        "screen_decoded": True,
+        "screen_tile": True,
+        "screen_stopped": True,
+    }
     assert result["alice_peers_after_bob_left"] == 0
+    assert result["bob_left_screen"]
     assert (out / "call-Alice.png").stat().st_size > 10_000
