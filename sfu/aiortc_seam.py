@@ -10,6 +10,7 @@ and `pyproject.toml` pins the versions it was run against.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import socket
 from collections.abc import Callable, Sequence
@@ -111,6 +112,17 @@ def selected_pair(
     if transport is None:
         return None
     return transport, pair.remote_addr
+
+
+def sending_socket(udp: asyncio.DatagramTransport) -> socket.socket:
+    """Our own handle (a dup of the descriptor) on a datagram transport's socket.
+
+    Sending through it skips asyncio's per-call checks and its unbounded buffer; the
+    descriptor shares the non-blocking mode of asyncio's, so `sendto` raises
+    BlockingIOError instead of waiting. Public API only (`get_extra_info`).
+    """
+    sock = udp.get_extra_info("socket")
+    return socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
 
 
 def restrict_gathering(pc: RTCPeerConnection, policy: IcePolicy) -> None:

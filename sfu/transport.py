@@ -6,12 +6,13 @@ decrypted once, and handed to producers; consumers' packets are encrypted and se
 with `sendto` on the nominated pair. Everything from the socket to `sendto` is
 synchronous.
 
-Drop policy towards a subscriber: asyncio's datagram transport never refuses a
-packet, it buffers without bound when the socket is full. When a transport's write
-buffer holds more than `max_write_buffer` bytes, new packets for it are dropped (and
-counted) until it drains; the subscriber recovers video through NACK (answered from
-the producer's history) or a keyframe request. A slow subscriber therefore loses
-packets instead of delaying everybody.
+Drop policy towards a subscriber: packets go straight to the kernel with `sendto` on
+our own handle of the nominated pair's (non-blocking) socket, never through asyncio's
+datagram transport, which would buffer without bound when the socket is full. When the
+kernel refuses a packet (its 4 MiB send buffer is full), the packet is dropped and
+counted; the subscriber recovers video through NACK (answered from the producer's
+history) or a keyframe request. A slow subscriber therefore loses packets instead of
+delaying everybody, and memory stays bounded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import struct
 import time
 from collections.abc import Callable
@@ -68,6 +70,10 @@ _SSRC = struct.Struct("!I")
 _FIR_ENTRY = struct.Struct("!IB3x")
 
 
+def _not_keyed(packet: bytes) -> bytes:
+    raise ConnectionError("SRTP is not keyed yet")
+
+
 def _with_pt(capability: RTCRtpCodecCapability) -> object:
     # capabilities carry no payload type; RtpCodec wants one
     class _Codec:
@@ -86,7 +92,6 @@ class TransportSettings:
 
     ice: seam.IcePolicy = field(default_factory=seam.IcePolicy)
     ice_servers: tuple[RTCIceServer, ...] = ()
-    max_write_buffer: int = 256 * 1024
     max_incoming_bitrate: int = 3_000_000
     rtcp_interval: float = 1.0
     keyframe_interval: float = 0.3
@@ -122,9 +127,12 @@ class WebRtcTransport:
         self._dtls: Any = None
         self._rx: seam.SrtpSession | None = None
         self._tx: seam.SrtpSession | None = None
-        self._udp: Any = None  # asyncio's datagram transport of the nominated pair
+        # the nominated pair: asyncio's transport, and our own handle on its socket
+        self._udp: Any = None
+        self._socket: socket.socket | None = None
+        self._sendto: Callable[[bytes, Any], int] | None = None
+        self._protect: Callable[[bytes], bytes] = _not_keyed
         self._remote: tuple[Any, ...] | None = None
-        self._max_write_buffer = settings.max_write_buffer
         self._rtcp_ssrc = random.getrandbits(32)
         self._rtcp_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -349,14 +357,15 @@ class WebRtcTransport:
 
     def send_rtp(self, packet: bytes) -> bool:
         """Encrypt and send one RTP packet; False when dropped (not connected, congested)."""
-        udp = self._udp
-        if udp is None:
-            return False
-        if udp.get_write_buffer_size() > self._max_write_buffer:
-            self.dropped_congestion += 1
+        sendto = self._sendto
+        if sendto is None:
             return False
         try:
-            udp.sendto(self._tx.protect(packet), self._remote)  # type: ignore[union-attr]
+            sendto(self._protect(packet), self._remote)
+        except (BlockingIOError, InterruptedError):
+            # the kernel's send buffer is full: drop, never queue (see module doc)
+            self.dropped_congestion += 1
+            return False
         except Exception:
             self.send_errors += 1
             return False
@@ -365,11 +374,11 @@ class WebRtcTransport:
         return True
 
     def send_rtcp(self, packet: bytes) -> None:
-        udp = self._udp
-        if udp is None or self._tx is None:
+        sendto = self._sendto
+        if sendto is None or self._tx is None:
             return
         try:
-            udp.sendto(self._tx.protect_rtcp(packet), self._remote)
+            sendto(self._tx.protect_rtcp(packet), self._remote)
             self.rtcp_out += 1
         except Exception:
             self.send_errors += 1
@@ -390,6 +399,7 @@ class WebRtcTransport:
         if sessions is None:
             return
         self._rx, self._tx = sessions
+        self._protect = self._tx.protect
         self.srtp_profile = seam.negotiated_srtp_profile(dtls)
         self._refresh_pair()
         self.connected.set()
@@ -405,8 +415,20 @@ class WebRtcTransport:
         if self._dtls is None:
             return
         pair = seam.selected_pair(self._dtls)
-        if pair is not None:
-            self._udp, self._remote = pair
+        if pair is None or self.closed:
+            return
+        udp, self._remote = pair
+        if udp is not self._udp:
+            self._udp = udp
+            self._close_socket()
+            self._socket = seam.sending_socket(udp)
+            self._sendto = self._socket.sendto
+
+    def _close_socket(self) -> None:
+        self._sendto = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     def _on_connection_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed") and not self.closed:
@@ -503,6 +525,7 @@ class WebRtcTransport:
             return
         self.closed = True
         self._udp = None
+        self._close_socket()
         for task in (self._rtcp_task, self._watch_task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()

@@ -11,34 +11,33 @@ class Session:
     def protect(self, packet: bytes) -> bytes:
         return b"S" + packet
 
-    def protect_rtcp(self, packet: bytes) -> bytes:
-        return b"C" + packet
 
-
-class Socket:
-    """Stands in for asyncio's datagram transport (not ours) with a given backlog."""
+class KernelSocket:
+    """Stands in for the kernel's answer to sendto: accepts, or refuses when full."""
 
     def __init__(self) -> None:
-        self.backlog = 0
+        self.full = False
         self.sent: list[tuple[bytes, Any]] = []
 
-    def get_write_buffer_size(self) -> int:
-        return self.backlog
-
-    def sendto(self, data: bytes, addr: Any) -> None:
+    def sendto(self, data: bytes, addr: Any) -> int:
+        if self.full:
+            raise BlockingIOError
         self.sent.append((data, addr))
+        return len(data)
 
 
 async def test_a_full_socket_drops_instead_of_queueing() -> None:
-    transport = WebRtcTransport("t", TransportSettings(max_write_buffer=1000))
-    socket = Socket()
-    transport._udp, transport._remote, transport._tx = socket, ("127.0.0.1", 9), Session()
+    transport = WebRtcTransport("t", TransportSettings())
+    assert not transport.send_rtp(b"before keying")
+    kernel = KernelSocket()
+    transport._sendto, transport._protect = kernel.sendto, Session().protect
+    transport._remote = ("127.0.0.1", 9)
     assert transport.send_rtp(b"one")
-    socket.backlog = 1001
+    kernel.full = True
     assert not transport.send_rtp(b"two")
-    socket.backlog = 0
+    kernel.full = False
     assert transport.send_rtp(b"three")
-    assert [d for d, _ in socket.sent] == [b"Sone", b"Sthree"]
+    assert [d for d, _ in kernel.sent] == [b"Sone", b"Sthree"]
     assert transport.dropped_congestion == 1
     await transport.close()
     assert not transport.send_rtp(b"after close")
