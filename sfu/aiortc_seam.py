@@ -236,6 +236,77 @@ def intercept_datagrams(dtls: RTCDtlsTransport, handler: DatagramHandler) -> int
     return wrapped
 
 
+RECEIVE_SIZE = 8192  # larger than any RTP, STUN or DTLS datagram WebRTC sends
+
+
+def drain_datagrams(
+    dtls: RTCDtlsTransport, on_media: Callable[[list[bytes]], None], *, max_batch: int = 64
+) -> list[socket.socket]:
+    """Read this transport's sockets ourselves, many datagrams per wake-up.
+
+    asyncio reads one datagram per event-loop turn and protocol call. For each local
+    socket, asyncio's reading is paused and a reader on our own handle (a dup of the
+    descriptor) drains up to `max_batch` datagrams when the socket is readable: SRTP
+    and SRTCP (first byte 128..191, RFC 7983, once SRTP is keyed) go to `on_media` as
+    one list, so the caller can order the batch (audio before video); STUN and DTLS go
+    on to aioice/aiortc exactly as before. Returns the handles, for `release_sockets`.
+    """
+    loop = asyncio.get_running_loop()
+    connection = dtls.transport._connection
+    taken: list[socket.socket] = []
+    protocol: Any
+    for protocol in connection._protocols:
+        udp = getattr(protocol, "transport", None)
+        if getattr(protocol, "_parta_wrapped", False) or udp is None or udp.is_closing():
+            continue
+        tsock = udp.get_extra_info("socket")
+        sock = socket.socket(tsock.family, tsock.type, tsock.proto, fileno=os.dup(tsock.fileno()))
+        on_readable = _make_reader(
+            dtls, sock.recvfrom, protocol.datagram_received, on_media, max_batch
+        )
+        udp.pause_reading()
+        loop.add_reader(sock.fileno(), on_readable)
+        protocol._parta_wrapped = True
+        taken.append(sock)
+    return taken
+
+
+def _make_reader(
+    dtls: RTCDtlsTransport,
+    recvfrom: Callable[[int], tuple[bytes, Any]],
+    deliver: DatagramHandler,
+    on_media: Callable[[list[bytes]], None],
+    max_batch: int,
+) -> Callable[[], None]:
+    def on_readable() -> None:
+        media: list[bytes] = []
+        for _ in range(max_batch):
+            try:
+                data, addr = recvfrom(RECEIVE_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break  # e.g. an ICMP error queued on the socket; read on next wake-up
+            if data and 127 < data[0] < 192 and dtls._rx_srtp is not None:
+                media.append(data)
+            else:
+                deliver(data, addr)
+        if media:
+            on_media(media)
+
+    return on_readable
+
+
+def release_sockets(sockets: list[socket.socket]) -> None:
+    """Stop reading the handles `drain_datagrams` took, and close them."""
+    loop = asyncio.get_running_loop()
+    for sock in sockets:
+        if sock.fileno() >= 0:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+    sockets.clear()
+
+
 async def _idle_forever(started: asyncio.Event, exited: asyncio.Event) -> None:
     started.set()
     try:

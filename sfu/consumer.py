@@ -75,10 +75,12 @@ class Consumer:
     # -- per packet -------------------------------------------------------------
 
     def forward(self, seq: int, ts: int, head: int, keyframe: bool, payload: bytes) -> None:
+        starting = False
         if self._waiting:
             if not keyframe or self.paused:
                 return
             self._start_epoch(seq, ts)
+            starting = True
         elif self.paused:
             return
         out_seq = (seq + self._seq_off) & 0xFFFF
@@ -91,6 +93,9 @@ class Consumer:
             self._last_ts = out_ts
         else:
             self.dropped += 1
+            if starting:
+                # the keyframe never left: starting on the next frame would be a delta
+                self._waiting = True
 
     def _start_epoch(self, seq: int, ts: int) -> None:
         now = self._clock()
@@ -133,6 +138,8 @@ class Consumer:
             )
             if self._sink.send_rtp(packet):
                 resent += 1
+                self.packets += 1
+                self.bytes += len(packet)
         self.retransmissions += resent
         return resent
 

@@ -114,8 +114,12 @@ class Producer:
             self.keyframes += 1
             self.last_keyframe_at = now
         self.history.put(seq, ts, head, payload)
-        for consumer in self.consumers:
+        consumers = self.consumers
+        for consumer in consumers:
             consumer.forward(seq, ts, head, keyframe, payload)
+        if head & 0x80 and len(consumers) > 1:
+            # after each frame the next subscriber goes first: nobody is always last
+            self.consumers = consumers[1:] + consumers[:1]
 
     def _update_receive_stats(self, seq: int, ts: int, now: float) -> None:
         if self._max_seq < 0:

@@ -2,7 +2,8 @@
 
 aiortc negotiates SDP, runs ICE and the DTLS handshake; after that, SRTP and SRTCP
 datagrams are taken straight from the socket (see `aiortc_seam.intercept_datagrams`),
-decrypted once, and handed to producers; consumers' packets are encrypted and sent
+read in batches on our own socket handles, decrypted once, and handed to producers
+(audio first); consumers' packets are encrypted and sent
 with `sendto` on the nominated pair. Everything from the socket to `sendto` is
 synchronous.
 
@@ -143,6 +144,7 @@ class WebRtcTransport:
         self._mid_ext_id = 0
         self._consumers_by_ssrc: dict[int, Consumer] = {}
         self._first_media_pending = True
+        self._sockets: list[socket.socket] = []  # our reading handles (drain_datagrams)
         # counters
         self.srtp_errors = 0
         self.rtcp_errors = 0
@@ -218,7 +220,7 @@ class WebRtcTransport:
         seam.restrict_gathering(self.pc, self.settings.ice)
         await self.pc.setLocalDescription(description)
         if self._dtls is not None:
-            seam.intercept_datagrams(self._dtls, self._on_datagram)
+            self._sockets += seam.drain_datagrams(self._dtls, self._on_media)
         if self._watch_task is None:
             self._watch_task = asyncio.create_task(self._watch_connect())
 
@@ -259,36 +261,47 @@ class WebRtcTransport:
 
     # -- the receive path (synchronous) ---------------------------------------------
 
-    def _on_datagram(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        if 191 < data[1] < 224:
-            self._on_rtcp(data)
-            return
-        try:
-            packet = self._rx.unprotect(data)  # type: ignore[union-attr]
-        except Exception:
-            self.srtp_errors += 1
-            return
-        if len(packet) < 12:
-            self.malformed += 1
-            return
-        ssrc = _SSRC.unpack_from(packet, 8)[0]
-        producer = self._producers_by_ssrc.get(ssrc)
-        if producer is None:
-            producer = self._learn_ssrc(packet, ssrc)
+    def _on_media(self, batch: list[bytes]) -> None:
+        """SRTP/SRTCP datagrams read in one wake-up. Audio is forwarded before the
+        batch's video, so a voice packet never waits behind a whole video frame's
+        fan-out."""
+        video: list[tuple[Producer, bytes, int]] = []
+        for data in batch:
+            if 191 < data[1] < 224:
+                self._on_rtcp(data)
+                continue
+            try:
+                packet = self._rx.unprotect(data)  # type: ignore[union-attr]
+            except Exception:
+                self.srtp_errors += 1
+                continue
+            if len(packet) < 12:
+                self.malformed += 1
+                continue
+            ssrc = _SSRC.unpack_from(packet, 8)[0]
+            producer = self._producers_by_ssrc.get(ssrc)
             if producer is None:
-                return
-        if packet[1] & 0x7F != producer.codec.payload_type:
-            producer.dropped += 1
-            return
-        try:
-            offset = payload_offset(packet)
-        except RtpError:
-            self.malformed += 1
-            return
-        if self._first_media_pending:
-            self._note_first_media()
-        level = audio_level(packet, producer.audio_level_id) if producer.audio_level_id else None
-        producer.on_rtp(packet, offset, level)
+                producer = self._learn_ssrc(packet, ssrc)
+                if producer is None:
+                    continue
+            if packet[1] & 0x7F != producer.codec.payload_type:
+                producer.dropped += 1
+                continue
+            try:
+                offset = payload_offset(packet)
+            except RtpError:
+                self.malformed += 1
+                continue
+            if self._first_media_pending:
+                self._note_first_media()
+            if producer.audio_level_id:
+                producer.on_rtp(packet, offset, audio_level(packet, producer.audio_level_id))
+            elif producer.kind == "video":
+                video.append((producer, packet, offset))
+            else:
+                producer.on_rtp(packet, offset, None)
+        for producer, packet, offset in video:
+            producer.on_rtp(packet, offset, None)
 
     def _learn_ssrc(self, packet: bytes, ssrc: int) -> Producer | None:
         """A stream the SDP did not announce: match it by its mid header extension."""
@@ -526,6 +539,7 @@ class WebRtcTransport:
         self.closed = True
         self._udp = None
         self._close_socket()
+        seam.release_sockets(self._sockets)
         for task in (self._rtcp_task, self._watch_task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()

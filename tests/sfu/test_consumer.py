@@ -119,3 +119,44 @@ def test_a_refusing_sink_counts_drops() -> None:
     producer.consumers = (consumer,)
     producer.on_rtp(packet(1, 0, KEY), 12, None)
     assert consumer.dropped == 1 and consumer.packets == 0
+
+
+def test_a_keyframe_that_could_not_be_sent_is_waited_for_again() -> None:
+    clock = Clock()
+    producer = make(clock)
+    sink = Sink()
+    consumer = Consumer(
+        "c", producer=producer, sink=sink, ssrc=7, payload_type=96, mid="0", clock=clock
+    )
+    producer.consumers = (consumer,)
+    sink.accept = False  # not connected yet
+    producer.on_rtp(packet(1, 0, KEY), 12, None)
+    sink.accept = True
+    producer.on_rtp(packet(2, 3000, DELTA), 12, None)  # a delta must not start the stream
+    assert sink.packets == []
+    producer.on_rtp(packet(3, 6000, KEY), 12, None)
+    assert [fields(p)[5] for p in sink.packets] == [KEY]
+
+
+def test_fan_out_order_rotates_after_each_frame() -> None:
+    clock = Clock()
+    producer = make(clock)
+    order: list[str] = []
+
+    class Named(Sink):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def send_rtp(self, packet: bytes) -> bool:
+            order.append(self.name)
+            return True
+
+    producer.consumers = tuple(
+        Consumer(n, producer=producer, sink=Named(n), ssrc=i, payload_type=96, mid=n, clock=clock)
+        for i, n in enumerate("abc")
+    )
+    producer.on_rtp(packet(1, 0, KEY, marker=True), 12, None)
+    producer.on_rtp(packet(2, 3000, DELTA), 12, None)  # same frame continues: no rotation
+    producer.on_rtp(packet(3, 3000, DELTA, marker=True), 12, None)
+    assert order == ["a", "b", "c", "b", "c", "a", "b", "c", "a"]
