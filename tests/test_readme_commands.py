@@ -1,0 +1,88 @@
+"""The README's commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_serve_starts_the_server_with_the_web_client(tmp_path: Path) -> None:
+    """`./run serve` (the README's first command) with options passed through."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["./run", "serve", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    assert json.load(r)["status"] == "ready"
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            page = r.read().decode()
+        assert "parta" in page and "/static/app.js" in page
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/app.js", timeout=5) as r:
+            assert r.headers["Cache-Control"] == "no-cache"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=20)[0].decode()
+    assert process.returncode == 0, output
+
+
+@pytest.mark.timeout(300)
+def test_forwarding_benchmark_prints_json() -> None:
+    """`python -m benchmarks.forwarding` runs end to end; its figures are not judged here."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.forwarding",
+            "--n",
+            "2",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.5",
+            "--idle-window",
+            "0",
+            "--retries",
+            "0",
+            "--quiet-wait",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout)
+    run = result["results"][0]
+    assert run["subscribers"] == 2
+    assert run["server"]["forwarded_pps"] > 0
+    assert run["loss_percent"]["mean"] < 5
+    assert "p99" in run["latency_ms"]
