@@ -114,14 +114,17 @@ def selected_pair(
     return transport, pair.remote_addr
 
 
-def sending_socket(udp: asyncio.DatagramTransport) -> socket.socket:
+def sending_socket(udp: asyncio.DatagramTransport) -> socket.socket | None:
     """Our own handle (a dup of the descriptor) on a datagram transport's socket.
 
     Sending through it skips asyncio's per-call checks and its unbounded buffer; the
     descriptor shares the non-blocking mode of asyncio's, so `sendto` raises
-    BlockingIOError instead of waiting. Public API only (`get_extra_info`).
+    BlockingIOError instead of waiting. Public API only (`get_extra_info`). None for
+    a TURN relay, which has no socket of its own.
     """
     sock = udp.get_extra_info("socket")
+    if sock is None:
+        return None
     return socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
 
 
@@ -215,25 +218,27 @@ def intercept_datagrams(dtls: RTCDtlsTransport, handler: DatagramHandler) -> int
     """
     connection = dtls.transport._connection
     wrapped = 0
-    protocol: Any
     for protocol in connection._protocols:
-        if getattr(protocol, "_parta_wrapped", False):
-            continue
-        original = protocol.datagram_received
-
-        def datagram_received(
-            data: bytes, addr: tuple[Any, ...], _orig: DatagramHandler = original
-        ) -> None:
-            first = data[0] if data else 0
-            if 127 < first < 192 and dtls._rx_srtp is not None:
-                handler(data, addr)
-            else:
-                _orig(data, addr)
-
-        protocol.datagram_received = datagram_received
-        protocol._parta_wrapped = True
-        wrapped += 1
+        if not getattr(protocol, "_parta_wrapped", False):
+            _wrap_protocol(protocol, dtls, handler)
+            wrapped += 1
     return wrapped
+
+
+def _wrap_protocol(protocol: Any, dtls: RTCDtlsTransport, handler: DatagramHandler) -> None:
+    original = protocol.datagram_received
+
+    def datagram_received(
+        data: bytes, addr: tuple[Any, ...], _orig: DatagramHandler = original
+    ) -> None:
+        first = data[0] if data else 0
+        if 127 < first < 192 and dtls._rx_srtp is not None:
+            handler(data, addr)
+        else:
+            _orig(data, addr)
+
+    protocol.datagram_received = datagram_received
+    protocol._parta_wrapped = True
 
 
 RECEIVE_SIZE = 8192  # larger than any RTP, STUN or DTLS datagram WebRTC sends
@@ -260,6 +265,10 @@ def drain_datagrams(
         if getattr(protocol, "_parta_wrapped", False) or udp is None or udp.is_closing():
             continue
         tsock = udp.get_extra_info("socket")
+        if tsock is None:
+            # a TURN relay has no socket of its own: take its datagrams one by one
+            _wrap_protocol(protocol, dtls, lambda data, addr: on_media([data]))
+            continue
         sock = socket.socket(tsock.family, tsock.type, tsock.proto, fileno=os.dup(tsock.fileno()))
         on_readable = _make_reader(
             dtls, sock.recvfrom, protocol.datagram_received, on_media, max_batch

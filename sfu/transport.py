@@ -131,7 +131,7 @@ class WebRtcTransport:
         # the nominated pair: asyncio's transport, and our own handle on its socket
         self._udp: Any = None
         self._socket: socket.socket | None = None
-        self._sendto: Callable[[bytes, Any], int] | None = None
+        self._sendto: Callable[[bytes, Any], object] | None = None
         self._protect: Callable[[bytes], bytes] = _not_keyed
         self._remote: tuple[Any, ...] | None = None
         self._rtcp_ssrc = random.getrandbits(32)
@@ -435,7 +435,8 @@ class WebRtcTransport:
             self._udp = udp
             self._close_socket()
             self._socket = seam.sending_socket(udp)
-            self._sendto = self._socket.sendto
+            # a TURN relay has no socket: its own sendto wraps each packet for the relay
+            self._sendto = self._socket.sendto if self._socket is not None else udp.sendto
 
     def _close_socket(self) -> None:
         self._sendto = None

@@ -49,14 +49,26 @@ def make(clock: Clock, ssrc: int = 1111) -> Producer:
     )
 
 
-def test_rewrites_header_and_starts_on_keyframe() -> None:
-    clock = Clock()
+def wire(clock: Clock, *, ssrc: int = 7, payload_type: int = 96) -> tuple[Producer, Sink, Consumer]:
+    """A producer with one consumer whose packets land in a Sink."""
     producer = make(clock)
     sink = Sink()
     consumer = Consumer(
-        "c", producer=producer, sink=sink, ssrc=2222, payload_type=100, mid="1", clock=clock
+        "c",
+        producer=producer,
+        sink=sink,
+        ssrc=ssrc,
+        payload_type=payload_type,
+        mid="1",
+        clock=clock,
     )
     producer.consumers = (consumer,)
+    return producer, sink, consumer
+
+
+def test_rewrites_header_and_starts_on_keyframe() -> None:
+    clock = Clock()
+    producer, sink, _consumer = wire(clock, ssrc=2222, payload_type=100)
     producer.on_rtp(packet(10, 1000, DELTA), 12, None)  # not decodable yet: held back
     producer.on_rtp(packet(11, 4000, KEY, marker=True), 12, None)
     producer.on_rtp(packet(12, 7000, DELTA), 12, None)
@@ -92,12 +104,7 @@ def test_switching_producers_keeps_sequence_and_clock_continuous() -> None:
 
 def test_nack_resends_from_history_in_the_subscriber_numbering() -> None:
     clock = Clock()
-    producer = make(clock)
-    sink = Sink()
-    consumer = Consumer(
-        "c", producer=producer, sink=sink, ssrc=7, payload_type=96, mid="0", clock=clock
-    )
-    producer.consumers = (consumer,)
+    producer, sink, consumer = wire(clock)
     producer.on_rtp(packet(500, 0, KEY), 12, None)
     for i in range(1, 5):
         producer.on_rtp(packet(500 + i, 3000 * i, DELTA + bytes([i])), 12, None)
@@ -110,25 +117,15 @@ def test_nack_resends_from_history_in_the_subscriber_numbering() -> None:
 
 def test_a_refusing_sink_counts_drops() -> None:
     clock = Clock()
-    producer = make(clock)
-    sink = Sink()
+    producer, sink, consumer = wire(clock)
     sink.accept = False
-    consumer = Consumer(
-        "c", producer=producer, sink=sink, ssrc=7, payload_type=96, mid="0", clock=clock
-    )
-    producer.consumers = (consumer,)
     producer.on_rtp(packet(1, 0, KEY), 12, None)
     assert consumer.dropped == 1 and consumer.packets == 0
 
 
 def test_a_keyframe_that_could_not_be_sent_is_waited_for_again() -> None:
     clock = Clock()
-    producer = make(clock)
-    sink = Sink()
-    consumer = Consumer(
-        "c", producer=producer, sink=sink, ssrc=7, payload_type=96, mid="0", clock=clock
-    )
-    producer.consumers = (consumer,)
+    producer, sink, _consumer = wire(clock)
     sink.accept = False  # not connected yet
     producer.on_rtp(packet(1, 0, KEY), 12, None)
     sink.accept = True
