@@ -384,6 +384,22 @@ def restrict_codecs(transceiver: RTCRtpTransceiver) -> None:
 _FORWARDED = ("audio/opus", "video/vp8", "video/h264")
 
 
+def filter_outgoing(dtls: RTCDtlsTransport, keep: Callable[[bytes], bool]) -> None:
+    """Drop outgoing datagrams for which `keep` is false, as if the network lost them.
+
+    For tests that need loss on the way from an aiortc peer to the server.
+    """
+    protocol: Any
+    for protocol in dtls.transport._connection._protocols:
+        original = protocol.send_data
+
+        async def send_data(data: bytes, addr: tuple[Any, ...], _orig: Any = original) -> None:
+            if keep(data):
+                await _orig(data, addr)
+
+        protocol.send_data = send_data
+
+
 def filter_datagrams(dtls: RTCDtlsTransport, keep: Callable[[bytes], bool]) -> None:
     """Drop incoming datagrams for which `keep` is false, before aiortc sees them.
 

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .consumer import Consumer
 
 NTP_EPOCH_OFFSET = 2208988800
+# A larger gap is an outage, not loss: a keyframe request repairs it better.
+MAX_NACK_BURST = 32
 
 
 def _always_keyframe(payload: bytes) -> bool:
@@ -43,6 +45,7 @@ class Producer:
         mid: str,
         audio_level_id: int = 0,
         send_keyframe_request: Callable[[int], None] | None = None,
+        send_nack: Callable[[int, list[int]], None] | None = None,
         keyframe_interval: float = 0.3,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -61,6 +64,8 @@ class Producer:
         self._clock = clock
         self._clock_rate = codec.clock_rate
         self._send_keyframe_request = send_keyframe_request
+        # Only video is worth asking again for: a late audio packet is useless.
+        self._send_nack = send_nack if kind == "video" else None
         self._limiter = KeyframeLimiter(keyframe_interval)
         self._deferred: asyncio.TimerHandle | None = None
         # Chosen once: which keyframe test applies to this codec.
@@ -75,6 +80,7 @@ class Producer:
         self.bytes = 0
         self.keyframes = 0
         self.keyframe_requests_sent = 0
+        self.nacks_sent = 0
         self.dropped = 0
         # receive statistics for receiver reports (RFC 3550 A.1, A.3, A.8)
         self._max_seq = -1
@@ -128,6 +134,8 @@ class Producer:
         else:
             delta = (seq - self._max_seq) & 0xFFFF
             if 0 < delta < 0x8000:
+                if delta > 1 and self._send_nack is not None:
+                    self._ask_again(self._max_seq, delta)
                 if seq < self._max_seq:
                     self._cycles += 0x10000
                 self._max_seq = seq
@@ -139,6 +147,13 @@ class Producer:
             if d < self._clock_rate * 10:
                 self.jitter += (d - self.jitter) / 16
         self._transit = transit
+
+    def _ask_again(self, last: int, delta: int) -> None:
+        """Packets last+1 .. last+delta-1 never came: ask the publisher to resend them
+        (it answers from its own history; the late copies are forwarded and kept)."""
+        missing = [(last + i) & 0xFFFF for i in range(1, min(delta, MAX_NACK_BURST + 1))]
+        self.nacks_sent += 1
+        self._send_nack(self.ssrc or 0, missing)  # type: ignore[misc]
 
     # -- control ----------------------------------------------------------------
 

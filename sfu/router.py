@@ -91,6 +91,7 @@ class Router:
             mid=track.mid,
             audio_level_id=track.audio_level_id,
             send_keyframe_request=transport.send_keyframe_request,
+            send_nack=transport.send_nack,
             keyframe_interval=self.settings.keyframe_interval,
             clock=self._clock,
         )

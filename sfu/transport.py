@@ -396,6 +396,16 @@ class WebRtcTransport:
         except Exception:
             self.send_errors += 1
 
+    def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
+        """Ask the publisher of `media_ssrc` to resend the `lost` sequence numbers."""
+        self.send_rtcp(
+            bytes(
+                RtcpRtpfbPacket(
+                    fmt=RTCP_RTPFB_NACK, ssrc=self._rtcp_ssrc, media_ssrc=media_ssrc, lost=lost
+                )
+            )
+        )
+
     def send_keyframe_request(self, media_ssrc: int) -> None:
         """Send a PLI to the publisher of `media_ssrc` on this transport."""
         self.send_rtcp(

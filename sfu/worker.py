@@ -24,6 +24,7 @@ class Totals:
     keyframes_in: int = 0
     keyframe_requests_received: int = 0
     keyframe_requests_sent: int = 0
+    nacks_sent: int = 0
     nacks_received: int = 0
     retransmissions: int = 0
     packets_dropped_congestion: int = 0
@@ -37,6 +38,7 @@ class Totals:
         self.rtp_bytes_in += producer.bytes
         self.keyframes_in += producer.keyframes
         self.keyframe_requests_sent += producer.keyframe_requests_sent
+        self.nacks_sent += producer.nacks_sent
         self.packets_dropped_other += producer.dropped
 
     def retire_consumer(self, consumer: Consumer) -> None:

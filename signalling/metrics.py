@@ -87,6 +87,7 @@ class _MediaCollector(Collector):
                 t.keyframe_requests_sent,
             ),
             ("parta_nacks_received", "NACK packets received from subscribers", t.nacks_received),
+            ("parta_nacks_sent", "NACK packets sent to publishers for lost packets", t.nacks_sent),
             ("parta_retransmissions", "Packets resent from history for NACKs", t.retransmissions),
             ("parta_srtp_errors", "SRTP/SRTCP packets that failed to decrypt", t.srtp_errors),
             ("parta_rtcp_packets_in", "RTCP packets received", t.rtcp_packets_in),

@@ -74,3 +74,44 @@ async def test_lost_packets_come_back_through_nack(
     assert len(indices) >= 0.97 * expected, f"{expected - len(indices)} of {expected} frames lost"
     await lossy.close()
     await publisher.close()
+
+
+async def test_packets_lost_on_the_way_in_are_asked_for_again(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    rng = random.Random(11)
+    dropped = {"rtp": 0}
+
+    def keep(data: bytes) -> bool:
+        # 5% of the publisher's RTP is lost before it reaches the server
+        if (
+            len(data) > 1
+            and 127 < data[0] < 192
+            and not 191 < data[1] < 224
+            and rng.random() < 0.05
+        ):
+            dropped["rtp"] += 1
+            return False
+        return True
+
+    publisher = CallClient(http, base_url, "uplink", "teacher", keep_outgoing=keep)
+    await publisher.join()
+    await publisher.publish([(PatternVideoTrack(3), "camera")])
+    student = CallClient(http, base_url, "uplink", "student")
+    await student.join()
+    key = (publisher.peer_id, "camera")
+    await wait_for(lambda: key in student.recorders and student.recorders[key].patterns, timeout=5)
+    await asyncio.sleep(5)
+    recorder = student.recorders[key]
+    indices = sorted({i for _, i in recorder.patterns})
+    expected = indices[-1] - indices[0] + 1
+    producer = next(iter(app[keys.WORKER].routers["uplink"].producers.values()))
+    assert dropped["rtp"] >= 5
+    assert producer.nacks_sent > 0
+    report = producer.receiver_report()
+    assert report is not None
+    still_lost = report[1]  # cumulative: expected minus received, resent copies included
+    assert still_lost <= 0.2 * dropped["rtp"], f"{still_lost} of {dropped['rtp']} never came back"
+    assert len(indices) >= 0.97 * expected, f"{expected - len(indices)} of {expected} frames lost"
+    await student.close()
+    await publisher.close()

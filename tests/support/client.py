@@ -39,8 +39,10 @@ class CallClient:
         name: str,
         *,
         keep_incoming: Callable[[bytes], bool] | None = None,
+        keep_outgoing: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.keep_incoming = keep_incoming
+        self.keep_outgoing = keep_outgoing
         self.joined_at: float | None = None
         self.http = http
         self.url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
@@ -106,6 +108,10 @@ class CallClient:
             {"type": "publish", "sdp": pc.localDescription.sdp, "tracks": listed}, "publish_answer"
         )
         await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        if self.keep_outgoing is not None:
+            dtls = seam.dtls_transport_of(pc)
+            assert dtls is not None
+            seam.filter_outgoing(dtls, self.keep_outgoing)
         return reply
 
     async def _read(self) -> None:
