@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 import aioice.ice
 import pylibsrtp
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcdtlstransport import (
     SRTP_AEAD_AES_128_GCM,
     SRTP_PROFILES,
@@ -53,7 +53,7 @@ def test_session_has_the_calls_the_forwarder_makes() -> None:
 
 
 async def test_sender_and_receiver_members() -> None:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     transceiver = pc.addTransceiver("video", direction="sendonly")
     sender, receiver = transceiver.sender, transceiver.receiver
     assert isinstance(sender, RTCRtpSender) and isinstance(receiver, RTCRtpReceiver)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 import aiohttp
 from aiohttp import web
@@ -12,6 +13,21 @@ from signalling import keys
 from tests.signalling.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import FPS, PatternVideoTrack, ToneAudioTrack
+
+
+def lose_rtp(rate: float, *, seed: int) -> tuple[Callable[[bytes], bool], dict[str, int]]:
+    """A datagram filter that loses `rate` of RTP (never RTCP, DTLS or STUN), and its count."""
+    rng = random.Random(seed)
+    dropped = {"rtp": 0}
+
+    def keep(data: bytes) -> bool:
+        is_rtp = len(data) > 1 and 127 < data[0] < 192 and not 191 < data[1] < 224
+        if is_rtp and rng.random() < rate:
+            dropped["rtp"] += 1
+            return False
+        return True
+
+    return keep, dropped
 
 
 async def test_late_joiner_decodes_a_keyframe_within_a_second(
@@ -40,20 +56,8 @@ async def test_late_joiner_decodes_a_keyframe_within_a_second(
 async def test_lost_packets_come_back_through_nack(
     app: web.Application, base_url: str, http: aiohttp.ClientSession
 ) -> None:
-    rng = random.Random(5)
-    dropped = {"rtp": 0}
-
-    def keep(data: bytes) -> bool:
-        # 5% of incoming RTP (not RTCP, DTLS or STUN) never reaches the subscriber
-        if (
-            len(data) > 1
-            and 127 < data[0] < 192
-            and not 191 < data[1] < 224
-            and rng.random() < 0.05
-        ):
-            dropped["rtp"] += 1
-            return False
-        return True
+    # 5% of incoming RTP never reaches the subscriber
+    keep, dropped = lose_rtp(0.05, seed=5)
 
     publisher = CallClient(http, base_url, "lossy", "teacher")
     await publisher.join()
@@ -79,20 +83,8 @@ async def test_lost_packets_come_back_through_nack(
 async def test_packets_lost_on_the_way_in_are_asked_for_again(
     app: web.Application, base_url: str, http: aiohttp.ClientSession
 ) -> None:
-    rng = random.Random(11)
-    dropped = {"rtp": 0}
-
-    def keep(data: bytes) -> bool:
-        # 5% of the publisher's RTP is lost before it reaches the server
-        if (
-            len(data) > 1
-            and 127 < data[0] < 192
-            and not 191 < data[1] < 224
-            and rng.random() < 0.05
-        ):
-            dropped["rtp"] += 1
-            return False
-        return True
+    # 5% of the publisher's RTP is lost before it reaches the server
+    keep, dropped = lose_rtp(0.05, seed=11)
 
     publisher = CallClient(http, base_url, "uplink", "teacher", keep_outgoing=keep)
     await publisher.join()
