@@ -143,6 +143,17 @@ class Consumer:
         self.retransmissions += resent
         return resent
 
+    def pause(self) -> None:
+        """Stop forwarding (a host muted the source)."""
+        self.paused = True
+
+    def resume(self) -> None:
+        """Forward again, from the next keyframe, continuing our numbering without a gap."""
+        if self.paused:
+            self.paused = False
+            self._waiting = True
+            self.request_keyframe()
+
     def request_keyframe(self) -> None:
         self.keyframe_requests += 1
         if self.producer is not None:

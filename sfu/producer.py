@@ -58,6 +58,7 @@ class Producer:
         self.mid = mid
         self.audio_level_id = audio_level_id
         self.muted = False
+        self.forwarding = True  # False while a host has muted this source
         self.closed = False
         self.consumers: tuple[Consumer, ...] = ()
         self.history = PacketHistory(1024 if kind == "video" else 128)

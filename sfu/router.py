@@ -139,9 +139,20 @@ class Router:
         self.consumers[consumer_id] = consumer
         self._consumer_transport[consumer_id] = transport
         transport.attach_consumer(consumer)
+        if not producer.forwarding:
+            consumer.pause()
         producer.consumers = (*producer.consumers, consumer)
         producer.request_keyframe()
         return consumer
+
+    def set_forwarding(self, producer: Producer, forwarding: bool) -> None:
+        """Stop or restart forwarding `producer` to every consumer (enforced muting)."""
+        producer.forwarding = forwarding
+        for consumer in producer.consumers:
+            if forwarding:
+                consumer.resume()
+            else:
+                consumer.pause()
 
     def switch_consumer(self, consumer: Consumer, producer: Producer) -> None:
         """Point `consumer` at another producer of the same kind (WHEP stage video)."""

@@ -21,12 +21,15 @@ from sfu.worker import Worker
 from .metrics import Metrics
 from .protocol import (
     ActiveSpeaker,
+    CallEnded,
+    MutedByHost,
     PeerInfo,
     PeerJoined,
     PeerLeft,
     PeerUpdated,
     ProtocolError,
     PublishedTrack,
+    Removed,
     ServerMessage,
     TrackInfo,
 )
@@ -61,6 +64,9 @@ class Peer:
     subscriber: SubscribeSession | None = None
     sources: dict[str, PublishedSource] = field(default_factory=dict)  # by mid
     muted_sources: set[str] = field(default_factory=set)
+    locked: set[str] = field(default_factory=set)  # sources a host keeps off
+    role: str = "participant"
+    close: Callable[[], None] | None = None  # ends the participant's session
     publish_in_flight: bool = False
     first_media_seen: bool = False
     left: bool = False
@@ -69,11 +75,17 @@ class Peer:
         return PeerInfo(
             id=self.id,
             name=self.name,
+            role=self.role,
+            locked=sorted(self.locked),
             tracks=[
                 TrackInfo(id=s.producer.id, kind=s.producer.kind, source=s.source, muted=s.muted)
                 for s in self.sources.values()
             ],
         )
+
+    @property
+    def is_host(self) -> bool:
+        return self.role in ("host", "cohost")
 
     def notify(self, message: ServerMessage) -> None:
         if self.send is not None and not self.left:
@@ -116,6 +128,8 @@ class Room:
         self.metrics = metrics
         self.peers: dict[str, Peer] = {}
         self.viewers: dict[str, Viewer] = {}
+        self.host_assigned = False
+        self.ended = False
         router.on_active_speaker = self._on_active_speaker
         router.on_producer_closed.append(self._on_producer_closed)
 
@@ -130,7 +144,11 @@ class Room:
     ) -> Peer:
         """Add a participant. `on_stuck` is called when their client stops answering
         subscribe offers: the session should then be closed (the client rejoins)."""
-        peer = Peer(id=new_id("p"), name=name, send=send)
+        peer = Peer(id=new_id("p"), name=name, send=send, close=on_stuck)
+        if not self.host_assigned and send is not None:
+            # the call's creator is its host
+            peer.role = "host"
+            self.host_assigned = True
         if send is not None:
             peer.subscriber = SubscribeSession(
                 peer.id, self.router, send, answer_timeout=self.answer_timeout, on_stuck=on_stuck
@@ -218,6 +236,8 @@ class Room:
             )
             published = PublishedSource(producer=producer, source=source)
             published.muted = producer.muted = source in peer.muted_sources
+            if published.muted:
+                self.router.set_forwarding(producer, False)
             peer.sources[track.mid] = published
             changed = True
             for other in self.peers.values():
@@ -229,15 +249,77 @@ class Room:
             self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
 
     def mute(self, peer: Peer, source: str, muted: bool) -> None:
+        """The participant muted or unmuted one of their own sources. A muted source is
+        not forwarded at all; a source a host locked cannot be unmuted."""
+        if not muted and source in peer.locked:
+            raise ProtocolError("locked", f"a host has turned your {source} off", "mute")
+        self._set_muted(peer, source, muted)
+        self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
+
+    def _set_muted(self, peer: Peer, source: str, muted: bool) -> None:
         if muted:
             peer.muted_sources.add(source)
         else:
             peer.muted_sources.discard(source)
         for published in peer.sources.values():
             if published.source == source:
-                published.muted = muted
-                published.producer.muted = muted
-        self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
+                published.muted = published.producer.muted = muted
+                if published.producer.forwarding == muted:
+                    self.router.set_forwarding(published.producer, not muted)
+
+    # -- host controls (the server enforces every rule) -------------------------------
+
+    def _target(self, actor: Peer, peer_id: str, what: str) -> Peer:
+        if not actor.is_host:
+            raise ProtocolError("forbidden", "only a host can do that", what)
+        target = self.peers.get(peer_id)
+        if target is None:
+            raise ProtocolError("not_found", "no such participant in this call", what)
+        return target
+
+    def mute_participant(self, actor: Peer, peer_id: str, source: str, lock: bool) -> None:
+        target = self._target(actor, peer_id, "mute_participant")
+        if lock:
+            target.locked.add(source)
+        self._set_muted(target, source, True)
+        target.notify(MutedByHost(source=source, locked=lock, by=actor.id))
+        self.broadcast(PeerUpdated(peer=target.info()), skip=target)
+
+    def unlock_participant(self, actor: Peer, peer_id: str, source: str) -> None:
+        target = self._target(actor, peer_id, "unlock_participant")
+        target.locked.discard(source)
+        self.broadcast(PeerUpdated(peer=target.info()), skip=None)
+
+    def set_role(self, actor: Peer, peer_id: str, role: str) -> None:
+        target = self._target(actor, peer_id, "set_role")
+        if target.role == "host":
+            raise ProtocolError("forbidden", "the call's host keeps that role", "set_role")
+        target.role = role
+        self.broadcast(PeerUpdated(peer=target.info()), skip=None)
+
+    async def remove_participant(self, actor: Peer, peer_id: str) -> None:
+        target = self._target(actor, peer_id, "remove_participant")
+        if target is actor or target.role == "host":
+            raise ProtocolError("forbidden", "the host cannot be removed", "remove_participant")
+        target.notify(Removed(by=actor.id))
+        close = target.close
+        await self.leave(target)
+        if close is not None:
+            close()
+
+    async def end(self, actor: Peer) -> None:
+        """End the call for everyone: every connection closes, the call is over."""
+        if not actor.is_host:
+            raise ProtocolError("forbidden", "only a host can end the call", "end_call")
+        self.ended = True
+        self.broadcast(CallEnded(by=actor.id), skip=None)
+        for peer in list(self.peers.values()):
+            close = peer.close
+            await self.leave(peer)
+            if close is not None:
+                close()
+        for viewer in list(self.viewers.values()):
+            await viewer.close()
 
     def _on_producer_closed(self, producer: Producer) -> None:
         for peer in self.peers.values():
@@ -305,8 +387,11 @@ class Calls:
         self.metrics = metrics
         self.answer_timeout = answer_timeout
         self.rooms: dict[str, Room] = {}
+        self.ended: set[str] = set()  # calls a host ended: they take no one again
 
     def room(self, call_id: str) -> Room:
+        if call_id in self.ended:
+            raise ProtocolError("call_ended", "this call has ended", "join")
         room = self.rooms.get(call_id)
         if room is None:
             room = Room(
@@ -319,6 +404,8 @@ class Calls:
         return room
 
     async def release_if_empty(self, room: Room) -> None:
+        if room.ended:
+            self.ended.add(room.id)
         if room.empty and self.rooms.get(room.id) is room:
             del self.rooms[room.id]
             await self.worker.close_router(room.id)

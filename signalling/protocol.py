@@ -75,7 +75,57 @@ class Ping:
     type: ClassVar[str] = "ping"
 
 
-ClientMessage = Join | Publish | SubscribeAnswer | Mute | Leave | Ping
+@dataclass(frozen=True)
+class MuteParticipant:
+    """A host turns off someone's microphone or camera, optionally locking it off."""
+
+    type: ClassVar[str] = "mute_participant"
+    peer_id: str
+    source: str
+    lock: bool
+
+
+@dataclass(frozen=True)
+class UnlockParticipant:
+    """A host lets someone turn a source back on (they do so themselves)."""
+
+    type: ClassVar[str] = "unlock_participant"
+    peer_id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RemoveParticipant:
+    type: ClassVar[str] = "remove_participant"
+    peer_id: str
+
+
+@dataclass(frozen=True)
+class SetRole:
+    type: ClassVar[str] = "set_role"
+    peer_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class EndCall:
+    type: ClassVar[str] = "end_call"
+
+
+ClientMessage = (
+    Join
+    | Publish
+    | SubscribeAnswer
+    | Mute
+    | Leave
+    | Ping
+    | MuteParticipant
+    | UnlockParticipant
+    | RemoveParticipant
+    | SetRole
+    | EndCall
+)
+ROLES = ("host", "cohost", "participant")
 
 
 def _field(data: dict[str, Any], name: str, kind: type, what: str) -> Any:
@@ -149,6 +199,29 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         )
     if kind == "leave":
         return Leave()
+    if kind == "mute_participant":
+        source = _source(data.get("source"), kind)
+        if source == "screen":
+            raise ProtocolError(
+                "bad_message", f"{kind}: a screen share is stopped, not muted", kind
+            )
+        lock = data.get("lock", False)
+        if not isinstance(lock, bool):
+            raise ProtocolError("bad_message", f"{kind}: 'lock' must be bool", kind)
+        return MuteParticipant(peer_id=_field(data, "peer_id", str, kind), source=source, lock=lock)
+    if kind == "unlock_participant":
+        return UnlockParticipant(
+            peer_id=_field(data, "peer_id", str, kind), source=_source(data.get("source"), kind)
+        )
+    if kind == "remove_participant":
+        return RemoveParticipant(peer_id=_field(data, "peer_id", str, kind))
+    if kind == "set_role":
+        role = data.get("role")
+        if role not in ("cohost", "participant"):
+            raise ProtocolError("bad_message", f"{kind}: role must be cohost or participant", kind)
+        return SetRole(peer_id=_field(data, "peer_id", str, kind), role=str(role))
+    if kind == "end_call":
+        return EndCall()
     if kind == "ping":
         return Ping()
     raise ProtocolError("unknown_type", f"unknown message type {kind!r}", kind)
@@ -170,6 +243,8 @@ class PeerInfo:
     id: str
     name: str
     tracks: list[TrackInfo] = field(default_factory=list)
+    role: str = "participant"
+    locked: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -242,8 +317,33 @@ class Error:
     in_reply_to: str | None = None
 
 
+@dataclass(frozen=True)
+class MutedByHost:
+    """Sent to the participant a host muted: turn the source off in the UI."""
+
+    type: ClassVar[str] = "muted_by_host"
+    source: str
+    locked: bool
+    by: str
+
+
+@dataclass(frozen=True)
+class Removed:
+    type: ClassVar[str] = "removed"
+    by: str
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    type: ClassVar[str] = "call_ended"
+    by: str
+
+
 ServerMessage = (
-    Joined
+    MutedByHost
+    | Removed
+    | CallEnded
+    | Joined
     | PublishAnswer
     | SubscribeOffer
     | PeerJoined

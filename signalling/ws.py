@@ -14,18 +14,23 @@ from .protocol import (
     MAX_MESSAGE_BYTES,
     VERSION,
     ClientMessage,
+    EndCall,
     Error,
     Join,
     Joined,
     Leave,
     Mute,
+    MuteParticipant,
     Ping,
     Pong,
     ProtocolError,
     Publish,
     PublishAnswer,
+    RemoveParticipant,
     ServerMessage,
+    SetRole,
     SubscribeAnswer,
+    UnlockParticipant,
     encode,
     parse_client_message,
 )
@@ -155,6 +160,17 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
     elif isinstance(message, Mute):
         room.mute(peer, message.source, message.muted)
     elif isinstance(message, Leave):
+        return True
+    elif isinstance(message, MuteParticipant):
+        room.mute_participant(peer, message.peer_id, message.source, message.lock)
+    elif isinstance(message, UnlockParticipant):
+        room.unlock_participant(peer, message.peer_id, message.source)
+    elif isinstance(message, SetRole):
+        room.set_role(peer, message.peer_id, message.role)
+    elif isinstance(message, RemoveParticipant):
+        await room.remove_participant(peer, message.peer_id)
+    elif isinstance(message, EndCall):
+        await room.end(peer)
         return True
     return False
 
