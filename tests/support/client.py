@@ -18,6 +18,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidStateError
 
 from sfu import aiortc_seam as seam
 from tests.support.media import TrackRecorder
@@ -125,7 +126,10 @@ class CallClient:
             if kind == "error":
                 self.errors.append(data)
             elif kind == "subscribe_offer":
-                await self._on_subscribe_offer(data)
+                if self.subscribe_pc.connectionState != "closed":
+                    # after removal or the end of the call the connection is gone
+                    with contextlib.suppress(InvalidStateError):
+                        await self._on_subscribe_offer(data)
             elif kind in ("peer_joined", "peer_updated"):
                 self.peers[data["peer"]["id"]] = data["peer"]
             elif kind == "peer_left":
