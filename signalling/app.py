@@ -35,7 +35,12 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     worker = Worker(config.transport_settings())
-    calls = Calls(worker, app[keys.METRICS], answer_timeout=config.subscribe_answer_timeout)
+    calls = Calls(
+        worker,
+        app[keys.METRICS],
+        answer_timeout=config.subscribe_answer_timeout,
+        ice_servers=[s.as_dict() for s in config.ice_servers],
+    )
     app[keys.WORKER] = worker
     app[keys.CALLS] = calls
     app[keys.METRICS].attach(worker, calls)

@@ -22,6 +22,8 @@ from .metrics import Metrics
 from .protocol import (
     ActiveSpeaker,
     CallEnded,
+    Denied,
+    Joined,
     MutedByHost,
     PeerInfo,
     PeerJoined,
@@ -32,6 +34,9 @@ from .protocol import (
     Removed,
     ServerMessage,
     TrackInfo,
+    Waiting,
+    WaitingList,
+    WaitingPerson,
 )
 from .subscriber import SubscribeSession
 from .viewers import Viewer
@@ -67,6 +72,7 @@ class Peer:
     locked: set[str] = field(default_factory=set)  # sources a host keeps off
     role: str = "participant"
     close: Callable[[], None] | None = None  # ends the participant's session
+    waiting: bool = False  # in the waiting room: no media, no messages but the outcome
     publish_in_flight: bool = False
     first_media_seen: bool = False
     left: bool = False
@@ -130,6 +136,10 @@ class Room:
         self.viewers: dict[str, Viewer] = {}
         self.host_assigned = False
         self.ended = False
+        self.ice_servers: list[dict[str, str]] = []
+        self.waiting_room = False
+        self.waiting: dict[str, Peer] = {}  # in order of arrival
+        self._host_tokens: dict[str, str] = {}  # token -> role
         router.on_active_speaker = self._on_active_speaker
         router.on_producer_closed.append(self._on_producer_closed)
 
@@ -141,24 +151,127 @@ class Room:
         send: Callable[[ServerMessage], None] | None,
         *,
         on_stuck: Callable[[], None] | None = None,
+        host_token: str | None = None,
     ) -> Peer:
-        """Add a participant. `on_stuck` is called when their client stops answering
-        subscribe offers: the session should then be closed (the client rejoins)."""
+        """A participant arrives. The creator becomes host; a host token brings a host
+        back; with the waiting room on, everyone else waits for a host to admit them.
+        `on_stuck` ends their session (when their client stops answering, or a host
+        removes them). The participant is sent `joined` or `waiting`."""
         peer = Peer(id=new_id("p"), name=name, send=send, close=on_stuck)
-        if not self.host_assigned and send is not None:
-            # the call's creator is its host
+        role = self._host_tokens.get(host_token) if host_token else None
+        if role is not None:
+            peer.role = role
+        elif not self.host_assigned and send is not None:
             peer.role = "host"
             self.host_assigned = True
-        if send is not None:
+        if self.waiting_room and not peer.is_host and send is not None:
+            peer.waiting = True
+            self.waiting[peer.id] = peer
+            peer.notify(
+                Waiting(
+                    call=self.id,
+                    peer_id=peer.id,
+                    message="Please wait: a host will let you in.",
+                )
+            )
+            self._send_waiting_list()
+            return peer
+        self._enter(peer)
+        return peer
+
+    def _enter(self, peer: Peer) -> None:
+        peer.waiting = False
+        if peer.send is not None:
             peer.subscriber = SubscribeSession(
-                peer.id, self.router, send, answer_timeout=self.answer_timeout, on_stuck=on_stuck
+                peer.id,
+                self.router,
+                peer.send,
+                answer_timeout=self.answer_timeout,
+                on_stuck=peer.close,
             )
             peer.subscriber.on_transport = lambda t: self._watch_first_media(peer, t)
             for producer in self.router.producers.values():
                 peer.subscriber.add(producer)
         self.broadcast(PeerJoined(peer=peer.info()), skip=None)
         self.peers[peer.id] = peer
+        token = None
+        if peer.is_host:
+            token = next((t for t, r in self._host_tokens.items() if r == peer.role), None)
+            if token is None:
+                token = secrets.token_urlsafe(24)
+                self._host_tokens[token] = peer.role
+        peer.notify(
+            Joined(
+                call=self.id,
+                peer_id=peer.id,
+                peers=self.others(peer),
+                ice_servers=self.ice_servers,
+                active_speaker=self.router.active_speaker,
+                role=peer.role,
+                host_token=token,
+                waiting_room=self.waiting_room,
+            )
+        )
+        if peer.is_host:
+            peer.notify(self._waiting_list())
+
+    # -- waiting room -------------------------------------------------------------------
+
+    def _waiting_list(self) -> WaitingList:
+        return WaitingList(
+            enabled=self.waiting_room,
+            waiting=[WaitingPerson(peer_id=p.id, name=p.name) for p in self.waiting.values()],
+        )
+
+    def _send_waiting_list(self) -> None:
+        message = self._waiting_list()
+        for peer in self.peers.values():
+            if peer.is_host:
+                peer.notify(message)
+
+    def _require_host(self, actor: Peer, what: str) -> None:
+        if not actor.is_host:
+            raise ProtocolError("forbidden", "only a host can do that", what)
+
+    def _waiting_one(self, actor: Peer, peer_id: str, what: str) -> Peer:
+        self._require_host(actor, what)
+        peer = self.waiting.get(peer_id)
+        if peer is None:
+            raise ProtocolError("not_found", "nobody with that id is waiting", what)
         return peer
+
+    def admit(self, actor: Peer, peer_id: str) -> None:
+        peer = self._waiting_one(actor, peer_id, "admit")
+        del self.waiting[peer.id]
+        self._enter(peer)
+        self._send_waiting_list()
+
+    def admit_all(self, actor: Peer) -> None:
+        self._require_host(actor, "admit_all")
+        self._admit_everyone()
+
+    def _admit_everyone(self) -> None:
+        waiting, self.waiting = list(self.waiting.values()), {}
+        for peer in waiting:
+            self._enter(peer)
+        self._send_waiting_list()
+
+    def deny(self, actor: Peer, peer_id: str) -> None:
+        peer = self._waiting_one(actor, peer_id, "deny")
+        del self.waiting[peer.id]
+        peer.notify(Denied(message="The host did not let you in."))
+        peer.left = True
+        if peer.close is not None:
+            peer.close()
+        self._send_waiting_list()
+
+    def set_waiting_room(self, actor: Peer, enabled: bool) -> None:
+        self._require_host(actor, "set_waiting_room")
+        self.waiting_room = enabled
+        if not enabled:
+            self._admit_everyone()
+        else:
+            self._send_waiting_list()
 
     def others(self, peer: Peer) -> list[PeerInfo]:
         return [p.info() for p in self.peers.values() if p is not peer]
@@ -167,6 +280,9 @@ class Room:
         if peer.left:
             return
         peer.left = True
+        if self.waiting.pop(peer.id, None) is not None:
+            self._send_waiting_list()
+            return
         self.peers.pop(peer.id, None)
         if peer.subscriber is not None:
             await peer.subscriber.close()
@@ -179,7 +295,7 @@ class Room:
 
     @property
     def empty(self) -> bool:
-        return not self.peers and not self.viewers
+        return not self.peers and not self.viewers and not self.waiting
 
     # -- publishing ------------------------------------------------------------------
 
@@ -270,8 +386,7 @@ class Room:
     # -- host controls (the server enforces every rule) -------------------------------
 
     def _target(self, actor: Peer, peer_id: str, what: str) -> Peer:
-        if not actor.is_host:
-            raise ProtocolError("forbidden", "only a host can do that", what)
+        self._require_host(actor, what)
         target = self.peers.get(peer_id)
         if target is None:
             raise ProtocolError("not_found", "no such participant in this call", what)
@@ -306,6 +421,10 @@ class Room:
         await self.leave(target)
         if close is not None:
             close()
+        # whoever was removed waits at the door if they come back
+        if not self.waiting_room:
+            self.waiting_room = True
+            self._send_waiting_list()
 
     async def end(self, actor: Peer) -> None:
         """End the call for everyone: every connection closes, the call is over."""
@@ -313,6 +432,11 @@ class Room:
             raise ProtocolError("forbidden", "only a host can end the call", "end_call")
         self.ended = True
         self.broadcast(CallEnded(by=actor.id), skip=None)
+        for peer in list(self.waiting.values()):
+            peer.notify(CallEnded(by=actor.id))
+            if peer.close is not None:
+                peer.close()
+        self.waiting.clear()
         for peer in list(self.peers.values()):
             close = peer.close
             await self.leave(peer)
@@ -382,7 +506,15 @@ class Room:
 class Calls:
     """All live rooms of this node."""
 
-    def __init__(self, worker: Worker, metrics: Metrics, *, answer_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        worker: Worker,
+        metrics: Metrics,
+        *,
+        answer_timeout: float = 20.0,
+        ice_servers: list[dict[str, str]] | None = None,
+    ) -> None:
+        self.ice_servers = ice_servers or []
         self.worker = worker
         self.metrics = metrics
         self.answer_timeout = answer_timeout
@@ -400,6 +532,7 @@ class Calls:
                 self.metrics,
                 answer_timeout=self.answer_timeout,
             )
+            room.ice_servers = self.ice_servers
             self.rooms[call_id] = room
         return room
 

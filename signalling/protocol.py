@@ -43,6 +43,7 @@ class Join:
     version: int
     call: str
     name: str
+    host_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,29 @@ class EndCall:
     type: ClassVar[str] = "end_call"
 
 
+@dataclass(frozen=True)
+class SetWaitingRoom:
+    type: ClassVar[str] = "set_waiting_room"
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Admit:
+    type: ClassVar[str] = "admit"
+    peer_id: str
+
+
+@dataclass(frozen=True)
+class Deny:
+    type: ClassVar[str] = "deny"
+    peer_id: str
+
+
+@dataclass(frozen=True)
+class AdmitAll:
+    type: ClassVar[str] = "admit_all"
+
+
 ClientMessage = (
     Join
     | Publish
@@ -124,6 +148,10 @@ ClientMessage = (
     | RemoveParticipant
     | SetRole
     | EndCall
+    | SetWaitingRoom
+    | Admit
+    | Deny
+    | AdmitAll
 )
 ROLES = ("host", "cohost", "participant")
 
@@ -179,7 +207,12 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         call = _field(data, "call", str, kind)
         if not CALL_ID.match(call):
             raise ProtocolError("bad_message", "join: 'call' must be 1-64 of A-Z a-z 0-9 _ -", kind)
-        return Join(version=version, call=call, name=_text(data, "name", kind, max_len=64))
+        token = data.get("host_token")
+        if token is not None and not isinstance(token, str):
+            raise ProtocolError("bad_message", "join: 'host_token' must be a string", kind)
+        return Join(
+            version=version, call=call, name=_text(data, "name", kind, max_len=64), host_token=token
+        )
     if kind == "publish":
         raw_tracks = _field(data, "tracks", list, kind)
         tracks = []
@@ -222,6 +255,14 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         return SetRole(peer_id=_field(data, "peer_id", str, kind), role=str(role))
     if kind == "end_call":
         return EndCall()
+    if kind == "set_waiting_room":
+        return SetWaitingRoom(enabled=_field(data, "enabled", bool, kind))
+    if kind == "admit":
+        return Admit(peer_id=_field(data, "peer_id", str, kind))
+    if kind == "deny":
+        return Deny(peer_id=_field(data, "peer_id", str, kind))
+    if kind == "admit_all":
+        return AdmitAll()
     if kind == "ping":
         return Ping()
     raise ProtocolError("unknown_type", f"unknown message type {kind!r}", kind)
@@ -264,6 +305,9 @@ class Joined:
     peers: list[PeerInfo]
     ice_servers: list[dict[str, Any]]
     active_speaker: str | None
+    role: str = "participant"
+    host_token: str | None = None
+    waiting_room: bool = False
     version: int = VERSION
 
 
@@ -334,13 +378,43 @@ class Removed:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    type: ClassVar[str] = "waiting"
+    call: str
+    peer_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Denied:
+    type: ClassVar[str] = "denied"
+    message: str
+
+
+@dataclass(frozen=True)
+class WaitingPerson:
+    peer_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class WaitingList:
+    type: ClassVar[str] = "waiting_list"
+    enabled: bool
+    waiting: list[WaitingPerson]
+
+
+@dataclass(frozen=True)
 class CallEnded:
     type: ClassVar[str] = "call_ended"
     by: str
 
 
 ServerMessage = (
-    MutedByHost
+    Waiting
+    | Denied
+    | WaitingList
+    | MutedByHost
     | Removed
     | CallEnded
     | Joined

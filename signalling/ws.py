@@ -13,11 +13,13 @@ from .calls import Peer, Room
 from .protocol import (
     MAX_MESSAGE_BYTES,
     VERSION,
+    Admit,
+    AdmitAll,
     ClientMessage,
+    Deny,
     EndCall,
     Error,
     Join,
-    Joined,
     Leave,
     Mute,
     MuteParticipant,
@@ -29,6 +31,7 @@ from .protocol import (
     RemoveParticipant,
     ServerMessage,
     SetRole,
+    SetWaitingRoom,
     SubscribeAnswer,
     UnlockParticipant,
     encode,
@@ -135,21 +138,15 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
                 "unsupported_version", f"this server speaks version {VERSION}", "join"
             )
         room = app[keys.CALLS].room(message.call)
-        peer = room.join(message.name, session.send, on_stuck=session.abort)
-        session.peer, session.room = peer, room
-        config = app[keys.CONFIG]
-        session.send(
-            Joined(
-                call=room.id,
-                peer_id=peer.id,
-                peers=room.others(peer),
-                ice_servers=[s.as_dict() for s in config.ice_servers],
-                active_speaker=room.router.active_speaker,
-            )
+        peer = room.join(
+            message.name, session.send, on_stuck=session.abort, host_token=message.host_token
         )
+        session.peer, session.room = peer, room
         return False
     if peer is None or room is None:
         raise ProtocolError("out_of_order", "send 'join' first", message.type)
+    if peer.waiting and not isinstance(message, Leave):
+        raise ProtocolError("out_of_order", "you are in the waiting room", message.type)
     if isinstance(message, Publish):
         answer = await room.publish(peer, message.sdp, message.tracks)
         session.send(PublishAnswer(sdp=answer))
@@ -172,6 +169,14 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
     elif isinstance(message, EndCall):
         await room.end(peer)
         return True
+    elif isinstance(message, SetWaitingRoom):
+        room.set_waiting_room(peer, message.enabled)
+    elif isinstance(message, Admit):
+        room.admit(peer, message.peer_id)
+    elif isinstance(message, AdmitAll):
+        room.admit_all(peer)
+    elif isinstance(message, Deny):
+        room.deny(peer, message.peer_id)
     return False
 
 

@@ -62,21 +62,36 @@ class CallClient:
         self.transceivers: dict[str, RTCRtpTransceiver] = {}
         self._reader: asyncio.Task[None] | None = None
         self._filtering = False
+        self.joined: dict[str, Any] | None = None
+        self.waiting_list: dict[str, Any] | None = None
         self._waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []
         self.subscribe_pc.on("track", self._on_track)
 
-    async def join(self) -> dict[str, Any]:
+    async def join(
+        self, *, expect: str = "joined", host_token: str | None = None
+    ) -> dict[str, Any]:
+        """Join; `expect="waiting"` when the waiting room should hold this client."""
         self.joined_at = time.monotonic()
         self.ws = await self.http.ws_connect(self.url)
         self._reader = asyncio.create_task(self._read())
-        joined = await self.request(
-            {"type": "join", "version": 1, "call": self.call, "name": self.name}, "joined"
-        )
+        message: dict[str, Any] = {
+            "type": "join",
+            "version": 1,
+            "call": self.call,
+            "name": self.name,
+        }
+        if host_token is not None:
+            message["host_token"] = host_token
+        reply = await self.request(message, expect)
+        self.peer_id = reply["peer_id"]
+        return reply
+
+    def _on_joined(self, joined: dict[str, Any]) -> None:
         self.peer_id = joined["peer_id"]
+        self.joined = joined
         for peer in joined["peers"]:
             self.peers[peer["id"]] = peer
         self.active_speaker = joined["active_speaker"]
-        return joined
 
     async def send(self, message: dict[str, Any] | str) -> None:
         assert self.ws is not None
@@ -123,7 +138,11 @@ class CallClient:
             data = json.loads(msg.data)
             self.messages.append(data)
             kind = data["type"]
-            if kind == "error":
+            if kind == "joined":
+                self._on_joined(data)
+            elif kind == "waiting_list":
+                self.waiting_list = data
+            elif kind == "error":
                 self.errors.append(data)
             elif kind == "subscribe_offer":
                 if self.subscribe_pc.connectionState != "closed":
