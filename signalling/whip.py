@@ -11,8 +11,8 @@ from aiohttp import web
 from sfu.sdp import SdpError
 
 from . import keys
-from .calls import Room
 from .protocol import CALL_ID, ProtocolError
+from .room import Room
 
 logger = logging.getLogger(__name__)
 

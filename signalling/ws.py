@@ -9,7 +9,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from . import keys
-from .calls import Peer, Room
+from .peer import Peer
 from .protocol import (
     MAX_MESSAGE_BYTES,
     VERSION,
@@ -37,6 +37,7 @@ from .protocol import (
     encode,
     parse_client_message,
 )
+from .room import Room
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,420 @@
+"""Room: one call's participants, waiting room and viewers around one SFU router.
+
+The service layer between the WebSocket/WHIP/WHEP handlers and the SFU: handlers
+parse and authenticate, this module applies the rules and emits the events.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+
+from sfu.producer import Producer
+from sfu.router import Router
+from sfu.sdp import IncomingTrack, SdpError, incoming_tracks
+from sfu.transport import WebRtcTransport
+
+from .metrics import Metrics
+from .peer import Peer, PublishedSource, new_id, resolve_sources
+from .protocol import (
+    ActiveSpeaker,
+    CallEnded,
+    Denied,
+    Joined,
+    MutedByHost,
+    PeerInfo,
+    PeerJoined,
+    PeerLeft,
+    PeerUpdated,
+    ProtocolError,
+    PublishedTrack,
+    Removed,
+    ServerMessage,
+    Waiting,
+    WaitingList,
+    WaitingPerson,
+)
+from .subscriber import SubscribeSession
+from .viewers import Viewer
+
+
+class Room:
+    """One call's participants and viewers around one SFU router."""
+
+    def __init__(
+        self, call_id: str, router: Router, metrics: Metrics, *, answer_timeout: float = 20.0
+    ) -> None:
+        self.id = call_id
+        self.answer_timeout = answer_timeout
+        self.router = router
+        self.metrics = metrics
+        self.peers: dict[str, Peer] = {}
+        self.viewers: dict[str, Viewer] = {}
+        self.host_assigned = False
+        self.ended = False
+        self.ice_servers: list[dict[str, str]] = []
+        self.waiting_room = False
+        self.waiting: dict[str, Peer] = {}  # in order of arrival
+        self._host_tokens: dict[str, str] = {}  # token -> role
+        router.on_active_speaker = self._on_active_speaker
+        router.on_producer_closed.append(self._on_producer_closed)
+
+    # -- membership ----------------------------------------------------------------
+
+    def join(
+        self,
+        name: str,
+        send: Callable[[ServerMessage], None] | None,
+        *,
+        on_stuck: Callable[[], None] | None = None,
+        host_token: str | None = None,
+    ) -> Peer:
+        """A participant arrives. The creator becomes host; a host token brings a host
+        back; with the waiting room on, everyone else waits for a host to admit them.
+        `on_stuck` ends their session (when their client stops answering, or a host
+        removes them). The participant is sent `joined` or `waiting`."""
+        peer = Peer(id=new_id("p"), name=name, send=send, close=on_stuck)
+        role = self._host_tokens.get(host_token) if host_token else None
+        if role is not None:
+            peer.role = role
+        elif not self.host_assigned and send is not None:
+            peer.role = "host"
+            self.host_assigned = True
+        if self.waiting_room and not peer.is_host and send is not None:
+            peer.waiting = True
+            self.waiting[peer.id] = peer
+            peer.notify(
+                Waiting(
+                    call=self.id,
+                    peer_id=peer.id,
+                    message="Please wait: a host will let you in.",
+                )
+            )
+            self._send_waiting_list()
+            return peer
+        self._enter(peer)
+        return peer
+
+    def _enter(self, peer: Peer) -> None:
+        peer.waiting = False
+        if peer.send is not None:
+            peer.subscriber = SubscribeSession(
+                peer.id,
+                self.router,
+                peer.send,
+                answer_timeout=self.answer_timeout,
+                on_stuck=peer.close,
+            )
+            peer.subscriber.on_transport = lambda t: self._watch_first_media(peer, t)
+            for producer in self.router.producers.values():
+                peer.subscriber.add(producer)
+        self.broadcast(PeerJoined(peer=peer.info()), skip=None)
+        self.peers[peer.id] = peer
+        token = None
+        if peer.is_host:
+            token = next((t for t, r in self._host_tokens.items() if r == peer.role), None)
+            if token is None:
+                token = secrets.token_urlsafe(24)
+                self._host_tokens[token] = peer.role
+        peer.notify(
+            Joined(
+                call=self.id,
+                peer_id=peer.id,
+                peers=self.others(peer),
+                ice_servers=self.ice_servers,
+                active_speaker=self.router.active_speaker,
+                role=peer.role,
+                host_token=token,
+                waiting_room=self.waiting_room,
+            )
+        )
+        if peer.is_host:
+            peer.notify(self._waiting_list())
+
+    # -- waiting room -------------------------------------------------------------------
+
+    def _waiting_list(self) -> WaitingList:
+        return WaitingList(
+            enabled=self.waiting_room,
+            waiting=[WaitingPerson(peer_id=p.id, name=p.name) for p in self.waiting.values()],
+        )
+
+    def _send_waiting_list(self) -> None:
+        message = self._waiting_list()
+        for peer in self.peers.values():
+            if peer.is_host:
+                peer.notify(message)
+
+    def _require_host(self, actor: Peer, what: str) -> None:
+        if not actor.is_host:
+            raise ProtocolError("forbidden", "only a host can do that", what)
+
+    def _waiting_one(self, actor: Peer, peer_id: str, what: str) -> Peer:
+        self._require_host(actor, what)
+        peer = self.waiting.get(peer_id)
+        if peer is None:
+            raise ProtocolError("not_found", "nobody with that id is waiting", what)
+        return peer
+
+    def admit(self, actor: Peer, peer_id: str) -> None:
+        peer = self._waiting_one(actor, peer_id, "admit")
+        del self.waiting[peer.id]
+        self._enter(peer)
+        self._send_waiting_list()
+
+    def admit_all(self, actor: Peer) -> None:
+        self._require_host(actor, "admit_all")
+        self._admit_everyone()
+
+    def _admit_everyone(self) -> None:
+        waiting, self.waiting = list(self.waiting.values()), {}
+        for peer in waiting:
+            self._enter(peer)
+        self._send_waiting_list()
+
+    def deny(self, actor: Peer, peer_id: str) -> None:
+        peer = self._waiting_one(actor, peer_id, "deny")
+        del self.waiting[peer.id]
+        peer.notify(Denied(message="The host did not let you in."))
+        peer.left = True
+        if peer.close is not None:
+            peer.close()
+        self._send_waiting_list()
+
+    def set_waiting_room(self, actor: Peer, enabled: bool) -> None:
+        self._require_host(actor, "set_waiting_room")
+        self.waiting_room = enabled
+        if not enabled:
+            self._admit_everyone()
+        else:
+            self._send_waiting_list()
+
+    def others(self, peer: Peer) -> list[PeerInfo]:
+        return [p.info() for p in self.peers.values() if p is not peer]
+
+    async def leave(self, peer: Peer) -> None:
+        if peer.left:
+            return
+        peer.left = True
+        if self.waiting.pop(peer.id, None) is not None:
+            self._send_waiting_list()
+            return
+        self.peers.pop(peer.id, None)
+        if peer.subscriber is not None:
+            await peer.subscriber.close()
+        if peer.publish_transport is not None:
+            await peer.publish_transport.close()
+        for source in list(peer.sources.values()):
+            self.router.close_producer(source.producer)
+        peer.sources.clear()
+        self.broadcast(PeerLeft(peer_id=peer.id), skip=None)
+
+    @property
+    def empty(self) -> bool:
+        return not self.peers and not self.viewers and not self.waiting
+
+    # -- publishing ------------------------------------------------------------------
+
+    async def publish(self, peer: Peer, offer: str, tracks: tuple[PublishedTrack, ...]) -> str:
+        """Apply a publish offer; returns the answer. Raises ProtocolError."""
+        if peer.publish_in_flight:
+            raise ProtocolError("out_of_order", "a publish is already in progress", "publish")
+        peer.publish_in_flight = True
+        try:
+            transport = peer.publish_transport
+            if transport is None or transport.closed:
+                transport = self.router.create_transport(
+                    f"{peer.id}-pub-{secrets.token_hex(3)}", cname=peer.id
+                )
+                peer.publish_transport = transport
+                self._watch_first_media(peer, transport)
+            try:
+                answer = await transport.accept_offer(offer)
+                incoming = incoming_tracks(offer, answer)
+            except SdpError as exc:
+                raise ProtocolError("bad_sdp", str(exc), "publish") from exc
+            self._apply_tracks(peer, transport, incoming, tracks)
+            return answer
+        finally:
+            peer.publish_in_flight = False
+
+    def _apply_tracks(
+        self,
+        peer: Peer,
+        transport: WebRtcTransport,
+        incoming: list[IncomingTrack],
+        listed: tuple[PublishedTrack, ...],
+    ) -> None:
+        sources = resolve_sources(incoming, listed)
+        wanted = {t.mid: t for t in incoming}
+        changed = False
+        # tracks that stopped sending, or whose stream changed, end
+        for mid, published in list(peer.sources.items()):
+            old = wanted.get(mid)
+            if old is None or (old.ssrc is not None and old.ssrc != published.producer.ssrc):
+                del peer.sources[mid]
+                self.router.close_producer(published.producer)
+                changed = True
+        for track in incoming:
+            source = sources[track.mid]
+            existing = peer.sources.get(track.mid)
+            if existing is not None:
+                if existing.source != source:
+                    existing.source = existing.producer.source = source
+                    changed = True
+                continue
+            producer = self.router.create_producer(
+                transport, track, producer_id=new_id("t"), source=source, owner=peer.id
+            )
+            published = PublishedSource(producer=producer, source=source)
+            published.muted = producer.muted = source in peer.muted_sources
+            if published.muted:
+                self.router.set_forwarding(producer, False)
+            peer.sources[track.mid] = published
+            changed = True
+            for other in self.peers.values():
+                if other is not peer and other.subscriber is not None:
+                    other.subscriber.add(producer)
+            for viewer in self.viewers.values():
+                viewer.update_stage()
+        if changed:
+            self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
+
+    def mute(self, peer: Peer, source: str, muted: bool) -> None:
+        """The participant muted or unmuted one of their own sources. A muted source is
+        not forwarded at all; a source a host locked cannot be unmuted."""
+        if not muted and source in peer.locked:
+            raise ProtocolError("locked", f"a host has turned your {source} off", "mute")
+        self._set_muted(peer, source, muted)
+        self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
+
+    def _set_muted(self, peer: Peer, source: str, muted: bool) -> None:
+        if muted:
+            peer.muted_sources.add(source)
+        else:
+            peer.muted_sources.discard(source)
+        for published in peer.sources.values():
+            if published.source == source:
+                published.muted = published.producer.muted = muted
+                if published.producer.forwarding == muted:
+                    self.router.set_forwarding(published.producer, not muted)
+
+    # -- host controls (the server enforces every rule) -------------------------------
+
+    def _target(self, actor: Peer, peer_id: str, what: str) -> Peer:
+        self._require_host(actor, what)
+        target = self.peers.get(peer_id)
+        if target is None:
+            raise ProtocolError("not_found", "no such participant in this call", what)
+        return target
+
+    def mute_participant(self, actor: Peer, peer_id: str, source: str, lock: bool) -> None:
+        target = self._target(actor, peer_id, "mute_participant")
+        if lock:
+            target.locked.add(source)
+        self._set_muted(target, source, True)
+        target.notify(MutedByHost(source=source, locked=lock, by=actor.id))
+        self.broadcast(PeerUpdated(peer=target.info()), skip=target)
+
+    def unlock_participant(self, actor: Peer, peer_id: str, source: str) -> None:
+        target = self._target(actor, peer_id, "unlock_participant")
+        target.locked.discard(source)
+        self.broadcast(PeerUpdated(peer=target.info()), skip=None)
+
+    def set_role(self, actor: Peer, peer_id: str, role: str) -> None:
+        target = self._target(actor, peer_id, "set_role")
+        if target.role == "host":
+            raise ProtocolError("forbidden", "the call's host keeps that role", "set_role")
+        target.role = role
+        self.broadcast(PeerUpdated(peer=target.info()), skip=None)
+
+    async def remove_participant(self, actor: Peer, peer_id: str) -> None:
+        target = self._target(actor, peer_id, "remove_participant")
+        if target is actor or target.role == "host":
+            raise ProtocolError("forbidden", "the host cannot be removed", "remove_participant")
+        target.notify(Removed(by=actor.id))
+        close = target.close
+        await self.leave(target)
+        if close is not None:
+            close()
+        # whoever was removed waits at the door if they come back
+        if not self.waiting_room:
+            self.waiting_room = True
+            self._send_waiting_list()
+
+    async def end(self, actor: Peer) -> None:
+        """End the call for everyone: every connection closes, the call is over."""
+        if not actor.is_host:
+            raise ProtocolError("forbidden", "only a host can end the call", "end_call")
+        self.ended = True
+        self.broadcast(CallEnded(by=actor.id), skip=None)
+        for peer in list(self.waiting.values()):
+            peer.notify(CallEnded(by=actor.id))
+            if peer.close is not None:
+                peer.close()
+        self.waiting.clear()
+        for peer in list(self.peers.values()):
+            close = peer.close
+            await self.leave(peer)
+            if close is not None:
+                close()
+        for viewer in list(self.viewers.values()):
+            await viewer.close()
+
+    def _on_producer_closed(self, producer: Producer) -> None:
+        for peer in self.peers.values():
+            if peer.subscriber is not None:
+                peer.subscriber.remove(producer.id)
+        owner = self.peers.get(producer.owner)
+        if owner is not None:
+            for mid, published in list(owner.sources.items()):
+                if published.producer is producer:
+                    del owner.sources[mid]
+                    self.broadcast(PeerUpdated(peer=owner.info()), skip=owner)
+        for viewer in self.viewers.values():
+            viewer.update_stage()
+
+    # -- events ----------------------------------------------------------------------
+
+    def broadcast(self, message: ServerMessage, *, skip: Peer | None) -> None:
+        for peer in self.peers.values():
+            if peer is not skip:
+                peer.notify(message)
+
+    def _on_active_speaker(self, peer_id: str) -> None:
+        self.broadcast(ActiveSpeaker(peer_id=peer_id), skip=None)
+        for viewer in self.viewers.values():
+            viewer.update_stage()
+
+    def _watch_first_media(self, peer: Peer, transport: WebRtcTransport) -> None:
+        def first_media() -> None:
+            if not peer.first_media_seen:
+                peer.first_media_seen = True
+                self.metrics.join_to_first_media.observe(time.monotonic() - peer.joined_at)
+
+        transport.on_first_media = first_media
+
+    # -- viewers ---------------------------------------------------------------------
+
+    async def add_viewer(self, offer: str) -> tuple[Viewer, str]:
+        viewer = Viewer(new_id("v"), self.router)
+        self.viewers[viewer.id] = viewer
+        try:
+            answer = await viewer.start(offer)
+        except SdpError:
+            self.viewers.pop(viewer.id, None)
+            await viewer.close()
+            raise
+        viewer.on_closed = self._viewer_closed
+        return viewer, answer
+
+    def _viewer_closed(self, viewer: Viewer) -> None:
+        self.viewers.pop(viewer.id, None)
+
+    async def close(self) -> None:
+        for peer in list(self.peers.values()):
+            await self.leave(peer)
+        for viewer in list(self.viewers.values()):
+            await viewer.close()
+        self.viewers.clear()
