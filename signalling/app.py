@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from sfu.worker import Worker
+from store.database import default_url, migrate, open_engine
 
-from . import keys, whip, ws
+from . import keys, scheduling, whip, ws
 from . import web as pages
 from .calls import Calls
 from .config import Config
 from .metrics import Metrics
+from .schedule_store import ScheduleStore
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +27,22 @@ def create_app(config: Config) -> web.Application:
     app[keys.METRICS] = Metrics()
     app[keys.READY] = {"ready": False}
     app[keys.BACKGROUND] = set()
+    app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media_plane)
     app.on_response_prepare.append(pages.revalidate_static)
     setup_routes(app)
     return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    url = config.database_url or default_url(config.data_dir)
+    await asyncio.to_thread(migrate, url)
+    engine = open_engine(url)
+    app[keys.SCHEDULES] = ScheduleStore(engine)
+    yield
+    await engine.dispose()
 
 
 async def _media_plane(app: web.Application) -> AsyncIterator[None]:
@@ -44,6 +58,8 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     app[keys.WORKER] = worker
     app[keys.CALLS] = calls
     app[keys.METRICS].attach(worker, calls)
+    for stored in await app[keys.SCHEDULES].all():
+        calls.defaults[stored.call_id] = (stored.schedule.title, stored.schedule.waiting_room)
     app[keys.READY]["ready"] = True
     yield
     app[keys.READY]["ready"] = False
@@ -71,6 +87,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/whep/{call}/{session}", whip.whep_delete)
     app.router.add_patch("/whep/{call}/{session}", whip.not_supported)
     app.router.add_options("/whep/{call}/{session}", whip.preflight)
+    app.router.add_post("/api/schedule", scheduling.create)
+    app.router.add_get("/api/schedule", scheduling.listing)
+    app.router.add_get("/api/schedule/{id}", scheduling.one)
+    app.router.add_get("/api/schedule/{id}/calendar.ics", scheduling.calendar)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

@@ -27,6 +27,8 @@ class Calls:
         self.metrics = metrics
         self.answer_timeout = answer_timeout
         self.rooms: dict[str, Room] = {}
+        # scheduled calls: their title and waiting-room switch, applied when the room opens
+        self.defaults: dict[str, tuple[str, bool]] = {}
         self.ended: set[str] = set()  # calls a host ended: they take no one again
 
     def room(self, call_id: str) -> Room:
@@ -41,6 +43,8 @@ class Calls:
                 answer_timeout=self.answer_timeout,
             )
             room.ice_servers = self.ice_servers
+            if call_id in self.defaults:
+                room.title, room.waiting_room = self.defaults[call_id]
             self.rooms[call_id] = room
         return room
 

@@ -52,6 +52,7 @@ class Config:
     bearer_token: str | None = None
     max_incoming_bitrate: int = 3_000_000
     subscribe_answer_timeout: float = 20.0
+    database_url: str | None = None  # default: SQLite in data_dir
     extra: dict[str, str] = field(default_factory=dict)
 
     def transport_settings(self) -> TransportSettings:

@@ -9,6 +9,7 @@ from sfu.worker import Worker
 from .calls import Calls
 from .config import Config
 from .metrics import Metrics
+from .schedule_store import ScheduleStore
 
 CONFIG = web.AppKey("config", Config)
 WORKER = web.AppKey("worker", Worker)
@@ -16,3 +17,4 @@ CALLS = web.AppKey("calls", Calls)
 METRICS = web.AppKey("metrics", Metrics)
 READY = web.AppKey("ready", dict)
 BACKGROUND = web.AppKey("background", set)
+SCHEDULES = web.AppKey("schedules", ScheduleStore)

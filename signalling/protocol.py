@@ -381,6 +381,7 @@ class Removed:
 class Waiting:
     type: ClassVar[str] = "waiting"
     call: str
+    title: str
     peer_id: str
     message: str
 

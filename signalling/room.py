@@ -55,6 +55,7 @@ class Room:
         self.ended = False
         self.ice_servers: list[dict[str, str]] = []
         self.waiting_room = False
+        self.title = call_id
         self.waiting: dict[str, Peer] = {}  # in order of arrival
         self._host_tokens: dict[str, str] = {}  # token -> role
         router.on_active_speaker = self._on_active_speaker
@@ -87,6 +88,7 @@ class Room:
             peer.notify(
                 Waiting(
                     call=self.id,
+                    title=self.title,
                     peer_id=peer.id,
                     message="Please wait: a host will let you in.",
                 )

@@ -184,7 +184,8 @@ def occurrences(schedule: Schedule, after: datetime, before: datetime) -> list[O
 
 def next_occurrence(schedule: Schedule, now: datetime) -> Occurrence | None:
     """The occurrence going on at `now`, or else the next one (None when over)."""
-    horizon = now + timedelta(days=800)
+    first = schedule.start.replace(tzinfo=schedule.zone)
+    horizon = max(now, first) + timedelta(days=800)
     upcoming = occurrences(schedule, now, horizon)
     return upcoming[0] if upcoming else None
 

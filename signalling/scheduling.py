@@ -1,0 +1,111 @@
+"""HTTP endpoints for scheduled lessons: create, list, one, and "add to calendar" (.ics)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from . import keys
+from .schedule import ScheduleError, check_schedule, next_occurrence, to_ics
+from .schedule_store import StoredSchedule
+
+
+def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    request.app[keys.METRICS].http_errors.labels("/api/schedule", str(status)).inc()
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+def _link(request: web.Request, call_id: str) -> str:
+    return f"{request.scheme}://{request.host}/call/{call_id}"
+
+
+def _describe(request: web.Request, stored: StoredSchedule, now: datetime) -> dict[str, Any]:
+    schedule = stored.schedule
+    upcoming = next_occurrence(schedule, now)
+    return {
+        "id": schedule.uid,
+        "title": schedule.title,
+        "call": stored.call_id,
+        "link": _link(request, stored.call_id),
+        "calendar": f"/api/schedule/{schedule.uid}/calendar.ics",
+        "start": schedule.start.isoformat(timespec="minutes"),
+        "time_zone": schedule.time_zone,
+        "duration_minutes": (
+            None if schedule.duration is None else int(schedule.duration.total_seconds() // 60)
+        ),
+        "repeat": schedule.rrule,
+        "reminders_minutes": [int(r.total_seconds() // 60) for r in schedule.reminders],
+        "waiting_room": schedule.waiting_room,
+        "next": None
+        if upcoming is None
+        else {"start": upcoming.start.isoformat(), "end": upcoming.end.isoformat()},
+    }
+
+
+async def create(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(request, 400, "bad_json", "send a JSON object")
+    if not isinstance(body, dict):
+        return _error(request, 400, "bad_json", "send a JSON object")
+    try:
+        start = datetime.fromisoformat(str(body.get("start", "")))
+        end = datetime.fromisoformat(str(body["end"])) if body.get("end") else None
+        reminders = tuple(timedelta(minutes=int(m)) for m in body.get("reminders_minutes", [15, 0]))
+        schedule = check_schedule(
+            title=str(body.get("title", "")),
+            start=start,
+            end=end,
+            time_zone=str(body.get("time_zone", "")),
+            duration=body.get("duration"),
+            repeat=str(body.get("repeat", "never")),
+            reminders=reminders,
+            waiting_room=bool(body.get("waiting_room", True)),
+            uid=f"{secrets.token_hex(8)}@parta",
+        )
+    except (ValueError, TypeError) as exc:  # ScheduleError is a ValueError
+        message = str(exc) if isinstance(exc, ScheduleError) else f"bad field: {exc}"
+        return _error(request, 400, "bad_schedule", message)
+    call_id = "lesson-" + secrets.token_urlsafe(9).replace("_", "-")
+    now = datetime.now(UTC)
+    stored = await request.app[keys.SCHEDULES].add(schedule, call_id=call_id, now=now)
+    request.app[keys.CALLS].defaults[call_id] = (schedule.title, schedule.waiting_room)
+    return web.json_response(_describe(request, stored, now), status=201)
+
+
+async def listing(request: web.Request) -> web.Response:
+    now = datetime.now(UTC)
+    described = [_describe(request, s, now) for s in await request.app[keys.SCHEDULES].all()]
+    if request.query.get("upcoming") in ("1", "true", "yes"):
+        described = [d for d in described if d["next"] is not None]
+        described.sort(key=lambda d: d["next"]["start"])
+    return web.json_response({"calls": described})
+
+
+async def _find(request: web.Request) -> StoredSchedule | None:
+    stored: StoredSchedule | None = await request.app[keys.SCHEDULES].get(request.match_info["id"])
+    return stored
+
+
+async def one(request: web.Request) -> web.Response:
+    stored = await _find(request)
+    if stored is None:
+        return _error(request, 404, "not_found", "no such scheduled call")
+    return web.json_response(_describe(request, stored, datetime.now(UTC)))
+
+
+async def calendar(request: web.Request) -> web.Response:
+    stored = await _find(request)
+    if stored is None:
+        return _error(request, 404, "not_found", "no such scheduled call")
+    body = to_ics(stored.schedule, url=_link(request, stored.call_id), now=stored.created_at)
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="lesson.ics"'},
+    )

@@ -1,0 +1,89 @@
+"""Scheduling lessons over HTTP: create, list, .ics, and the schedule outlives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import icalendar
+from aiohttp.test_utils import TestServer
+
+from signalling.app import create_app
+from signalling.config import Config
+from tests.support.client import CallClient
+
+LESSON = {
+    "title": "Maths 7b",
+    "start": "2030-03-18T09:00",
+    "time_zone": "Europe/Berlin",
+    "duration": "45m",
+    "repeat": "weekdays",
+}
+
+
+async def started(data_dir: Path) -> TestServer:
+    server = TestServer(create_app(Config(data_dir=data_dir)), host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def test_schedule_list_download_and_keep_across_a_restart(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    server = await started(tmp_path)
+    base = str(server.make_url("/"))
+    async with http.post(f"{base}api/schedule", json=LESSON) as response:
+        assert response.status == 201
+        created = await response.json()
+    assert created["title"] == "Maths 7b" and created["waiting_room"] is True
+    assert created["link"].endswith(f"/call/{created['call']}")
+    assert created["reminders_minutes"] == [15, 0]
+    assert created["next"]["start"] == "2030-03-18T08:00:00+00:00"
+    async with http.get(f"{base}{created['calendar'][1:]}") as response:
+        assert response.status == 200
+        assert response.content_type == "text/calendar"
+        event = icalendar.Calendar.from_ical(await response.read()).walk("VEVENT")[0]
+    assert str(event["summary"]) == "Maths 7b"
+    assert event["rrule"].to_ical() == b"FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+    await server.close()
+
+    # a new process on the same data directory still has the lesson
+    server = await started(tmp_path)
+    base = str(server.make_url("/"))
+    try:
+        async with http.get(f"{base}api/schedule?upcoming=1") as response:
+            listed = (await response.json())["calls"]
+        assert [c["id"] for c in listed] == [created["id"]]
+        # its room opens with the waiting room on and the lesson's title
+        teacher = CallClient(http, base, created["call"], "teacher")
+        joined = await teacher.join()
+        assert joined["waiting_room"] is True
+        student = CallClient(http, base, created["call"], "student")
+        waiting = await student.join(expect="waiting")
+        assert waiting["title"] == "Maths 7b"
+        await student.close()
+        await teacher.close()
+    finally:
+        await server.close()
+
+
+async def test_bad_schedules_get_a_clear_400(tmp_path: Path, http: aiohttp.ClientSession) -> None:
+    server = await started(tmp_path)
+    base = str(server.make_url("/"))
+    try:
+        for body, fragment in (
+            ({**LESSON, "time_zone": "Nowhere/Town"}, "time zone"),
+            ({**LESSON, "title": ""}, "title"),
+            ({**LESSON, "start": "tomorrow"}, "bad field"),
+            ({**LESSON, "repeat": "FREQ=HOURLY;BYDAY=ZZ"}, "repeat"),
+        ):
+            async with http.post(f"{base}api/schedule", json=body) as response:
+                assert response.status == 400
+                error = await response.json()
+                assert error["error"] == "bad_schedule" and fragment in error["message"]
+        async with http.post(f"{base}api/schedule", data="[") as response:
+            assert response.status == 400
+        async with http.get(f"{base}api/schedule/nope/calendar.ics") as response:
+            assert response.status == 404
+    finally:
+        await server.close()
