@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -15,7 +16,9 @@ from . import keys, scheduling, whip, ws
 from . import web as pages
 from .calls import Calls
 from .config import Config
+from .history_store import HistoryStore, PastCall
 from .metrics import Metrics
+from .room import Room
 from .schedule_store import ScheduleStore
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(migrate, url)
     engine = open_engine(url)
     app[keys.SCHEDULES] = ScheduleStore(engine)
+    app[keys.HISTORY] = HistoryStore(engine)
     yield
     await engine.dispose()
 
@@ -58,6 +62,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     app[keys.WORKER] = worker
     app[keys.CALLS] = calls
     app[keys.METRICS].attach(worker, calls)
+    calls.on_call_over = _recorder(app[keys.HISTORY])
     for stored in await app[keys.SCHEDULES].all():
         calls.defaults[stored.call_id] = (stored.schedule.title, stored.schedule.waiting_room)
     app[keys.READY]["ready"] = True
@@ -70,6 +75,23 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     if background:
         await asyncio.gather(*background, return_exceptions=True)
+
+
+def _recorder(history: HistoryStore) -> Callable[[Room], Awaitable[None]]:
+    async def record(room: Room) -> None:
+        assert room.started_at is not None
+        await history.add(
+            PastCall(
+                call_id=room.id,
+                title=room.title,
+                started_at=room.started_at,
+                ended_at=datetime.now(UTC),
+                participants=tuple(room.participants.values()),
+                ended_by_host=room.ended,
+            )
+        )
+
+    return record
 
 
 def setup_routes(app: web.Application) -> None:
@@ -91,6 +113,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/schedule", scheduling.listing)
     app.router.add_get("/api/schedule/{id}", scheduling.one)
     app.router.add_get("/api/schedule/{id}/calendar.ics", scheduling.calendar)
+    app.router.add_get("/api/calls/history", scheduling.history)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

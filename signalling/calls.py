@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from sfu.worker import Worker
 
 from .metrics import Metrics
@@ -9,6 +13,8 @@ from .protocol import (
     ProtocolError,
 )
 from .room import Room
+
+logger = logging.getLogger(__name__)
 
 
 class Calls:
@@ -29,6 +35,9 @@ class Calls:
         self.rooms: dict[str, Room] = {}
         # scheduled calls: their title and waiting-room switch, applied when the room opens
         self.defaults: dict[str, tuple[str, bool]] = {}
+        # told about every call that took place, when its room closes
+        self.on_call_over: Callable[[Room], Awaitable[None]] | None = None
+        self._reports: set[asyncio.Task[None]] = set()
         self.ended: set[str] = set()  # calls a host ended: they take no one again
 
     def room(self, call_id: str) -> Room:
@@ -54,6 +63,22 @@ class Calls:
         if room.empty and self.rooms.get(room.id) is room:
             del self.rooms[room.id]
             await self.worker.close_router(room.id)
+            await self._report(room)
+
+    async def _report(self, room: Room) -> None:
+        # A task of our own: the write must not die with the WebSocket handler that
+        # happened to close the room (aiohttp cancels it when the client goes away).
+        if room.started_at is not None and self.on_call_over is not None:
+            task = asyncio.create_task(self._record(room))
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
+
+    async def _record(self, room: Room) -> None:
+        assert self.on_call_over is not None
+        try:
+            await self.on_call_over(room)
+        except Exception:
+            logger.exception("recording the history of call %s", room.id)
 
     def peer_count(self) -> int:
         return sum(len(r.peers) for r in self.rooms.values())
@@ -64,4 +89,7 @@ class Calls:
     async def close(self) -> None:
         for room in list(self.rooms.values()):
             await room.close()
+            await self._report(room)
         self.rooms.clear()
+        if self._reports:
+            await asyncio.gather(*self._reports, return_exceptions=True)

@@ -8,6 +8,7 @@ from sfu.worker import Worker
 
 from .calls import Calls
 from .config import Config
+from .history_store import HistoryStore
 from .metrics import Metrics
 from .schedule_store import ScheduleStore
 
@@ -18,3 +19,4 @@ METRICS = web.AppKey("metrics", Metrics)
 READY = web.AppKey("ready", dict)
 BACKGROUND = web.AppKey("background", set)
 SCHEDULES = web.AppKey("schedules", ScheduleStore)
+HISTORY = web.AppKey("history", HistoryStore)

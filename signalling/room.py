@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sfu.producer import Producer
 from sfu.router import Router
@@ -56,6 +57,8 @@ class Room:
         self.ice_servers: list[dict[str, str]] = []
         self.waiting_room = False
         self.title = call_id
+        self.started_at: datetime | None = None  # when the first participant came in
+        self.participants: dict[str, str] = {}  # everyone who came in: peer id -> name
         self.waiting: dict[str, Peer] = {}  # in order of arrival
         self._host_tokens: dict[str, str] = {}  # token -> role
         router.on_active_speaker = self._on_active_speaker
@@ -100,6 +103,9 @@ class Room:
 
     def _enter(self, peer: Peer) -> None:
         peer.waiting = False
+        if self.started_at is None:
+            self.started_at = datetime.now(UTC)
+        self.participants[peer.id] = peer.name
         if peer.send is not None:
             peer.subscriber = SubscribeSession(
                 peer.id,

@@ -1,4 +1,5 @@
-"""HTTP endpoints for scheduled lessons: create, list, one, and "add to calendar" (.ics)."""
+"""HTTP endpoints for scheduled lessons (create, list, one, "add to calendar" as .ics)
+and for the history of past calls."""
 
 from __future__ import annotations
 
@@ -108,4 +109,26 @@ async def calendar(request: web.Request) -> web.Response:
         content_type="text/calendar",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="lesson.ics"'},
+    )
+
+
+async def history(request: web.Request) -> web.Response:
+    """Past calls, newest first: start, end, duration and participants."""
+    call_id = request.query.get("call")
+    past = await request.app[keys.HISTORY].recent(call_id=call_id)
+    return web.json_response(
+        {
+            "calls": [
+                {
+                    "call": p.call_id,
+                    "title": p.title,
+                    "started_at": p.started_at.isoformat(),
+                    "ended_at": p.ended_at.isoformat(),
+                    "duration_seconds": p.duration_seconds,
+                    "participants": list(p.participants),
+                    "ended_by_host": p.ended_by_host,
+                }
+                for p in past
+            ]
+        }
     )

@@ -120,7 +120,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                     Error(code="internal", message="the server failed to handle that message")
                 )
     finally:
-        await _depart(app, session)
+        # shielded: a handler cancelled because the client vanished still cleans up
+        await asyncio.shield(_depart(app, session))
         await session.close()
     return ws
 

@@ -20,3 +20,16 @@ scheduled_calls = Table(
     Column("waiting_room", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+
+call_history = Table(
+    "call_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), nullable=False, index=True),
+    Column("title", String(128), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("participants", JSON, nullable=False),  # names, in order of joining
+    Column("ended_by_host", Boolean, nullable=False),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -85,5 +86,35 @@ async def test_bad_schedules_get_a_clear_400(tmp_path: Path, http: aiohttp.Clien
             assert response.status == 400
         async with http.get(f"{base}api/schedule/nope/calendar.ics") as response:
             assert response.status == 404
+    finally:
+        await server.close()
+
+
+async def test_call_history_records_start_end_and_participants(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    server = await started(tmp_path)
+    base = str(server.make_url("/"))
+    try:
+        teacher = CallClient(http, base, "history-1", "Anna Petrova")
+        student = CallClient(http, base, "history-1", "Boris")
+        await teacher.join()
+        await student.join()
+        await student.close()
+        ended = teacher.expect("call_ended")
+        await teacher.send({"type": "end_call"})
+        await ended
+        await teacher.close()
+        for _ in range(50):
+            async with http.get(f"{base}api/calls/history?call=history-1") as response:
+                calls = (await response.json())["calls"]
+            if calls:
+                break
+            await asyncio.sleep(0.1)
+        (past,) = calls
+        assert past["participants"] == ["Anna Petrova", "Boris"]
+        assert past["ended_by_host"] is True
+        assert past["started_at"] <= past["ended_at"]
+        assert 0 <= past["duration_seconds"] < 60
     finally:
         await server.close()
