@@ -158,12 +158,17 @@ class Room:
         if not actor.is_host:
             raise ProtocolError("forbidden", "only a host can do that", what)
 
-    def _waiting_one(self, actor: Peer, peer_id: str, what: str) -> Peer:
+    def _host_picks(self, actor: Peer, among: dict[str, Peer], peer_id: str, what: str) -> Peer:
+        """The peer a host's control names, checked: the actor is a host, the peer is there."""
         self._require_host(actor, what)
-        peer = self.waiting.get(peer_id)
+        peer = among.get(peer_id)
         if peer is None:
-            raise ProtocolError("not_found", "nobody with that id is waiting", what)
+            where = "waiting" if among is self.waiting else "in this call"
+            raise ProtocolError("not_found", f"nobody with that id is {where}", what)
         return peer
+
+    def _waiting_one(self, actor: Peer, peer_id: str, what: str) -> Peer:
+        return self._host_picks(actor, self.waiting, peer_id, what)
 
     def admit(self, actor: Peer, peer_id: str) -> None:
         peer = self._waiting_one(actor, peer_id, "admit")
@@ -311,11 +316,7 @@ class Room:
     # -- host controls (the server enforces every rule) -------------------------------
 
     def _target(self, actor: Peer, peer_id: str, what: str) -> Peer:
-        self._require_host(actor, what)
-        target = self.peers.get(peer_id)
-        if target is None:
-            raise ProtocolError("not_found", "no such participant in this call", what)
-        return target
+        return self._host_picks(actor, self.peers, peer_id, what)
 
     def mute_participant(self, actor: Peer, peer_id: str, source: str, lock: bool) -> None:
         target = self._target(actor, peer_id, "mute_participant")
