@@ -8,6 +8,7 @@
 import { t } from './strings.js';
 import { CallSession } from './session.js';
 import { CallView } from './view.js';
+import { icon } from './icons.js';
 import { applyStrings, byId, copyText, showScreen, toasts } from './ui.js';
 
 const CALL_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -168,7 +169,7 @@ function wirePrejoin() {
 function startCall(call, name) {
   app.screen = 'call';
   app.call = call;
-  app.view ??= new CallView({ onLeft: showLeft });
+  app.view ??= new CallView({ onLeft: showLeft, onOver: showOver });
   const session = new CallSession(call, name, app.view);
   app.session = session;
   app.view.attach(session);
@@ -183,6 +184,31 @@ function showLeft(session) {
   const rejoin = byId('btn-rejoin');
   rejoin.onclick = () => startCall(session.call, session.name);
   rejoin.focus();
+}
+
+/** Removed, the call ended, or not let in: say why; no automatic way back in. */
+function showOver(session, reason) {
+  app.screen = reason;
+  const call = session.call;
+  const [titleKey, bodyKey, iconName] = {
+    removed: ['removedTitle', 'removedBody', 'logOut'],
+    ended: session.endedByMe
+      ? ['endedByYouTitle', 'endedByYouBody', 'power']
+      : ['endedTitle', 'endedBody', 'power'],
+    denied: ['deniedTitle', 'deniedBody', 'lock'],
+  }[reason] ?? ['endedTitle', 'endedBody', 'power'];
+  const screen = byId('screen-over');
+  screen.setAttribute('data-testid', `${reason}-screen`);
+  screen.dataset.reason = reason;
+  byId('over-icon').innerHTML = icon(iconName);
+  byId('over-title').textContent = t(titleKey);
+  byId('over-body').textContent = t(bodyKey, { call });
+  document.title = `${t(titleKey)} — ${t('appName')}`;
+  showScreen('screen-over');
+  const again = byId('btn-ask-again');
+  again.hidden = reason !== 'denied';
+  again.onclick = () => startCall(call, session.name);
+  (again.hidden ? screen.querySelector('a.btn') : again).focus();
 }
 
 function wireCopyLinks() {
@@ -239,9 +265,22 @@ function boot() {
 window.parta = Object.freeze({
   state() {
     if (!app.session || app.screen !== 'call') {
-      return { screen: app.screen, call: app.call, peerId: null, peers: [], activeSpeaker: null, connected: false };
+      return {
+        screen: app.screen,
+        call: app.call,
+        peerId: null,
+        peers: [],
+        activeSpeaker: null,
+        connected: false,
+        role: null,
+        waiting: false,
+        waitingRoom: false,
+        waitingList: [],
+        locked: [],
+      };
     }
-    return { screen: app.screen, ...app.session.snapshot() };
+    const snapshot = app.session.snapshot();
+    return { screen: snapshot.waiting ? 'waiting' : 'call', ...snapshot };
   },
   async stats() {
     if (!app.session || app.screen !== 'call') {

@@ -21,6 +21,11 @@ const CAMERA_CONSTRAINTS = {
   frameRate: { ideal: 24, max: 30 },
 };
 const SCREEN_CONSTRAINTS = { frameRate: { ideal: 15, max: 30 } };
+// A host's token, per call: sent with every join so that a host who reloads is host again.
+const HOST_TOKEN_PREFIX = 'parta.hostToken.';
+export const ROLES = ['host', 'cohost', 'participant'];
+// Sources a host can turn off (a screen share is stopped, not muted).
+const HOST_SOURCES = ['microphone', 'camera'];
 
 class StaleError extends Error {}
 
@@ -58,8 +63,31 @@ function normalizePeer(peer) {
   return {
     id: String(peer?.id ?? ''),
     name: String(peer?.name ?? ''),
+    role: ROLES.includes(peer?.role) ? peer.role : 'participant',
+    locked: Array.isArray(peer?.locked) ? peer.locked.map(String) : [],
     tracks: Array.isArray(peer?.tracks) ? peer.tracks.map((tr) => ({ ...tr })) : [],
   };
+}
+
+export function isHostRole(role) {
+  return role === 'host' || role === 'cohost';
+}
+
+function loadHostToken(call) {
+  try {
+    return localStorage.getItem(HOST_TOKEN_PREFIX + call) || null;
+  } catch {
+    return null;
+  }
+}
+
+function saveHostToken(call, token) {
+  try {
+    if (token) localStorage.setItem(HOST_TOKEN_PREFIX + call, token);
+    else localStorage.removeItem(HOST_TOKEN_PREFIX + call);
+  } catch {
+    // storage blocked: a reload makes this host a participant; nothing else breaks
+  }
 }
 
 export class CallSession {
@@ -78,6 +106,17 @@ export class CallSession {
     this.everJoined = false;
     this.leaving = false;
     this.iceServers = [];
+
+    // Host controls and the waiting room (PROTOCOL.md).
+    this.role = 'participant';
+    this.waiting = false; // we are in the waiting room: no media until a host admits us
+    this.waitingList = []; // hosts: [{id, name}] in order of arrival
+    this.waitingRoom = false; // whether the call's waiting room is on (as last told)
+    this.locked = new Set(); // our sources a host keeps off
+    this.title = null; // a scheduled lesson's title, from `waiting`
+    this.over = null; // 'removed' | 'ended' | 'denied': this session is finished for good
+    this.endedByMe = false;
+    this.pendingUnmute = null; // the source of our last `mute {muted: false}`
 
     this.local = { microphone: null, camera: null, screen: null }; // MediaStreamTrack
     this.muted = { microphone: false, camera: false };
@@ -120,7 +159,8 @@ export class CallSession {
   leave() {
     if (this.leaving) return;
     this.leaving = true;
-    if (this.connected) this.send({ type: 'leave' });
+    if (this.connected || this.waiting) this.send({ type: 'leave' });
+    this.waiting = false;
     this.closeSocket();
     this.closePeerConnections();
     this.failPending(new StaleError('left'));
@@ -134,7 +174,29 @@ export class CallSession {
 
   /** Best effort when the tab closes: the server learns it at once, not at socket timeout. */
   leaveOnUnload() {
-    if (this.connected) this.send({ type: 'leave' });
+    if (this.connected || this.waiting) this.send({ type: 'leave' });
+  }
+
+  /**
+   * The server ended this session for good (removed, call ended, not let in): no
+   * reconnection, no "Rejoin"; the view shows why.
+   */
+  finish(reason, by = null) {
+    if (this.leaving) return;
+    this.leaving = true;
+    this.over = reason;
+    this.endedByMe = by != null && by === this.peerId;
+    this.closeSocket();
+    this.closePeerConnections();
+    this.failPending(new StaleError(reason));
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const track of Object.values(this.local)) track?.stop();
+    this.local = { microphone: null, camera: null, screen: null };
+    toasts.clear();
+    this.connected = false;
+    this.waiting = false;
+    this.view.onOver(reason);
   }
 
   setStatus(status) {
@@ -204,6 +266,10 @@ export class CallSession {
 
   /** Microphone and camera buttons: mute/unmute, or ask for the device if we have none. */
   async toggleSource(source) {
+    if (this.locked.has(source)) {
+      toasts.show({ id: `locked-${source}`, kind: 'warning', text: t('hostTurnedOff'), timeout: 5000 });
+      return;
+    }
     const track = this.local[source];
     if (!track) {
       await this.addDevice(source);
@@ -300,7 +366,10 @@ export class CallSession {
     this.ws = ws;
     ws.onopen = () => {
       if (ws !== this.ws) return;
-      this.send({ type: 'join', version: PROTOCOL_VERSION, call: this.call, name: this.name });
+      const join = { type: 'join', version: PROTOCOL_VERSION, call: this.call, name: this.name };
+      const token = loadHostToken(this.call);
+      if (token) join.host_token = token;
+      this.send(join);
     };
     ws.onmessage = (event) => { if (ws === this.ws) this.onMessage(event.data); };
     ws.onclose = () => { if (ws === this.ws) this.onSocketLost(); };
@@ -337,6 +406,7 @@ export class CallSession {
   }
 
   onSocketLost() {
+    if (this.over) return; // removed, ended or denied: never come back on our own
     this.closeSocket();
     this.connected = false;
     this.activeSpeaker = null;
@@ -427,6 +497,24 @@ export class CallSession {
       case 'pong':
         this.pongDeadline = null;
         break;
+      case 'waiting':
+        this.onWaiting(msg);
+        break;
+      case 'waiting_list':
+        this.onWaitingList(msg);
+        break;
+      case 'muted_by_host':
+        this.onMutedByHost(msg);
+        break;
+      case 'denied':
+        this.finish('denied');
+        break;
+      case 'removed':
+        this.finish('removed', msg.by ?? null);
+        break;
+      case 'call_ended':
+        this.finish('ended', msg.by ?? null);
+        break;
       case 'error':
         this.onServerError(msg);
         break;
@@ -445,6 +533,15 @@ export class CallSession {
     }
     this.self = null;
     this.activeSpeaker = msg.active_speaker ?? null;
+    const wasWaiting = this.waiting;
+    this.waiting = false;
+    this.role = ROLES.includes(msg.role) ? msg.role : 'participant';
+    this.waitingRoom = !!msg.waiting_room;
+    if (!isHostRole(this.role)) this.waitingList = [];
+    // A fresh peer on the server: no locks (a lock belongs to the old peer id).
+    this.locked = new Set();
+    this.pendingUnmute = null;
+    saveHostToken(this.call, typeof msg.host_token === 'string' ? msg.host_token : null);
     const wasReconnect = this.everJoined;
     this.connected = true;
     this.everJoined = true;
@@ -453,6 +550,7 @@ export class CallSession {
     toasts.hide('reconnecting');
     toasts.hide('reconnect-failed');
     if (wasReconnect) toasts.show({ kind: 'success', text: t('reconnected'), timeout: 3000 });
+    else if (wasWaiting) toasts.show({ kind: 'success', text: t('admittedToast'), timeout: 4000 });
     this.setStatus('connected');
     this.startPing();
     this.ensureSubPc();
@@ -460,7 +558,148 @@ export class CallSession {
     if (this.hasLocalMedia()) this.requestPublish();
   }
 
+  /** The waiting room is on: wait (socket open, no media) until `joined` or `denied`. */
+  onWaiting(msg) {
+    this.peerId = msg.peer_id != null ? String(msg.peer_id) : null;
+    this.title = typeof msg.title === 'string' && msg.title.trim() ? msg.title.trim() : null;
+    this.waiting = true;
+    this.connected = false;
+    this.peers = new Map();
+    this.attempt = 0;
+    toasts.hide('reconnecting');
+    toasts.hide('reconnect-failed');
+    this.setStatus('waiting');
+    this.startPing();
+    this.view.render();
+  }
+
+  /** Hosts: who waits at the door, and whether the door is on. */
+  onWaitingList(msg) {
+    const before = new Set(this.waitingList.map((p) => p.id));
+    this.waitingRoom = !!msg.enabled;
+    this.waitingList = (Array.isArray(msg.waiting) ? msg.waiting : [])
+      .map((p) => ({ id: String(p?.peer_id ?? ''), name: String(p?.name ?? '') }))
+      .filter((p) => p.id);
+    const arrivals = this.waitingList.filter((p) => !before.has(p.id));
+    for (const p of arrivals) announce(t('isWaiting', { name: p.name }));
+    this.view.onWaitingListChanged?.(arrivals);
+    this.view.render();
+  }
+
+  /** A host turned one of our sources off (perhaps for good): follow in the UI. */
+  onMutedByHost(msg) {
+    const source = msg.source;
+    if (!HOST_SOURCES.includes(source)) return;
+    this.muted[source] = true;
+    const track = this.local[source];
+    if (track) track.enabled = false;
+    // The server already has it muted: no need to tell it, and an unmute must be sent.
+    this.toldMuted[source] = true;
+    if (this.pendingUnmute === source) this.pendingUnmute = null;
+    if (msg.locked) this.locked.add(source);
+    const key = source === 'microphone'
+      ? (msg.locked ? 'hostLockedMic' : 'hostMutedMic')
+      : (msg.locked ? 'hostLockedCamera' : 'hostMutedCamera');
+    toasts.show({ id: `host-muted-${source}`, kind: 'info', text: t(key), timeout: 8000 });
+    this.view.render();
+  }
+
+  /** `peer_updated` about ourselves (a host changed our role or lifted a lock). */
+  onSelfUpdated(peer) {
+    this.self = peer;
+    const role = peer.role;
+    if (role !== this.role) {
+      const wasHost = isHostRole(this.role);
+      this.role = role;
+      if (isHostRole(role) && !wasHost) {
+        toasts.show({ kind: 'success', text: t('youAreCohost'), timeout: 6000 });
+      } else if (!isHostRole(role) && wasHost) {
+        this.waitingList = [];
+        saveHostToken(this.call, null);
+        this.view.onWaitingListChanged?.([]);
+        toasts.show({ kind: 'info', text: t('youAreParticipant'), timeout: 6000 });
+      }
+    }
+    const locked = new Set(peer.locked.filter((source) => HOST_SOURCES.includes(source)));
+    for (const source of this.locked) {
+      if (locked.has(source)) continue;
+      toasts.hide(`host-muted-${source}`);
+      toasts.show({
+        kind: 'info',
+        text: t(source === 'microphone' ? 'hostUnlockedMic' : 'hostUnlockedCamera'),
+        timeout: 6000,
+      });
+    }
+    this.locked = locked;
+    this.view.render();
+  }
+
+  // ---- host controls (the server checks every one of them) -------------------------
+
+  isHost() {
+    return isHostRole(this.role) && this.connected;
+  }
+
+  muteParticipant(peerId, source, lock = false) {
+    return this.send({ type: 'mute_participant', peer_id: peerId, source, lock });
+  }
+
+  unlockParticipant(peerId, source) {
+    return this.send({ type: 'unlock_participant', peer_id: peerId, source });
+  }
+
+  setRole(peerId, role) {
+    return this.send({ type: 'set_role', peer_id: peerId, role });
+  }
+
+  removeParticipant(peerId) {
+    return this.send({ type: 'remove_participant', peer_id: peerId });
+  }
+
+  endCall() {
+    return this.send({ type: 'end_call' });
+  }
+
+  setWaitingRoom(enabled) {
+    return this.send({ type: 'set_waiting_room', enabled: !!enabled });
+  }
+
+  admit(peerId) {
+    return this.send({ type: 'admit', peer_id: peerId });
+  }
+
+  deny(peerId) {
+    return this.send({ type: 'deny', peer_id: peerId });
+  }
+
+  admitAll() {
+    return this.send({ type: 'admit_all' });
+  }
+
   onServerError(msg) {
+    if (msg.code === 'call_ended') {
+      this.finish('ended');
+      return;
+    }
+    if (msg.code === 'locked') {
+      // Our unmute came too late: a host keeps that source off.
+      const source = this.pendingUnmute;
+      this.pendingUnmute = null;
+      if (source) {
+        this.muted[source] = true;
+        if (this.local[source]) this.local[source].enabled = false;
+        this.toldMuted[source] = true;
+        this.locked.add(source);
+        this.view.render();
+      }
+      toasts.show({ id: 'locked', kind: 'warning', text: t('errorLocked'), timeout: 6000 });
+      return;
+    }
+    const friendly = { forbidden: 'errorForbidden', not_found: 'errorNotFound' }[msg.code];
+    if (friendly) {
+      toasts.show({ kind: 'warning', text: t(friendly), timeout: 6000 });
+      return;
+    }
     const message = String(msg.message || msg.code || 'error');
     if (msg.in_reply_to === 'publish' && this.pendingAnswer) {
       const pending = this.pendingAnswer;
@@ -476,8 +715,7 @@ export class CallSession {
     const peer = normalizePeer(raw);
     if (!peer.id) return;
     if (peer.id === this.peerId) {
-      this.self = peer;
-      this.view.render();
+      this.onSelfUpdated(peer);
       return;
     }
     const known = this.peers.has(peer.id);
@@ -638,9 +876,7 @@ export class CallSession {
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     live();
     this.published = tracks;
-    for (const source of Object.keys(this.toldMuted)) {
-      if (!tracks.some((tr) => tr.source === source)) delete this.toldMuted[source];
-    }
+    // toldMuted is kept for unpublished sources: the server keeps a mute across republishes.
     for (const { source } of tracks) this.syncMute(source);
     this.view.render();
   }
@@ -651,7 +887,10 @@ export class CallSession {
     if (!this.published.some((tr) => tr.source === source)) return;
     const muted = this.muted[source];
     if ((this.toldMuted[source] ?? false) === muted) return;
-    if (this.send({ type: 'mute', source, muted })) this.toldMuted[source] = muted;
+    if (this.send({ type: 'mute', source, muted })) {
+      this.toldMuted[source] = muted;
+      this.pendingUnmute = muted ? null : source;
+    }
   }
 
   async onSubscribeOffer(msg) {
@@ -733,9 +972,17 @@ export class CallSession {
       connected: this.connected,
       status: this.status,
       activeSpeaker: this.activeSpeaker,
+      title: this.title,
+      role: this.role,
+      waiting: this.waiting,
+      waitingRoom: this.waitingRoom,
+      waitingList: this.waitingList.map((p) => ({ ...p })),
+      locked: [...this.locked],
       peers: [...this.peers.values()].map((peer) => ({
         id: peer.id,
         name: peer.name,
+        role: peer.role,
+        locked: [...peer.locked],
         tracks: peer.tracks.map((tr) => ({ ...tr })),
         receiving: Object.keys(this.remote.get(peer.id) ?? {}),
       })),

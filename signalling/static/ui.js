@@ -103,7 +103,10 @@ const TOAST_ICONS = { error: 'alert', success: 'check', info: 'alert', warning: 
  * id; `timeout: 0` keeps it until dismissed or hidden; `action` adds one button.
  */
 export const toasts = {
-  show({ text, kind = 'info', id = null, timeout = TOAST_MS, dismissable = true, action = null }) {
+  show({
+    text, kind = 'info', id = null, timeout = TOAST_MS, dismissable = true, action = null, actions = [],
+    icon: iconName = null,
+  }) {
     const box = byId('toasts');
     if (id) this.hide(id);
     while (box.children.length >= MAX_TOASTS) box.firstElementChild.remove();
@@ -115,15 +118,16 @@ export const toasts = {
     });
     const mark = kind === 'busy'
       ? el('span', { class: 'spinner', 'aria-hidden': 'true' })
-      : el('span', { class: 'toast-icon', html: icon(TOAST_ICONS[kind] ?? 'alert') });
+      : el('span', { class: 'toast-icon', html: icon(iconName ?? TOAST_ICONS[kind] ?? 'alert') });
     node.append(mark, el('span', { class: 'toast-text', text }));
-    if (action) {
+    for (const act of [action, ...actions].filter(Boolean)) {
       node.append(el('button', {
         type: 'button',
-        class: 'btn btn-small btn-secondary toast-action',
-        text: action.label,
-        'data-testid': action.testid,
-        onclick: () => { node.remove(); action.onClick(); },
+        class: `btn btn-small ${act.primary ? 'btn-primary' : 'btn-secondary'} toast-action`,
+        text: act.label,
+        'aria-label': act.ariaLabel,
+        'data-testid': act.testid,
+        onclick: () => { node.remove(); act.onClick(); },
       }));
     }
     if (dismissable) {

@@ -4,16 +4,25 @@
 import { t } from './strings.js';
 import { icon } from './icons.js';
 import { byId, el, hueOf, initials, showScreen, toasts } from './ui.js';
+import { isHostRole } from './session.js';
 
 const GAP_PX = 10;
 // Below this width a tile's name and video are too small; the grid scrolls instead.
 const MIN_TILE_W = 150;
 
 export class CallView {
-  /** `onLeft(session)` is called once the session has left the call. */
-  constructor({ onLeft }) {
+  /**
+   * `onLeft(session)` is called once the session has left the call; `onOver(session,
+   * reason)` once the server ended it for good (removed, ended, denied).
+   */
+  constructor({ onLeft, onOver }) {
     this.session = null;
     this.onLeftCallback = onLeft;
+    this.onOverCallback = onOver;
+    this.rows = new Map(); // people panel rows by peer id
+    this.waitRows = new Map(); // waiting list rows by peer id
+    this.expanded = null; // the peer id whose "More" actions are open
+    this.previewTrack = null; // the waiting screen's camera preview
     this.tiles = new Map(); // key -> {root, video, avatar, mic, name, pin, track}
     this.audio = new Map(); // remote track id -> <audio>
     this.pinned = null;
@@ -33,6 +42,15 @@ export class CallView {
       byId('btn-people').focus();
     });
     byId('btn-leave').addEventListener('click', () => this.session?.leave());
+    byId('btn-end-call').addEventListener('click', () => this.confirmEndCall());
+    byId('switch-waiting-room').addEventListener('click', () => {
+      const s = this.session;
+      if (s?.isHost()) s.setWaitingRoom(!s.waitingRoom);
+    });
+    byId('btn-admit-all').addEventListener('click', () => this.session?.admitAll());
+    byId('waiting-leave').addEventListener('click', () => this.session?.leave());
+    byId('waiting-btn-mic').addEventListener('click', () => this.session?.toggleSource('microphone'));
+    byId('waiting-btn-camera').addEventListener('click', () => this.session?.toggleSource('camera'));
     document.addEventListener('keydown', (event) => this.onKey(event));
   }
 
@@ -40,6 +58,7 @@ export class CallView {
     this.clear();
     this.session = session;
     this.pinned = null;
+    this.expanded = null;
     byId('call-title').textContent = session.call;
     document.title = `${session.call} — ${t('appName')}`;
     showScreen('screen-call');
@@ -57,15 +76,35 @@ export class CallView {
       node.remove();
     }
     this.audio.clear();
+    for (const row of this.rows.values()) row.root.remove();
+    this.rows.clear();
+    for (const row of this.waitRows.values()) row.root.remove();
+    this.waitRows.clear();
+    this.setPreview(null);
   }
 
   onLeft() {
     const session = this.session;
+    this.detach();
+    this.onLeftCallback(session);
+  }
+
+  /** The server ended our part in the call: removed, the call ended, or not let in. */
+  onOver(reason) {
+    const session = this.session;
+    this.detach();
+    this.onOverCallback(session, reason);
+  }
+
+  detach() {
     this.clear();
     this.session = null;
     this.panelOpen = false;
+    this.expanded = null;
+    const dialog = byId('confirm');
+    if (dialog.open) dialog.close('cancel');
     toasts.hide('sound');
-    this.onLeftCallback(session);
+    toasts.hide('waiting');
   }
 
   onScreenShareStarted() {
@@ -101,6 +140,19 @@ export class CallView {
   renderNow() {
     const s = this.session;
     if (!s) return;
+    if (s.waiting) {
+      if (byId('screen-waiting').hidden) {
+        showScreen('screen-waiting');
+        byId('waiting-call-title').focus();
+      }
+      this.renderWaiting(s);
+      return;
+    }
+    if (byId('screen-call').hidden) {
+      showScreen('screen-call');
+      document.title = `${s.call} — ${t('appName')}`;
+    }
+    this.setPreview(null);
     const items = this.tileItems(s);
     const stageKey = this.pickStage(items);
 
@@ -152,6 +204,7 @@ export class CallView {
       testid: `tile-${selfId}`,
       peerId: s.peerId,
       name: s.name,
+      role: s.role,
       local: true,
       source: 'camera',
       track: s.local.camera && !s.muted.camera ? s.local.camera : null,
@@ -179,6 +232,7 @@ export class CallView {
         testid: `tile-${peer.id}`,
         peerId: peer.id,
         name: peer.name,
+        role: peer.role,
         local: false,
         source: 'camera',
         track: camera && !camera.muted ? usable(media.camera?.track) : null,
@@ -219,6 +273,7 @@ export class CallView {
     const avatar = el('div', { class: 'avatar', 'aria-hidden': 'true' });
     const mic = el('span', { class: 'tile-mic', html: icon('micOff'), title: t('micOff') });
     const name = el('span', { class: 'tile-name' });
+    const badge = el('span', { class: 'role-badge tile-badge' });
     const pin = el('button', {
       type: 'button',
       class: 'btn btn-icon tile-pin',
@@ -227,10 +282,10 @@ export class CallView {
     const root = el('div', { class: 'tile', role: 'group' }, [
       video,
       el('div', { class: 'avatar-wrap' }, avatar),
-      el('div', { class: 'tile-label' }, [mic, name]),
+      el('div', { class: 'tile-label' }, [mic, name, badge]),
       pin,
     ]);
-    const tile = { root, video, avatar, mic, name, pin, track: null, pinIcon: null };
+    const tile = { root, video, avatar, mic, name, badge, pin, track: null, pinIcon: null };
     this.tiles.set(item.key, tile);
     return tile;
   }
@@ -260,10 +315,15 @@ export class CallView {
       : (item.local ? t('youSuffix', { name: item.name }) : item.name);
     tile.name.textContent = label;
     tile.mic.hidden = isScreen || !item.micOff;
+    const roleText = !isScreen && isHostRole(item.role) ? t(item.role) : '';
+    tile.badge.hidden = !roleText;
+    tile.badge.textContent = roleText;
+    tile.badge.setAttribute('data-testid', `host-badge-${item.peerId ?? 'local'}`);
     tile.avatar.textContent = initials(item.name);
     tile.avatar.style.setProperty('--hue', String(hueOf(item.name)));
     root.setAttribute('aria-label', [
       label,
+      roleText || null,
       !isScreen && item.micOff ? t('micOff') : null,
       !isScreen && !track ? t('cameraOff') : null,
       speaking ? t('speaking') : null,
@@ -315,20 +375,24 @@ export class CallView {
 
   renderControls(s) {
     const micOn = !!s.local.microphone && !s.muted.microphone;
+    const micLocked = s.locked.has('microphone');
     setControl('btn-mic', {
       pressed: micOn,
       icon: micOn ? 'mic' : 'micOff',
       off: !micOn,
-      label: t('microphone'),
-      title: t(micOn ? 'turnMicOff' : 'turnMicOn'),
+      locked: micLocked,
+      label: micLocked ? `${t('microphone')}: ${t('hostTurnedOff')}` : t('microphone'),
+      title: micLocked ? t('hostTurnedOff') : t(micOn ? 'turnMicOff' : 'turnMicOn'),
     });
     const cameraOn = !!s.local.camera && !s.muted.camera;
+    const cameraLocked = s.locked.has('camera');
     setControl('btn-camera', {
       pressed: cameraOn,
       icon: cameraOn ? 'camera' : 'cameraOff',
       off: !cameraOn,
-      label: t('camera'),
-      title: t(cameraOn ? 'turnCameraOff' : 'turnCameraOn'),
+      locked: cameraLocked,
+      label: cameraLocked ? `${t('camera')}: ${t('hostTurnedOff')}` : t('camera'),
+      title: cameraLocked ? t('hostTurnedOff') : t(cameraOn ? 'turnCameraOff' : 'turnCameraOn'),
     });
     const sharing = !!s.local.screen;
     byId('btn-screen').hidden = !navigator.mediaDevices?.getDisplayMedia;
@@ -342,29 +406,146 @@ export class CallView {
     });
     const count = s.peers.size + 1;
     byId('people-count').textContent = String(count);
+    const waitingCount = s.isHost() ? s.waitingList.length : 0;
+    const badge = byId('waiting-badge');
+    badge.hidden = !waitingCount;
+    badge.textContent = String(waitingCount);
+    const waitingText = waitingCount ? t('waitingCount', { count: waitingCount }) : '';
     setControl('btn-people', {
       pressed: this.panelOpen,
       icon: 'people',
-      label: `${t('participants')} ${count}`,
-      title: t('participantsTitle', { count }),
+      label: [`${t('participants')} ${count}`, waitingText].filter(Boolean).join(', '),
+      title: [t('participantsTitle', { count }), waitingText].filter(Boolean).join(' — '),
     });
     setControl('btn-leave', { icon: 'leave', label: t('leave'), title: t('leaveTitle') });
+    byId('btn-end-call').hidden = !s.isHost();
+    setControl('btn-end-call', {
+      icon: 'power',
+      label: t('endCallForEveryone'),
+      title: t('endCallForEveryone'),
+    });
   }
 
   togglePanel(open = !this.panelOpen) {
     this.panelOpen = open;
+    if (open) toasts.hide('waiting');
     this.renderNow();
     if (open) byId('panel-close').focus();
   }
 
+  // ---- waiting room: the one who waits ------------------------------------------
+
+  renderWaiting(s) {
+    const title = s.title ?? s.call;
+    byId('waiting-call-title').textContent = t('waitingTitle', { call: title });
+    document.title = `${t('waitingBody')} — ${title}`;
+    const track = s.local.camera && !s.muted.camera ? s.local.camera : null;
+    this.setPreview(track);
+    const avatar = byId('waiting-avatar');
+    avatar.textContent = initials(s.name);
+    avatar.style.setProperty('--hue', String(hueOf(s.name)));
+    const micOn = !!s.local.microphone && !s.muted.microphone;
+    setRoundButton(byId('waiting-btn-mic'), {
+      on: micOn,
+      icon: micOn ? 'mic' : 'micOff',
+      label: t(micOn ? 'turnMicOff' : 'turnMicOn'),
+    });
+    setRoundButton(byId('waiting-btn-camera'), {
+      on: !!track,
+      icon: track ? 'camera' : 'cameraOff',
+      label: t(track ? 'turnCameraOff' : 'turnCameraOn'),
+    });
+  }
+
+  setPreview(track) {
+    if (this.previewTrack === track) return;
+    this.previewTrack = track;
+    const video = byId('waiting-preview');
+    video.srcObject = track ? new MediaStream([track]) : null;
+    video.hidden = !track;
+    byId('waiting-preview-off').hidden = !!track;
+    if (track) video.play().catch(() => {});
+  }
+
+  // ---- waiting room: hosts --------------------------------------------------------
+
+  /** Someone started waiting: with the panel closed, a toast says so (with Admit). */
+  onWaitingListChanged(arrivals) {
+    const s = this.session;
+    if (!s) return;
+    const list = s.waitingList;
+    const showing = !!document.querySelector('[data-toast-id="waiting"]');
+    if (!s.isHost() || !list.length || this.panelOpen) {
+      toasts.hide('waiting');
+      return;
+    }
+    if (!arrivals.length && !showing) return;
+    const newest = list[list.length - 1];
+    toasts.show({
+      id: 'waiting',
+      kind: 'info',
+      icon: 'clock',
+      timeout: 0,
+      text: list.length === 1
+        ? t('isWaiting', { name: newest.name })
+        : t('areWaiting', { name: newest.name, count: list.length - 1 }),
+      actions: [
+        {
+          label: t('admit'),
+          ariaLabel: t('admitName', { name: newest.name }),
+          testid: 'toast-btn-admit',
+          primary: true,
+          onClick: () => s.admit(newest.id),
+        },
+        list.length > 1
+          ? { label: t('showWaiting'), testid: 'toast-btn-show-waiting', onClick: () => this.togglePanel(true) }
+          : null,
+      ],
+    });
+  }
+
+  async confirmEndCall() {
+    const s = this.session;
+    if (!s?.isHost()) return;
+    const ok = await confirmDialog({
+      title: t('confirmEndTitle'),
+      body: t('confirmEndBody', { call: s.call }),
+      ok: t('confirmEnd'),
+    });
+    if (ok && this.session === s) s.endCall();
+  }
+
+  async confirmRemove(peerId) {
+    const s = this.session;
+    const peer = s?.peers.get(peerId);
+    if (!peer) return;
+    const ok = await confirmDialog({
+      title: t('confirmRemoveTitle', { name: peer.name }),
+      body: t('confirmRemoveBody'),
+      ok: t('confirmRemove'),
+    });
+    if (ok && this.session === s) {
+      if (this.expanded === peerId) this.expanded = null;
+      s.removeParticipant(peerId);
+    }
+  }
+
   renderPanel(s) {
     const count = s.peers.size + 1;
+    const host = s.isHost();
     byId('panel').hidden = !this.panelOpen;
+    byId('panel').classList.toggle('hosting', host);
     byId('panel-title').textContent = t('participantsTitle', { count });
+    byId('host-tools').hidden = !host;
+    if (host) this.renderHostTools(s);
+
     const rows = [{
       id: s.peerId ?? 'local',
+      self: true,
       name: t('youSuffix', { name: s.name }),
       avatarName: s.name,
+      role: s.role,
+      locked: [...s.locked],
       micOff: !s.local.microphone || s.muted.microphone,
       cameraOff: !s.local.camera || s.muted.camera,
       presenting: !!s.local.screen,
@@ -373,33 +554,219 @@ export class CallView {
       const find = (source) => peer.tracks.find((tr) => tr.source === source);
       rows.push({
         id: peer.id,
+        self: false,
         name: peer.name,
         avatarName: peer.name,
+        role: peer.role,
+        locked: peer.locked,
         micOff: !find('microphone') || !!find('microphone').muted,
         cameraOff: !find('camera') || !!find('camera').muted,
         presenting: !!find('screen'),
       });
     }
+    if (this.expanded && !rows.some((row) => row.id === this.expanded && !row.self)) this.expanded = null;
     const list = byId('people-list');
-    list.replaceChildren(...rows.map((row) => {
-      const states = [
-        row.presenting ? ['presenting', t('presenting', { name: row.avatarName })] : null,
-        row.cameraOff ? ['cameraOff', t('cameraOff')] : null,
-        row.micOff ? ['micOff', t('micOff')] : null,
-      ].filter(Boolean);
-      const avatar = el('span', { class: 'avatar small', 'aria-hidden': 'true', text: initials(row.avatarName) });
-      avatar.style.setProperty('--hue', String(hueOf(row.avatarName)));
-      return el('li', {
-        class: row.id === s.activeSpeaker ? 'person speaking' : 'person',
-        'data-testid': `person-${row.id}`,
-      }, [
-        avatar,
-        el('span', { class: 'person-name', text: row.name }),
-        el('span', { class: 'person-state' }, states.map(([name, text]) => el('span', {
-          class: `state-icon state-${name}`, role: 'img', 'aria-label': text, title: text, html: icon(name),
-        }))),
-      ]);
+    syncRows(list, this.rows, rows, (row) => this.createPersonRow(row.id), (node, row) => {
+      this.updatePersonRow(node, row, s, host);
+    });
+  }
+
+  renderHostTools(s) {
+    const on = s.waitingRoom;
+    const sw = byId('switch-waiting-room');
+    sw.setAttribute('aria-checked', String(on));
+    byId('waiting-room-label').textContent = t(on ? 'waitingRoomOn' : 'waitingRoomOff');
+    byId('waiting-room-hint').textContent = t(on ? 'waitingRoomHintOn' : 'waitingRoomHintOff');
+    const list = s.waitingList;
+    byId('waiting-section').hidden = !list.length;
+    byId('waiting-title').textContent = t('waitingListTitle', { count: list.length });
+    const hadFocus = [...this.waitRows.values()].some((row) => row.root.contains(document.activeElement));
+    syncRows(byId('waiting-people'), this.waitRows, list, (p) => this.createWaitingRow(p.id), (row, p) => {
+      row.data = p;
+      row.name.textContent = p.name;
+      row.avatar.textContent = initials(p.name);
+      row.avatar.style.setProperty('--hue', String(hueOf(p.name)));
+      row.admit.setAttribute('aria-label', t('admitName', { name: p.name }));
+      row.admit.title = t('admitName', { name: p.name });
+      row.deny.setAttribute('aria-label', t('denyName', { name: p.name }));
+      row.deny.title = t('denyName', { name: p.name });
+    });
+    // The row with focus went (admitted, denied, left): keep the keyboard in the panel.
+    if (hadFocus && !byId('waiting-people').contains(document.activeElement)) {
+      const next = byId('waiting-people').querySelector('button') ?? sw;
+      next.focus();
+    }
+  }
+
+  createWaitingRow(id) {
+    const row = { data: null };
+    row.avatar = el('span', { class: 'avatar small', 'aria-hidden': 'true' });
+    row.name = el('span', { class: 'person-name' });
+    row.admit = el('button', {
+      type: 'button',
+      class: 'btn btn-small btn-primary',
+      text: t('admit'),
+      'data-testid': `btn-admit-${id}`,
+      onclick: () => this.session?.admit(row.data.id),
+    });
+    row.deny = el('button', {
+      type: 'button',
+      class: 'btn btn-small btn-secondary',
+      text: t('deny'),
+      'data-testid': `btn-deny-${id}`,
+      onclick: () => this.session?.deny(row.data.id),
+    });
+    row.root = el('li', { class: 'person waiting-person', 'data-testid': `waiting-${id}` }, [
+      el('div', { class: 'person-main' }, [
+        row.avatar, row.name, el('span', { class: 'waiting-buttons' }, [row.admit, row.deny]),
+      ]),
+    ]);
+    return row;
+  }
+
+  createPersonRow(id) {
+    const row = { data: null, stateKey: '' };
+    row.avatar = el('span', { class: 'avatar small', 'aria-hidden': 'true' });
+    row.name = el('span', { class: 'person-name' });
+    row.badge = el('span', { class: 'role-badge', 'data-testid': `person-badge-${id}` });
+    row.states = el('span', { class: 'person-state' });
+    const act = (fn) => () => { if (row.data && this.session?.isHost()) fn(row.data, this.session); };
+    row.mic = chip({
+      testid: `btn-mute-${id}`,
+      onclick: act((p, s) => {
+        if (p.locked.includes('microphone')) s.unlockParticipant(p.id, 'microphone');
+        else if (!p.micOff) s.muteParticipant(p.id, 'microphone', false);
+      }),
+    });
+    row.camera = chip({
+      testid: `btn-camera-off-${id}`,
+      onclick: act((p, s) => {
+        if (p.locked.includes('camera')) s.unlockParticipant(p.id, 'camera');
+        else if (!p.cameraOff) s.muteParticipant(p.id, 'camera', false);
+      }),
+    });
+    row.more = chip({
+      testid: `btn-more-${id}`,
+      className: 'chip chip-icon',
+      onclick: () => {
+        this.expanded = this.expanded === id ? null : id;
+        this.renderNow();
+      },
+    });
+    row.more.setAttribute('aria-controls', `person-menu-${id}`);
+    const menuItem = (testid, onclick, className = 'menu-item') => el('button', {
+      type: 'button', class: className, 'data-testid': testid, onclick,
+    });
+    row.lockMic = menuItem(`btn-lock-microphone-${id}`, act((p, s) => {
+      if (p.locked.includes('microphone')) s.unlockParticipant(p.id, 'microphone');
+      else s.muteParticipant(p.id, 'microphone', true);
     }));
+    row.lockCamera = menuItem(`btn-lock-camera-${id}`, act((p, s) => {
+      if (p.locked.includes('camera')) s.unlockParticipant(p.id, 'camera');
+      else s.muteParticipant(p.id, 'camera', true);
+    }));
+    row.cohost = menuItem(`btn-cohost-${id}`, act((p, s) => {
+      s.setRole(p.id, p.role === 'cohost' ? 'participant' : 'cohost');
+    }));
+    row.remove = menuItem(`btn-remove-${id}`, act((p) => this.confirmRemove(p.id)), 'menu-item danger');
+    row.menu = el('div', { class: 'person-menu', id: `person-menu-${id}`, role: 'group' }, [
+      row.lockMic, row.lockCamera, row.cohost, row.remove,
+    ]);
+    row.actions = el('div', { class: 'person-actions' }, [row.mic, row.camera]);
+    row.root = el('li', { class: 'person', 'data-testid': `person-${id}` }, [
+      el('div', { class: 'person-main' }, [
+        row.avatar,
+        el('span', { class: 'person-text' }, [row.name, row.badge]),
+        row.states,
+        row.more,
+      ]),
+      row.actions,
+      row.menu,
+    ]);
+    return row;
+  }
+
+  updatePersonRow(row, data, s, host) {
+    row.data = data;
+    row.root.classList.toggle('speaking', data.id === s.activeSpeaker);
+    row.root.dataset.role = data.role;
+    row.name.textContent = data.name;
+    row.avatar.textContent = initials(data.avatarName);
+    row.avatar.style.setProperty('--hue', String(hueOf(data.avatarName)));
+    const roleText = isHostRole(data.role) ? t(data.role) : '';
+    row.badge.hidden = !roleText;
+    row.badge.textContent = roleText;
+
+    const micLocked = data.locked.includes('microphone');
+    const cameraLocked = data.locked.includes('camera');
+    const states = [
+      data.presenting ? ['presenting', 'presenting', t('presenting', { name: data.avatarName })] : null,
+      cameraLocked ? ['lock', 'locked', t('lockedCamera')] : null,
+      data.cameraOff ? ['cameraOff', 'cameraOff', t('cameraOff')] : null,
+      micLocked ? ['lock', 'locked', t('lockedMic')] : null,
+      data.micOff ? ['micOff', 'micOff', t('micOff')] : null,
+    ].filter(Boolean);
+    const stateKey = states.map((st) => st[2]).join('|');
+    if (row.stateKey !== stateKey) {
+      row.stateKey = stateKey;
+      row.states.replaceChildren(...states.map(([iconName, cls, text]) => el('span', {
+        class: `state-icon state-${cls}`, role: 'img', 'aria-label': text, title: text, html: icon(iconName),
+      })));
+    }
+
+    // Host controls: for everyone but ourselves; the call's host cannot be removed or demoted.
+    const controls = host && !data.self;
+    const isTheHost = data.role === 'host';
+    row.actions.hidden = !controls;
+    // The call's host keeps their role and cannot be removed: no "More" for them.
+    row.more.hidden = !controls || isTheHost;
+    if (!controls || isTheHost) {
+      row.menu.hidden = true;
+      row.root.classList.remove('expanded');
+      if (this.expanded === data.id) this.expanded = null;
+    }
+    if (!controls) return;
+    const name = data.name;
+    setChip(row.mic, micLocked
+      ? {
+        icon: 'unlock',
+        text: t('unlockMicShort'),
+        label: t('unlockMicName', { name }),
+        unlock: true,
+        testid: `btn-unlock-microphone-${data.id}`,
+      }
+      : {
+        icon: data.micOff ? 'micOff' : 'mic',
+        text: t(data.micOff ? 'muted' : 'mute'),
+        label: data.micOff ? `${name}: ${t('micOff')}` : t('muteName', { name }),
+        disabled: data.micOff,
+        testid: `btn-mute-${data.id}`,
+      });
+    setChip(row.camera, cameraLocked
+      ? {
+        icon: 'unlock',
+        text: t('unlockCameraShort'),
+        label: t('unlockCameraName', { name }),
+        unlock: true,
+        testid: `btn-unlock-camera-${data.id}`,
+      }
+      : {
+        icon: data.cameraOff ? 'cameraOff' : 'camera',
+        text: t(data.cameraOff ? 'cameraIsOff' : 'turnOffCamera'),
+        label: data.cameraOff ? `${name}: ${t('cameraOff')}` : t('turnOffCameraName', { name }),
+        disabled: data.cameraOff,
+        testid: `btn-camera-off-${data.id}`,
+      });
+    if (isTheHost) return;
+    const expanded = this.expanded === data.id;
+    setChip(row.more, { icon: 'more', label: t('moreFor', { name }), text: '' });
+    row.more.setAttribute('aria-expanded', String(expanded));
+    row.menu.hidden = !expanded;
+    row.root.classList.toggle('expanded', expanded);
+    setMenuItem(row.lockMic, micLocked ? 'unlock' : 'lock', t(micLocked ? 'unlockMic' : 'keepMicOff'));
+    setMenuItem(row.lockCamera, cameraLocked ? 'unlock' : 'lock', t(cameraLocked ? 'unlockCamera' : 'keepCameraOff'));
+    setMenuItem(row.cohost, 'shield', t(data.role === 'cohost' ? 'removeCohost' : 'makeCohost'));
+    setMenuItem(row.remove, 'userX', t('removeFromCall'));
   }
 
   /** One hidden <audio> per remote microphone; video elements stay muted. */
@@ -444,7 +811,7 @@ export class CallView {
   }
 
   onKey(event) {
-    if (!this.session || byId('screen-call').hidden) return;
+    if (!this.session || byId('screen-call').hidden || byId('confirm').open) return;
     if (event.key === 'Escape' && this.panelOpen) {
       this.togglePanel(false);
       byId('btn-people').focus();
@@ -473,11 +840,103 @@ function placeInOrder(container, nodes) {
   while (container.children.length > nodes.length) container.lastElementChild.remove();
 }
 
-function setControl(id, { pressed, icon: iconName, off = false, active = false, label, text, title }) {
+/**
+ * Keep `container`'s keyed rows in step with `items` (each with an `id`): rows are made
+ * once and updated in place, so that a click or the keyboard focus survives the frequent
+ * re-renders (every change of active speaker re-renders).
+ */
+function syncRows(container, rows, items, create, update) {
+  const seen = new Set();
+  for (const item of items) {
+    let row = rows.get(item.id);
+    if (!row) {
+      row = create(item);
+      rows.set(item.id, row);
+    }
+    update(row, item);
+    seen.add(item.id);
+  }
+  for (const [id, row] of rows) {
+    if (seen.has(id)) continue;
+    row.root.remove();
+    rows.delete(id);
+  }
+  placeInOrder(container, items.map((item) => rows.get(item.id).root));
+}
+
+function chip({ testid, onclick, className = 'chip' }) {
+  const node = el('button', { type: 'button', class: className, 'data-testid': testid, onclick });
+  node.append(el('span', { class: 'chip-icon-box' }), el('span', { class: 'chip-text' }));
+  return node;
+}
+
+/** A small action button; "disabled" ones stay focusable (aria-disabled) and do nothing. */
+function setChip(node, { icon: iconName, text, label, disabled = false, unlock = false, testid }) {
+  node.classList.toggle('chip-unlock', unlock);
+  const box = node.querySelector('.chip-icon-box');
+  if (box.dataset.iconName !== iconName) {
+    box.dataset.iconName = iconName;
+    box.innerHTML = icon(iconName);
+  }
+  node.querySelector('.chip-text').textContent = text;
+  node.setAttribute('aria-label', label);
+  node.title = label;
+  if (disabled) node.setAttribute('aria-disabled', 'true');
+  else node.removeAttribute('aria-disabled');
+  if (testid) node.setAttribute('data-testid', testid);
+}
+
+function setMenuItem(node, iconName, text) {
+  if (node.dataset.iconName !== iconName || node.dataset.text !== text) {
+    node.dataset.iconName = iconName;
+    node.dataset.text = text;
+    node.innerHTML = icon(iconName);
+    node.append(el('span', { text }));
+  }
+}
+
+function setRoundButton(node, { on, icon: iconName, label }) {
+  node.classList.toggle('off', !on);
+  node.setAttribute('aria-pressed', String(on));
+  node.setAttribute('aria-label', label);
+  node.title = label;
+  if (node.dataset.iconName !== iconName) {
+    node.dataset.iconName = iconName;
+    node.innerHTML = icon(iconName);
+  }
+}
+
+/** A modal "are you sure?" with Cancel focused; resolves true for the confirm button. */
+export function confirmDialog({ title, body, ok }) {
+  const dialog = byId('confirm');
+  if (dialog.open) dialog.close('cancel');
+  byId('confirm-title').textContent = title;
+  byId('confirm-body').textContent = body;
+  byId('confirm-ok').textContent = ok;
+  dialog.returnValue = '';
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+    dialog.showModal();
+  });
+}
+
+function setControl(id, {
+  pressed, icon: iconName, off = false, active = false, locked = false, label, text, title,
+}) {
   const button = byId(id);
   if (pressed !== undefined) button.setAttribute('aria-pressed', String(pressed));
   button.classList.toggle('off', off);
   button.classList.toggle('active', active);
+  // Locked by a host: still focusable and with its tooltip, but it does nothing.
+  button.classList.toggle('locked', locked);
+  if (locked) button.setAttribute('aria-disabled', 'true');
+  else button.removeAttribute('aria-disabled');
+  let lockMark = button.querySelector('.ctrl-lock');
+  if (locked && !lockMark) {
+    lockMark = el('span', { class: 'ctrl-lock', 'aria-hidden': 'true', html: icon('lock') });
+    button.append(lockMark);
+  }
+  if (lockMark) lockMark.hidden = !locked;
   button.setAttribute('aria-label', label);
   button.title = title;
   const iconBox = button.querySelector('.ctrl-icon');

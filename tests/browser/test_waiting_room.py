@@ -1,0 +1,62 @@
+"""A teacher admits a student from the waiting room, mutes them and ends the call, all
+through the web client's host controls, in two headless Chromium pages.
+
+Like test_web_client.py, the pages and the server run in a private network namespace
+(`unshare --net`, only loopback up).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.browser.chromium import CHROMIUM_PATH, chromium_available
+from tests.browser.test_web_client import ROOT, in_private_network
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_teacher_admits_mutes_and_ends_for_everyone(tmp_path: Path) -> None:
+    assert chromium_available(), f"{CHROMIUM_PATH} is missing: ./run test installs it"
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a loopback-only network namespace")
+    out = tmp_path / "browser"
+    command = in_private_network(
+        [sys.executable, "-m", "tests.browser.waiting_driver", "--out", str(out), "--timeout", "30"]
+    )
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=170)
+    lines = completed.stdout.strip().splitlines()
+    assert lines, f"driver printed nothing; stderr:\n{completed.stderr[-3000:]}"
+    result = json.loads(lines[-1])
+    assert completed.returncode == 0, f"{result}\n{completed.stderr[-3000:]}"
+    steps = result["steps"]
+
+    # the waiting student gets no media at all
+    assert steps["student_waiting"] and steps["waiting_screen_visible"]
+    waiting = result["waiting_stats"]
+    assert waiting["bytesReceived"] == {"audio": 0, "video": 0}
+    assert waiting["inbound"] == [] and waiting["framesDecoded"] == 0
+
+    # once admitted, both decode each other's video and audio
+    ids = result["ids"]
+    for me, other in (("Teacher", "Student"), ("Student", "Teacher")):
+        inbound = [s for s in result["stats"][me]["inbound"] if s["peerId"] == ids[other]]
+        video = [s for s in inbound if s["kind"] == "video"]
+        audio = [s for s in inbound if s["kind"] == "audio"]
+        assert video and video[0]["framesDecoded"] >= 30 and video[0]["frameWidth"] > 0
+        assert audio and audio[0]["totalSamplesReceived"] >= 48000
+
+    assert steps.pop("host_badge_text") == "Host"
+    assert steps.pop("mic_button_tooltip") == "The host has turned this off"
+    assert steps.pop("ended_title") == "The host ended the call"
+    failed = sorted(name for name, ok in steps.items() if ok is not True)
+    assert not failed, f"steps that failed: {failed}"
+    assert result["page_errors"] == []
+    for shot in ("waiting.png", "host-panel.png", "student-locked.png", "ended.png"):
+        assert (out / shot).stat().st_size > 10_000, shot
