@@ -52,6 +52,7 @@ class Peer:
     muted_sources: set[str] = field(default_factory=set)
     locked: set[str] = field(default_factory=set)  # sources a host keeps off
     role: str = "participant"
+    host_token: str | None = None  # brings a host or co-host back as such
     close: Callable[[], None] | None = None  # ends the participant's session
     waiting: bool = False  # in the waiting room: no media, no messages but the outcome
     publish_in_flight: bool = False

@@ -308,6 +308,7 @@ class Joined:
     role: str = "participant"
     host_token: str | None = None
     waiting_room: bool = False
+    title: str = ""
     version: int = VERSION
 
 
@@ -372,6 +373,15 @@ class MutedByHost:
 
 
 @dataclass(frozen=True)
+class RoleChanged:
+    """Sent to a participant a host made co-host or participant again."""
+
+    type: ClassVar[str] = "role_changed"
+    role: str
+    host_token: str | None
+
+
+@dataclass(frozen=True)
 class Removed:
     type: ClassVar[str] = "removed"
     by: str
@@ -416,6 +426,7 @@ ServerMessage = (
     | Denied
     | WaitingList
     | MutedByHost
+    | RoleChanged
     | Removed
     | CallEnded
     | Joined

@@ -31,6 +31,7 @@ from .protocol import (
     ProtocolError,
     PublishedTrack,
     Removed,
+    RoleChanged,
     ServerMessage,
     Waiting,
     WaitingList,
@@ -101,7 +102,18 @@ class Room:
         self._enter(peer)
         return peer
 
-    def _enter(self, peer: Peer) -> None:
+    def _token_for(self, peer: Peer, *, given: str | None = None) -> str | None:
+        """Each host and co-host has a token of their own that brings them back as such."""
+        if not peer.is_host:
+            return None
+        if given is not None and self._host_tokens.get(given) == peer.role:
+            peer.host_token = given
+        else:
+            peer.host_token = secrets.token_urlsafe(24)
+            self._host_tokens[peer.host_token] = peer.role
+        return peer.host_token
+
+    def _enter(self, peer: Peer, *, host_token: str | None = None) -> None:
         peer.waiting = False
         if self.started_at is None:
             self.started_at = datetime.now(UTC)
@@ -119,12 +131,7 @@ class Room:
                 peer.subscriber.add(producer)
         self.broadcast(PeerJoined(peer=peer.info()), skip=None)
         self.peers[peer.id] = peer
-        token = None
-        if peer.is_host:
-            token = next((t for t, r in self._host_tokens.items() if r == peer.role), None)
-            if token is None:
-                token = secrets.token_urlsafe(24)
-                self._host_tokens[token] = peer.role
+        token = self._token_for(peer, given=host_token)
         peer.notify(
             Joined(
                 call=self.id,
@@ -135,6 +142,7 @@ class Room:
                 role=peer.role,
                 host_token=token,
                 waiting_room=self.waiting_room,
+                title=self.title,
             )
         )
         if peer.is_host:
@@ -320,6 +328,8 @@ class Room:
 
     def mute_participant(self, actor: Peer, peer_id: str, source: str, lock: bool) -> None:
         target = self._target(actor, peer_id, "mute_participant")
+        if target.role == "host" and actor.role != "host":
+            raise ProtocolError("forbidden", "a co-host cannot mute the host", "mute_participant")
         if lock:
             target.locked.add(source)
         self._set_muted(target, source, True)
@@ -335,8 +345,16 @@ class Room:
         target = self._target(actor, peer_id, "set_role")
         if target.role == "host":
             raise ProtocolError("forbidden", "the call's host keeps that role", "set_role")
+        if target.host_token is not None:
+            # a demoted co-host's token no longer makes anyone a co-host
+            self._host_tokens.pop(target.host_token, None)
+            target.host_token = None
         target.role = role
-        self.broadcast(PeerUpdated(peer=target.info()), skip=None)
+        token = self._token_for(target)
+        target.notify(RoleChanged(role=role, host_token=token))
+        if target.is_host:
+            target.notify(self._waiting_list())
+        self.broadcast(PeerUpdated(peer=target.info()), skip=target)
 
     async def remove_participant(self, actor: Peer, peer_id: str) -> None:
         target = self._target(actor, peer_id, "remove_participant")

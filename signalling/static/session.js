@@ -487,6 +487,9 @@ export class CallSession {
       case 'peer_updated':
         this.upsertPeer(msg.peer, false);
         break;
+      case 'role_changed':
+        this.onRoleChanged(msg);
+        break;
       case 'peer_left':
         this.removePeer(String(msg.peer_id));
         break;
@@ -602,6 +605,12 @@ export class CallSession {
       : (msg.locked ? 'hostLockedCamera' : 'hostMutedCamera');
     toasts.show({ id: `host-muted-${source}`, kind: 'info', text: t(key), timeout: 8000 });
     this.view.render();
+  }
+
+  /** A host made us co-host (with a token of our own) or participant again. */
+  onRoleChanged(msg) {
+    saveHostToken(this.call, msg.host_token ?? null);
+    this.onSelfUpdated({ ...(this.self ?? {}), role: msg.role, locked: [...this.locked] });
   }
 
   /** `peer_updated` about ourselves (a host changed our role or lifted a lock). */

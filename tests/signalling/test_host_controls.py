@@ -33,8 +33,25 @@ async def test_creator_is_host_and_only_hosts_control(
     refused = await ann.request({"type": "end_call"}, "error")
     assert refused["code"] == "forbidden"
     update = bob.expect("peer_updated")
+    promoted = ann.expect("role_changed")
+    listing = ann.expect("waiting_list")
     await teacher.send({"type": "set_role", "peer_id": ann.peer_id, "role": "cohost"})
     assert (await asyncio.wait_for(update, 5))["peer"]["role"] == "cohost"
+    token = (await asyncio.wait_for(promoted, 5))["host_token"]
+    assert token and token != teacher.joined["host_token"]  # type: ignore[index]
+    await asyncio.wait_for(listing, 5)
+    # a co-host may not mute the host
+    refused = await ann.request(
+        {"type": "mute_participant", "peer_id": teacher.peer_id, "source": "microphone"}, "error"
+    )
+    assert refused["code"] == "forbidden"
+    # demoted: the token no longer makes anyone a co-host
+    demoted = ann.expect("role_changed")
+    await teacher.send({"type": "set_role", "peer_id": ann.peer_id, "role": "participant"})
+    assert (await asyncio.wait_for(demoted, 5))["host_token"] is None
+    again = CallClient(http, base_url, "roles", "ann again")
+    assert (await again.join(host_token=token))["role"] == "participant"
+    await again.close()
     missing = await teacher.request({"type": "remove_participant", "peer_id": "nobody"}, "error")
     assert missing["code"] == "not_found"
     for client in (teacher, ann, bob):
