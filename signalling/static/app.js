@@ -1,7 +1,8 @@
 // parta web client: routes between the home, pre-join, call and "you left" screens, and
 // exposes `window.parta` for tests. Plain ES modules, no build step.
 //
-//   /                 home: your name and a call name, "Join call"
+//   /                 home: your name and a call name, "Join call"; schedule a lesson,
+//                     upcoming lessons and past calls (schedule.js)
 //   /call/{id}        the call; asks for the name first when it is not known
 //   /call/{id}?name=  join under that name (tests, links made by other tools)
 
@@ -9,6 +10,7 @@ import { t } from './strings.js';
 import { CallSession } from './session.js';
 import { CallView } from './view.js';
 import { icon } from './icons.js';
+import { showScheduling } from './schedule.js';
 import { applyStrings, byId, copyText, showScreen, toasts } from './ui.js';
 
 const CALL_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -98,6 +100,7 @@ function showHome({ notice = null, call = null } = {}) {
   noticeNode.hidden = !notice;
   noticeNode.textContent = notice ?? '';
   updateLinkPreview();
+  showScheduling();
   (nameInput.value ? callInput : nameInput).focus();
 }
 

@@ -1,0 +1,287 @@
+// Home screen: "Schedule a lesson" (POST /api/schedule), the upcoming lessons
+// (GET /api/schedule?upcoming=1) and the past calls (GET /api/calls/history).
+
+import { t } from './strings.js';
+import { icon } from './icons.js';
+import { byId, copyText, el, toasts } from './ui.js';
+
+const MAX_NAMES = 4; // participants shown per past call before "+N more"
+
+const REPEAT_LABELS = {
+  'FREQ=DAILY': 'repeatDaily',
+  'FREQ=WEEKLY': 'repeatWeekly',
+  'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR': 'repeatWeekdays',
+};
+
+// ---- small pure helpers -----------------------------------------------------------
+
+const pad = (n) => String(n).padStart(2, '0');
+
+function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+function timeZones(own) {
+  let zones = [];
+  try {
+    zones = Intl.supportedValuesOf('timeZone');
+  } catch {
+    zones = [];
+  }
+  const all = new Set([own, ...zones]);
+  if (!all.has('UTC')) all.add('UTC');
+  return [...all].sort((a, b) => a.localeCompare(b));
+}
+
+function repeatLabel(rule) {
+  if (!rule) return t('repeatNever');
+  const key = REPEAT_LABELS[rule.toUpperCase()];
+  return key ? t(key) : t('repeatCustom');
+}
+
+/** "Tue 3 Mar, 09:00" in the viewer's own time zone (all-day lessons: the date only). */
+function formatStart(lesson) {
+  const when = lesson.next ? lesson.next.start : lesson.start;
+  const date = new Date(when);
+  if (Number.isNaN(date.getTime())) return when;
+  if (lesson.duration_minutes == null) {
+    const day = new Intl.DateTimeFormat(undefined, {
+      weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: lesson.time_zone,
+    }).format(date);
+    return `${day}, ${t('allDay')}`;
+  }
+  return new Intl.DateTimeFormat(undefined, {
+    weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
+  }).format(date);
+}
+
+function formatDate(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(undefined, {
+    day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
+  }).format(date);
+}
+
+function formatDuration(seconds) {
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 1) return t('lessThanMinute');
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  if (!h) return t('minutesShort', { m });
+  return m ? t('hoursMinutesShort', { h, m }) : t('hoursShort', { h });
+}
+
+function participantsText(names) {
+  if (!names.length) return t('noParticipants');
+  const shown = names.slice(0, MAX_NAMES).join(', ');
+  const rest = names.length - MAX_NAMES;
+  return rest > 0 ? `${shown} ${t('moreNames', { count: rest })}` : shown;
+}
+
+async function getJson(url) {
+  const response = await fetch(url, { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
+
+async function copyLink(link) {
+  const ok = await copyText(link);
+  toasts.show({ kind: ok ? 'success' : 'warning', text: t(ok ? 'linkCopied' : 'copyFailed'), timeout: 4000 });
+}
+
+// ---- the form ---------------------------------------------------------------------
+
+function fillDefaults() {
+  const own = browserTimeZone();
+  const select = byId('schedule-tz');
+  if (!select.options.length) {
+    for (const zone of timeZones(own)) {
+      select.append(el('option', { value: zone, text: zone.replaceAll('_', ' ') }));
+    }
+  }
+  select.value = own;
+  // the next full hour, in the browser's wall time
+  const next = new Date(Date.now() + 60 * 60 * 1000);
+  if (!byId('schedule-date').value) {
+    byId('schedule-date').value = `${next.getFullYear()}-${pad(next.getMonth() + 1)}-${pad(next.getDate())}`;
+  }
+  if (!byId('schedule-time').value) byId('schedule-time').value = `${pad(next.getHours())}:00`;
+}
+
+function showError(text) {
+  const node = byId('schedule-error');
+  node.textContent = text ?? '';
+  node.hidden = !text;
+}
+
+function showResult(lesson) {
+  byId('result-title').textContent = lesson.title;
+  byId('result-when').textContent = `${formatStart(lesson)} · ${repeatLabel(lesson.repeat)}`;
+  byId('result-link').value = lesson.link;
+  byId('result-ics').href = lesson.calendar;
+  byId('result-start').href = lesson.link;
+  byId('result-copy').onclick = () => copyLink(lesson.link);
+  byId('schedule-result').hidden = false;
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const title = byId('schedule-title').value.trim();
+  const date = byId('schedule-date').value;
+  const time = byId('schedule-time').value;
+  byId('schedule-title').setAttribute('aria-invalid', String(!title));
+  if (!title) {
+    showError(t('titleRequired'));
+    byId('schedule-title').focus();
+    return;
+  }
+  if (!date || !time) {
+    showError(t('dateRequired'));
+    byId(date ? 'schedule-time' : 'schedule-date').focus();
+    return;
+  }
+  const body = {
+    title,
+    start: `${date}T${time.slice(0, 5)}`,
+    time_zone: byId('schedule-tz').value,
+    duration: byId('schedule-duration').value,
+    repeat: byId('schedule-repeat').value,
+    reminders_minutes: ['schedule-reminder-15', 'schedule-reminder-0']
+      .map(byId).filter((box) => box.checked).map((box) => Number(box.value)),
+    waiting_room: byId('schedule-waiting-room').checked,
+  };
+  const button = byId('schedule-submit');
+  button.disabled = true;
+  button.textContent = t('scheduling');
+  showError(null);
+  try {
+    let response;
+    let answer = {};
+    try {
+      response = await fetch('/api/schedule', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify(body),
+      });
+      answer = await response.json().catch(() => ({}));
+    } catch {
+      showError(t('scheduleFailed', { message: t('networkError') }));
+      return;
+    }
+    if (!response.ok) {
+      byId('schedule-result').hidden = true;
+      showError(t('scheduleFailed', { message: answer.message ?? `HTTP ${response.status}` }));
+      byId('schedule-title').setAttribute('aria-invalid', String(answer.message?.includes('title') ?? false));
+      return;
+    }
+    showResult(answer);
+    loadUpcoming();
+  } finally {
+    button.disabled = false;
+    button.textContent = t('scheduleButton');
+  }
+}
+
+// ---- the lists --------------------------------------------------------------------
+
+function lessonItem(lesson) {
+  return el('li', { class: 'lesson', 'data-testid': `upcoming-${lesson.id}` }, [
+    el('div', { class: 'lesson-main' }, [
+      el('span', { class: 'lesson-title', text: lesson.title }),
+      el('span', { class: 'lesson-meta', text: `${formatStart(lesson)} · ${repeatLabel(lesson.repeat)}` }),
+    ]),
+    el('div', { class: 'lesson-actions' }, [
+      el('button', {
+        type: 'button',
+        class: 'btn btn-icon',
+        title: t('copyLink'),
+        'aria-label': t('copyLinkFor', { title: lesson.title }),
+        'data-testid': 'upcoming-copy',
+        html: icon('copy'),
+        onclick: () => copyLink(lesson.link),
+      }),
+      el('a', {
+        class: 'btn btn-icon',
+        href: lesson.calendar,
+        download: 'lesson.ics',
+        title: t('addToCalendar'),
+        'aria-label': t('calendarFor', { title: lesson.title }),
+        'data-testid': 'upcoming-ics',
+        html: icon('calendar'),
+      }),
+      el('a', {
+        class: 'btn btn-primary btn-small',
+        href: lesson.link,
+        'aria-label': t('joinLesson', { title: lesson.title }),
+        'data-testid': 'upcoming-join',
+        text: t('join'),
+      }),
+    ]),
+  ]);
+}
+
+function historyItem(call) {
+  const meta = `${formatDate(call.started_at)} · ${formatDuration(call.duration_seconds)}`;
+  return el('li', { class: 'lesson', 'data-testid': `history-${call.call}` }, [
+    el('div', { class: 'lesson-main' }, [
+      el('span', { class: 'lesson-title' }, [
+        call.title || call.call,
+        call.ended_by_host
+          ? el('span', { class: 'tag', 'data-testid': 'ended-by-host', text: t('endedByHost') })
+          : null,
+      ]),
+      el('span', { class: 'lesson-meta', text: meta }),
+      el('span', {
+        class: 'lesson-meta lesson-people',
+        title: call.participants.join(', '),
+        text: participantsText(call.participants),
+      }),
+    ]),
+  ]);
+}
+
+async function fillList(listId, emptyId, url, make) {
+  const list = byId(listId);
+  const empty = byId(emptyId);
+  try {
+    const { calls } = await getJson(url);
+    list.replaceChildren(...calls.map(make));
+    empty.textContent = t(emptyId === 'upcoming-empty' ? 'upcomingEmpty' : 'historyEmpty');
+    empty.hidden = calls.length > 0;
+  } catch {
+    list.replaceChildren();
+    empty.textContent = t('listFailed');
+    empty.hidden = false;
+  }
+  list.dataset.loaded = 'true';
+}
+
+function loadUpcoming() {
+  return fillList('upcoming-list', 'upcoming-empty', '/api/schedule?upcoming=1', lessonItem);
+}
+
+function loadHistory() {
+  return fillList('history-list', 'history-empty', '/api/calls/history', historyItem);
+}
+
+let wired = false;
+
+/** Called whenever the home screen is shown. */
+export function showScheduling() {
+  if (!wired) {
+    wired = true;
+    byId('schedule-form').addEventListener('submit', submit);
+    byId('schedule-title').addEventListener('input', () => {
+      byId('schedule-title').setAttribute('aria-invalid', 'false');
+    });
+    byId('result-link').addEventListener('focus', (event) => event.target.select());
+  }
+  fillDefaults();
+  loadUpcoming();
+  loadHistory();
+}

@@ -1,0 +1,195 @@
+"""A teacher schedules a lesson on the home page, holds it, and finds it in past calls.
+
+Run by tests/browser/test_schedule_page.py inside a private network namespace (only
+loopback exists there). Starts parta in-process, drives one headless Chromium page with
+Playwright, takes screenshots of the home page, and prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from playwright.async_api import Page
+
+from signalling.app import create_app
+from signalling.config import Config
+from tests.browser.chromium import launch_chromium
+from tests.browser.driver import free_port, wait_until
+
+TITLE = "Maths 7b — fractions"
+
+
+async def lists_loaded(page: Page, timeout: float) -> bool:
+    return await wait_until(
+        page,
+        "document.querySelector(\"[data-testid='upcoming-list']\")?.dataset.loaded === 'true'"
+        " && document.querySelector(\"[data-testid='history-list']\")?.dataset.loaded === 'true'",
+        timeout,
+    )
+
+
+async def schedule_lesson(page: Page, result: dict[str, Any], out_dir: Path, timeout: float) -> str:
+    """A too-long title first (the server's message is shown), then a weekly lesson."""
+    await page.get_by_test_id("input-title").fill("x" * 129)
+    await page.get_by_test_id("btn-schedule").click()
+    error = page.get_by_test_id("schedule-error")
+    await error.wait_for(state="visible", timeout=timeout * 1000)
+    result["error_text"] = await error.inner_text()
+    await page.get_by_test_id("form-schedule").screenshot(path=str(out_dir / "form-error.png"))
+    result["result_hidden_after_error"] = not await page.get_by_test_id(
+        "scheduled-result"
+    ).is_visible()
+
+    day = date.today() + timedelta(days=3)
+    await page.get_by_test_id("input-title").fill(TITLE)
+    await page.get_by_test_id("input-date").fill(day.isoformat())
+    await page.get_by_test_id("input-time").fill("09:30")
+    await page.get_by_test_id("select-tz").select_option("Europe/Berlin")
+    await page.get_by_test_id("select-duration").select_option("45m")
+    await page.get_by_test_id("select-repeat").select_option("weekly")
+    result["defaults"] = {
+        "reminder_15": await page.get_by_test_id("check-reminder-15").is_checked(),
+        "reminder_0": await page.get_by_test_id("check-reminder-0").is_checked(),
+        "waiting_room": await page.get_by_test_id("check-waiting-room").is_checked(),
+    }
+    await page.get_by_test_id("btn-schedule").click()
+    created = page.get_by_test_id("scheduled-result")
+    await created.wait_for(state="visible", timeout=timeout * 1000)
+    result["error_hidden_after_success"] = not await error.is_visible()
+    link = await page.get_by_test_id("result-link").input_value()
+    ics_href = await page.get_by_test_id("link-ics").get_attribute("href") or ""
+    result["link"] = link
+    result["ics_href"] = ics_href
+    result["ics_download"] = await page.get_by_test_id("link-ics").get_attribute("download")
+    result["start_href"] = await page.get_by_test_id("btn-start-now").get_attribute("href")
+    result["ics"] = await page.evaluate("(url) => fetch(url).then((r) => r.text())", ics_href)
+    result["upcoming_shows_title"] = await wait_until(
+        page,
+        "document.querySelector(\"[data-testid='upcoming-list']\")"
+        f".textContent.includes({json.dumps(TITLE)})",
+        timeout,
+    )
+    return link
+
+
+async def hold_lesson(page: Page, link: str, result: dict[str, Any], timeout: float) -> None:
+    """Open the lesson's link as the teacher, wait until joined, leave with the button."""
+    await page.goto(f"{link}?name=Teacher")
+    result["joined"] = await wait_until(page, "!!window.parta.state().peerId", timeout)
+    await page.get_by_test_id("btn-leave").click()
+    await page.get_by_test_id("left-title").wait_for(state="visible", timeout=timeout * 1000)
+
+
+async def history_shows_lesson(page: Page, base: str, timeout: float) -> bool:
+    """The call is written to history when the room closes: reload / until it is listed."""
+    shows = (
+        "document.querySelector(\"[data-testid='history-list']\")"
+        f".textContent.includes({json.dumps(TITLE)})"
+    )
+    for _ in range(int(timeout)):
+        await page.goto(f"{base}/")
+        await lists_loaded(page, timeout)
+        if await page.evaluate(shows):
+            return True
+        await asyncio.sleep(1)
+    return False
+
+
+async def full_screenshot(page: Page, path: Path) -> None:
+    """The home screen scrolls inside its own box, so grow the viewport to its height."""
+    size = page.viewport_size or {"width": 1280, "height": 720}
+    height = await page.evaluate("document.getElementById('screen-home').scrollHeight")
+    await page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    await page.screenshot(path=str(path))
+    await page.set_viewport_size(size)
+
+
+async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(Config(data_dir=out_dir / "data"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {}
+    scratch = out_dir
+    errors: list[str] = []
+    try:
+        # a short directory: Chromium's singleton socket path must fit in 108 bytes
+        scratch = Path(tempfile.mkdtemp(prefix="parta-chromium-"))
+        async with launch_chromium(scratch) as browser:
+            context = await browser.new_context(viewport={"width": 1280, "height": 720})
+            page = await context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{base}/")
+            result["lists_loaded"] = await lists_loaded(page, timeout)
+            result["browser_tz_selected"] = await page.evaluate(
+                "document.querySelector(\"[data-testid='select-tz']\").value"
+                " === Intl.DateTimeFormat().resolvedOptions().timeZone"
+            )
+            await full_screenshot(page, out_dir / "home-empty.png")
+            link = await schedule_lesson(page, result, out_dir, timeout)
+            await full_screenshot(page, out_dir / "home-scheduled.png")
+            await hold_lesson(page, link, result, timeout)
+            result["history_shows_title"] = await history_shows_lesson(page, base, timeout)
+            result["history_text"] = await page.get_by_test_id("history-list").inner_text()
+            result["upcoming_text"] = await page.get_by_test_id("upcoming-list").inner_text()
+            await page.screenshot(path=str(out_dir / "home-1280.png"))
+            await full_screenshot(page, out_dir / "home-1280-full.png")
+            phone = await browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            )
+            mobile = await phone.new_page()
+            mobile.on("pageerror", lambda exc: errors.append(f"phone: {exc}"))
+            await mobile.goto(f"{base}/")
+            await lists_loaded(mobile, timeout)
+            await mobile.screenshot(path=str(out_dir / "home-390.png"))
+            await full_screenshot(mobile, out_dir / "home-390-full.png")
+            overflow = (
+                "[...document.querySelectorAll('#screen-home *')].some("
+                "(n) => n.getBoundingClientRect().right > window.innerWidth + 0.5)"
+            )
+            result["phone_overflow_x"] = await mobile.evaluate(overflow)
+            # the phone layout of an error and of a scheduled lesson
+            await mobile.get_by_test_id("input-title").fill("y" * 129)
+            await mobile.get_by_test_id("btn-schedule").click()
+            await mobile.get_by_test_id("schedule-error").wait_for(state="visible")
+            await mobile.get_by_test_id("input-title").fill("Biology 5a, second group")
+            await mobile.get_by_test_id("select-duration").select_option("all_day")
+            await mobile.get_by_test_id("select-repeat").select_option("weekdays")
+            await mobile.get_by_test_id("btn-schedule").click()
+            await mobile.get_by_test_id("scheduled-result").wait_for(state="visible")
+            result["phone_overflow_x_scheduled"] = await mobile.evaluate(overflow)
+            await full_screenshot(mobile, out_dir / "home-390-scheduled.png")
+            result["page_errors"] = errors
+    finally:
+        await runner.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--timeout", type=float, default=20)
+    args = parser.parse_args()
+    try:
+        result = asyncio.run(run(args.out, args.timeout))
+    except Exception as exc:
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

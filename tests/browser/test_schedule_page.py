@@ -1,0 +1,61 @@
+"""A teacher schedules a weekly lesson on the home page, gets its link and calendar file,
+holds the lesson and finds it among the past calls, in headless Chromium.
+
+Like test_web_client.py, the page and the server run in a private network namespace
+(`unshare --net`, only loopback up).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.browser.chromium import CHROMIUM_PATH, chromium_available
+from tests.browser.schedule_driver import TITLE
+from tests.browser.test_web_client import ROOT, in_private_network
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_schedule_a_lesson_hold_it_and_see_it_in_past_calls(tmp_path: Path) -> None:
+    assert chromium_available(), f"{CHROMIUM_PATH} is missing: ./run test installs it"
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a loopback-only network namespace")
+    out = tmp_path / "browser"
+    driver = [sys.executable, "-m", "tests.browser.schedule_driver"]
+    command = in_private_network([*driver, "--out", str(out), "--timeout", "20"])
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=170)
+    lines = completed.stdout.strip().splitlines()
+    assert lines, f"driver printed nothing; stderr:\n{completed.stderr[-3000:]}"
+    result = json.loads(lines[-1])
+    assert completed.returncode == 0, f"{result}\n{completed.stderr[-3000:]}"
+
+    assert result["lists_loaded"] and result["browser_tz_selected"]
+    assert result["defaults"] == {"reminder_15": True, "reminder_0": True, "waiting_room": True}
+    # the server's own message for a 129-character title, shown inline
+    assert "the title must be 1 to 128 characters" in result["error_text"]
+    assert result["result_hidden_after_error"] and result["error_hidden_after_success"]
+
+    link = result["link"]
+    assert link.startswith("http://127.0.0.1:") and "/call/lesson-" in link
+    assert result["start_href"] == link
+    assert result["ics_href"].startswith("/api/schedule/")
+    assert result["ics_href"].endswith("/calendar.ics")
+    assert result["ics_download"]
+    assert "BEGIN:VEVENT" in result["ics"] and "RRULE:FREQ=WEEKLY" in result["ics"]
+    assert "Europe/Berlin" in result["ics"]
+    assert result["upcoming_shows_title"] and TITLE in result["upcoming_text"]
+
+    assert result["joined"]
+    assert result["history_shows_title"], result["history_text"]
+    assert "Teacher" in result["history_text"]
+    assert not result["phone_overflow_x"] and not result["phone_overflow_x_scheduled"]
+    assert result["page_errors"] == []
+    for name in ("home-1280.png", "home-390.png"):
+        assert (out / name).stat().st_size > 10_000
