@@ -7,34 +7,19 @@ Like test_web_client.py, the page and the server run in a private network namesp
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.browser.chromium import CHROMIUM_PATH, chromium_available
+from tests.browser.harness import run_driver
 from tests.browser.schedule_driver import TITLE
-from tests.browser.test_web_client import ROOT, in_private_network
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 def test_schedule_a_lesson_hold_it_and_see_it_in_past_calls(tmp_path: Path) -> None:
-    assert chromium_available(), f"{CHROMIUM_PATH} is missing: ./run test installs it"
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("needs root and unshare for a loopback-only network namespace")
     out = tmp_path / "browser"
-    driver = [sys.executable, "-m", "tests.browser.schedule_driver"]
-    command = in_private_network([*driver, "--out", str(out), "--timeout", "20"])
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=170)
-    lines = completed.stdout.strip().splitlines()
-    assert lines, f"driver printed nothing; stderr:\n{completed.stderr[-3000:]}"
-    result = json.loads(lines[-1])
-    assert completed.returncode == 0, f"{result}\n{completed.stderr[-3000:]}"
+    result = run_driver("schedule_driver", out, timeout=20)
 
     assert result["lists_loaded"] and result["browser_tz_selected"]
     assert result["defaults"] == {"reminder_15": True, "reminder_0": True, "waiting_room": True}

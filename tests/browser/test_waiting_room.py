@@ -7,34 +7,18 @@ Like test_web_client.py, the pages and the server run in a private network names
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.browser.chromium import CHROMIUM_PATH, chromium_available
-from tests.browser.test_web_client import ROOT, in_private_network
+from tests.browser.harness import run_driver
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 def test_teacher_admits_mutes_and_ends_for_everyone(tmp_path: Path) -> None:
-    assert chromium_available(), f"{CHROMIUM_PATH} is missing: ./run test installs it"
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("needs root and unshare for a loopback-only network namespace")
     out = tmp_path / "browser"
-    command = in_private_network(
-        [sys.executable, "-m", "tests.browser.waiting_driver", "--out", str(out), "--timeout", "30"]
-    )
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=170)
-    lines = completed.stdout.strip().splitlines()
-    assert lines, f"driver printed nothing; stderr:\n{completed.stderr[-3000:]}"
-    result = json.loads(lines[-1])
-    assert completed.returncode == 0, f"{result}\n{completed.stderr[-3000:]}"
+    result = run_driver("waiting_driver", out, timeout=30)
     steps = result["steps"]
 
     # the waiting student gets no media at all

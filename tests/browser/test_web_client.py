@@ -7,40 +7,18 @@ loopback up), so no packet can leave the machine and Chromium's media path is
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.browser.chromium import CHROMIUM_PATH, chromium_available
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def in_private_network(command: list[str]) -> list[str]:
-    script = "ip link set lo up && exec " + " ".join(f"'{c}'" for c in command)
-    return ["unshare", "--net", "sh", "-c", script]
+from tests.browser.harness import run_driver
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 def test_two_browsers_see_and_hear_each_other(tmp_path: Path) -> None:
-    assert chromium_available(), f"{CHROMIUM_PATH} is missing: ./run test installs it"
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("needs root and unshare for a loopback-only network namespace")
     out = tmp_path / "browser"
-    command = in_private_network(
-        [sys.executable, "-m", "tests.browser.driver", "--out", str(out), "--timeout", "40"]
-    )
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=170)
-    lines = completed.stdout.strip().splitlines()
-    assert lines, f"driver printed nothing; stderr:\n{completed.stderr[-3000:]}"
-    result = json.loads(lines[-1])
-    assert completed.returncode == 0, f"{result}\n{completed.stderr[-3000:]}"
+    result = run_driver("driver", out, timeout=40)
     ids = result["ids"]
     for me, other in (("Alice", "Bob"), ("Bob", "Alice")):
         inbound = [s for s in result["stats"][me]["inbound"] if s["peerId"] == ids[other]]
