@@ -1,8 +1,9 @@
-"""Running a browser driver in a private network namespace, and serving parta inside it.
+"""Running a browser driver in a private network namespace.
 
 Each browser test runs a driver module (`python -m tests.browser.<driver>`) inside
 `unshare --net` with only loopback up, so Chromium's media path is 127.0.0.1 on both
-ends and no packet can leave the machine. The driver prints one JSON object.
+ends and no packet can leave the machine. The driver starts parta in its own process
+and prints one JSON object.
 """
 
 from __future__ import annotations
@@ -10,19 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from signalling.app import create_app
-from signalling.config import Config
 from tests.browser.chromium import CHROMIUM_PATH, chromium_available
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,24 +50,3 @@ def run_driver(module: str, out: Path, *, timeout: float) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(lines[-1])
     assert completed.returncode == 0, f"{result}\n{completed.stderr[-3000:]}"
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def serving(out_dir: Path) -> AsyncIterator[tuple[web.Application, str]]:
-    """parta in this process on a free loopback port: (app, base URL)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(Config(data_dir=out_dir / "data"))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
