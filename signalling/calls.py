@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from sfu.worker import Worker
@@ -27,6 +28,8 @@ class Calls:
         *,
         answer_timeout: float = 20.0,
         ice_servers: list[dict[str, str]] | None = None,
+        ended_hold: float = 30 * 60,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ice_servers = ice_servers or []
         self.worker = worker
@@ -38,11 +41,19 @@ class Calls:
         # told about every call that took place, when its room closes
         self.on_call_over: Callable[[Room], Awaitable[None]] | None = None
         self._reports: set[asyncio.Task[None]] = set()
-        self.ended: set[str] = set()  # calls a host ended: they take no one again
+        # Calls a host ended take no one for a while, so the people sent away cannot
+        # simply start them again; after that the link works again (next week's
+        # lesson, a teacher's reused ad-hoc link). call id -> monotonic deadline.
+        self.ended: dict[str, float] = {}
+        self.ended_hold = ended_hold
+        self._clock = clock
 
     def room(self, call_id: str) -> Room:
-        if call_id in self.ended:
-            raise ProtocolError("call_ended", "this call has ended", "join")
+        until = self.ended.get(call_id)
+        if until is not None:
+            if self._clock() < until:
+                raise ProtocolError("call_ended", "this call has ended", "join")
+            del self.ended[call_id]
         room = self.rooms.get(call_id)
         if room is None:
             room = Room(
@@ -59,7 +70,7 @@ class Calls:
 
     async def release_if_empty(self, room: Room) -> None:
         if room.ended:
-            self.ended.add(room.id)
+            self.ended[room.id] = self._clock() + self.ended_hold
         if room.empty and self.rooms.get(room.id) is room:
             del self.rooms[room.id]
             await self.worker.close_router(room.id)

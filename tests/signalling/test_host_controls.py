@@ -119,3 +119,29 @@ async def test_remove_closes_their_connections_and_end_closes_all(
     assert refused["code"] == "call_ended"
     for client in (teacher, ann, bob, late):
         await client.close()
+
+
+async def test_an_ended_call_opens_again_after_the_hold() -> None:
+    from sfu.transport import TransportSettings
+    from sfu.worker import Worker
+    from signalling.calls import Calls
+    from signalling.metrics import Metrics
+    from signalling.protocol import ProtocolError
+
+    now = [1000.0]
+    calls = Calls(Worker(TransportSettings()), Metrics(), ended_hold=60, clock=lambda: now[0])
+    room = calls.room("weekly")
+    host = room.join("teacher", lambda message: None)
+    await room.end(host)
+    await calls.release_if_empty(room)
+    try:
+        calls.room("weekly")
+    except ProtocolError as exc:
+        assert exc.code == "call_ended"
+    else:
+        raise AssertionError("an ended call took someone at once")
+    now[0] += 61
+    reopened = calls.room("weekly")
+    assert reopened is not room and not reopened.ended
+    await calls.close()
+    await calls.worker.close()
