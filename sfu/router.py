@@ -68,7 +68,7 @@ class Router:
             self.close_producer(producer)
         for consumer in transport.consumers:
             self.close_consumer(consumer)
-        self._totals.retire_transport(transport)
+        self._totals.add_transport(transport)
 
     # -- producers -------------------------------------------------------------------
 
@@ -111,7 +111,7 @@ class Router:
         if producer.kind == "audio":
             self.detector.remove(producer.owner)
         producer.close()
-        self._totals.retire_producer(producer)
+        self._totals.add_producer(producer)
         for callback in list(self.on_producer_closed):
             callback(producer)
 
@@ -174,7 +174,7 @@ class Router:
         if transport is not None:
             transport.detach_consumer(consumer)
         consumer.close()
-        self._totals.retire_consumer(consumer)
+        self._totals.add_consumer(consumer)
 
     # -- active speaker --------------------------------------------------------------
 

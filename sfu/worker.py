@@ -14,8 +14,9 @@ from .transport import TransportSettings, WebRtcTransport
 
 @dataclass
 class Totals:
-    """Counters of the whole worker. Live objects count for themselves; closed ones
-    are folded in here when they close, so totals never go backwards."""
+    """Counters of the whole worker. A closed producer, consumer or transport is added
+    in when it closes, so totals never go backwards; `Worker.totals` adds the live ones
+    on top of a copy at scrape time."""
 
     rtp_packets_in: int = 0
     rtp_bytes_in: int = 0
@@ -33,7 +34,7 @@ class Totals:
     rtcp_packets_in: int = 0
     rtcp_packets_out: int = 0
 
-    def retire_producer(self, producer: Producer) -> None:
+    def add_producer(self, producer: Producer) -> None:
         self.rtp_packets_in += producer.packets
         self.rtp_bytes_in += producer.bytes
         self.keyframes_in += producer.keyframes
@@ -41,14 +42,14 @@ class Totals:
         self.nacks_sent += producer.nacks_sent
         self.packets_dropped_other += producer.dropped
 
-    def retire_consumer(self, consumer: Consumer) -> None:
+    def add_consumer(self, consumer: Consumer) -> None:
         self.rtp_packets_out += consumer.packets
         self.rtp_bytes_out += consumer.bytes
         self.keyframe_requests_received += consumer.keyframe_requests
         self.nacks_received += consumer.nacks_received
         self.retransmissions += consumer.retransmissions
 
-    def retire_transport(self, transport: WebRtcTransport) -> None:
+    def add_transport(self, transport: WebRtcTransport) -> None:
         self.packets_dropped_congestion += transport.dropped_congestion
         self.packets_dropped_other += (
             transport.malformed + transport.unknown_ssrc + transport.send_errors
@@ -90,11 +91,11 @@ class Worker:
         totals = self._retired.copy()
         for router in self.routers.values():
             for producer in router.producers.values():
-                totals.retire_producer(producer)
+                totals.add_producer(producer)
             for consumer in router.consumers.values():
-                totals.retire_consumer(consumer)
+                totals.add_consumer(consumer)
             for transport in router.transports.values():
-                totals.retire_transport(transport)
+                totals.add_transport(transport)
         return totals
 
     def counts(self) -> dict[str, int]:
