@@ -113,6 +113,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/schedule", scheduling.listing)
     app.router.add_get("/api/schedule/{id}", scheduling.one)
     app.router.add_get("/api/schedule/{id}/calendar.ics", scheduling.calendar)
+    app.router.add_post("/api/schedule/{id}/invite", scheduling.invite)
+    app.router.add_get("/api/schedule/{id}/invite.eml", scheduling.invite_file)
     app.router.add_get("/api/calls/history", scheduling.history)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)

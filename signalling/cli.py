@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .app import create_app
 from .config import Config, IceServer
+from .invites import InviteError, SmtpSettings
 
 DESCRIPTION = """\
 parta: real-time calls and messaging for schools.
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="STUN/TURN server for the server and browsers (repeatable; default none)",
     )
     serve.add_argument(
+        "--smtp",
+        metavar="URL",
+        help="mail server for invitations, e.g. smtp://user:pass@host:587?starttls=1&from=a@b "
+        "(default: invitations are offered as .eml files to send yourself)",
+    )
+    serve.add_argument(
         "--bearer-token",
         help="token that WHIP and WHEP requests must send as 'Authorization: Bearer ...'",
     )
@@ -106,7 +113,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         ice_servers = tuple(IceServer.parse(s) for s in args.ice_servers or [])
     except ValueError as exc:
         raise SystemExit(f"parta: --ice-server: {exc}") from None
+    try:
+        smtp = SmtpSettings.parse(args.smtp) if args.smtp else None
+    except InviteError as exc:
+        raise SystemExit(f"parta: --smtp: {exc}") from None
     return Config(
+        smtp=smtp,
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,

@@ -10,6 +10,8 @@ from aiortc import RTCIceServer
 from sfu.aiortc_seam import IcePolicy
 from sfu.transport import TransportSettings
 
+from .invites import SmtpSettings
+
 
 @dataclass(frozen=True)
 class IceServer:
@@ -53,6 +55,7 @@ class Config:
     max_incoming_bitrate: int = 3_000_000
     subscribe_answer_timeout: float = 20.0
     database_url: str | None = None  # default: SQLite in data_dir
+    smtp: SmtpSettings | None = None  # invitations by e-mail; else offered as .eml
     extra: dict[str, str] = field(default_factory=dict)
 
     def transport_settings(self) -> TransportSettings:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
+from urllib.parse import quote
 
+import aiosmtplib
 from aiohttp import web
 
 from . import keys
+from .invites import InviteError, build_invite, check_recipients, send
 from .schedule import ScheduleError, check_schedule, next_occurrence, to_ics
 from .schedule_store import StoredSchedule
 
@@ -131,4 +135,65 @@ async def history(request: web.Request) -> web.Response:
                 for p in past
             ]
         }
+    )
+
+
+async def invite(request: web.Request) -> web.Response:
+    """Invite by e-mail: sent through SMTP when configured, else offered as an .eml file."""
+    stored = await _find(request)
+    if stored is None:
+        return _error(request, 404, "not_found", "no such scheduled call")
+    try:
+        body = await request.json()
+        recipients = check_recipients(body.get("emails") if isinstance(body, dict) else None)
+    except ValueError as exc:  # bad JSON or InviteError
+        message = str(exc) if isinstance(exc, InviteError) else "send a JSON object"
+        return _error(request, 400, "bad_invite", message)
+    smtp = request.app[keys.CONFIG].smtp
+    if smtp is None:
+        query = "&".join(f"to={quote(r)}" for r in recipients)
+        return web.json_response(
+            {"sent": 0, "download": f"/api/schedule/{stored.schedule.uid}/invite.eml?{query}"}
+        )
+    try:
+        await send(_invite_message(request, stored, recipients, smtp.sender), smtp)
+    except (OSError, aiosmtplib.SMTPException) as exc:
+        return _error(request, 502, "smtp_failed", f"the mail server refused: {exc}")
+    return web.json_response({"sent": len(recipients)})
+
+
+async def invite_file(request: web.Request) -> web.Response:
+    stored = await _find(request)
+    if stored is None:
+        return _error(request, 404, "not_found", "no such scheduled call")
+    try:
+        recipients = check_recipients(request.query.getall("to", []))
+    except InviteError as exc:
+        return _error(request, 400, "bad_invite", str(exc))
+    message = _invite_message(request, stored, recipients, "")
+    return web.Response(
+        body=message.as_bytes(),
+        content_type="message/rfc822",
+        headers={"Content-Disposition": 'attachment; filename="invitation.eml"'},
+    )
+
+
+def _invite_message(
+    request: web.Request, stored: StoredSchedule, recipients: list[str], sender: str
+) -> EmailMessage:
+    schedule = stored.schedule
+    link = _link(request, stored.call_id)
+    upcoming = next_occurrence(schedule, datetime.now(UTC))
+    when = (
+        f"{schedule.start:%Y-%m-%d %H:%M} ({schedule.time_zone})"
+        if upcoming is None
+        else f"{upcoming.local_start:%Y-%m-%d %H:%M} ({schedule.time_zone})"
+    )
+    return build_invite(
+        title=schedule.title,
+        when=when + (f", repeating {schedule.rrule}" if schedule.rrule else ""),
+        link=link,
+        ics=to_ics(schedule, url=link, now=stored.created_at),
+        sender=sender,
+        recipients=recipients,
     )
