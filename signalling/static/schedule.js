@@ -94,6 +94,157 @@ async function copyLink(link) {
   toasts.show({ kind: ok ? 'success' : 'warning', text: t(ok ? 'linkCopied' : 'copyFailed'), timeout: 4000 });
 }
 
+// ---- invite by e-mail (POST /api/schedule/{id}/invite) -----------------------------
+
+let inviteForms = 0; // unique ids for the labels of the open invite forms
+
+/** "a@b.org, c@d.org\ne@f.org" -> ["a@b.org", "c@d.org", "e@f.org"] */
+function splitAddresses(text) {
+  return text.split(/[\s,;]+/).filter(Boolean);
+}
+
+/**
+ * Open (or re-focus) the inline invite form for `lesson` inside `slot`; `opener` is the
+ * button that toggles it (its aria-expanded follows the form, focus returns to it on Cancel).
+ */
+function toggleInvite(lesson, slot, opener) {
+  const open = slot.querySelector('.invite-form');
+  if (open) {
+    closeInvite(slot, opener);
+    return;
+  }
+  const n = ++inviteForms;
+  const emails = el('textarea', {
+    id: `invite-emails-${n}`,
+    class: 'invite-emails',
+    rows: 3,
+    autocomplete: 'email',
+    spellcheck: 'false',
+    placeholder: t('inviteEmailsPlaceholder'),
+    'aria-describedby': `invite-hint-${n}`,
+    'data-testid': 'invite-emails',
+  });
+  const error = el('p', { class: 'form-error', role: 'alert', 'data-testid': 'invite-error', hidden: true });
+  const status = el('div', { class: 'invite-result', role: 'status', 'data-testid': 'invite-result', hidden: true });
+  const send = el('button', {
+    type: 'button',
+    class: 'btn btn-primary btn-small',
+    'data-testid': 'btn-invite-send',
+    html: icon('mail'),
+  }, [el('span', { text: t('inviteSend') })]);
+  const cancel = el('button', {
+    type: 'button',
+    class: 'btn btn-secondary btn-small',
+    'data-testid': 'invite-cancel',
+    text: t('inviteCancel'),
+    onclick: () => closeInvite(slot, opener),
+  });
+  const form = el('div', {
+    class: 'invite-form',
+    role: 'group',
+    'aria-label': t('inviteFor', { title: lesson.title }),
+    'data-testid': 'invite-form',
+  }, [
+    el('label', { for: emails.id, text: t('inviteEmails') }),
+    emails,
+    el('p', { id: `invite-hint-${n}`, class: 'field-hint', text: t('inviteEmailsHint') }),
+    error,
+    el('div', { class: 'button-row start' }, [send, cancel]),
+    status,
+  ]);
+
+  const showInviteError = (text) => {
+    error.textContent = text ?? '';
+    error.hidden = !text;
+    emails.setAttribute('aria-invalid', String(Boolean(text)));
+  };
+  const showStatus = (children) => {
+    status.replaceChildren(...children);
+    status.hidden = !children.length;
+  };
+
+  async function sendInvites() {
+    const addresses = splitAddresses(emails.value);
+    showStatus([]);
+    if (!addresses.length) {
+      showInviteError(t('inviteNoEmails'));
+      emails.focus();
+      return;
+    }
+    showInviteError(null);
+    send.disabled = true;
+    send.lastChild.textContent = t('inviteSending');
+    try {
+      let response;
+      let answer = {};
+      try {
+        response = await fetch(`/api/schedule/${encodeURIComponent(lesson.id)}/invite`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ emails: addresses }),
+        });
+        answer = await response.json().catch(() => ({}));
+      } catch {
+        showInviteError(t('inviteFailed', { message: t('networkError') }));
+        return;
+      }
+      if (!response.ok) {
+        showInviteError(t('inviteFailed', { message: answer.message ?? `HTTP ${response.status}` }));
+        emails.focus();
+        return;
+      }
+      if (answer.download) {
+        showStatus([
+          el('p', { class: 'field-hint', text: t('inviteDownloadHint') }),
+          el('a', {
+            class: 'btn btn-secondary btn-small',
+            href: answer.download,
+            download: 'invitation.eml',
+            'data-testid': 'invite-download',
+            html: icon('mail'),
+          }, [el('span', { text: t('inviteDownload') })]),
+        ]);
+      } else {
+        const count = Number(answer.sent) || 0;
+        showStatus([el('p', {
+          class: 'invite-sent',
+          text: count === 1 ? t('inviteSentOne') : t('inviteSent', { count }),
+        })]);
+        emails.value = '';
+      }
+    } finally {
+      send.disabled = false;
+      send.lastChild.textContent = t('inviteSend');
+    }
+  }
+
+  send.addEventListener('click', sendInvites);
+  emails.addEventListener('input', () => showInviteError(null));
+  emails.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      sendInvites();
+    }
+  });
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      closeInvite(slot, opener);
+    }
+  });
+  slot.append(form);
+  slot.hidden = false;
+  opener.setAttribute('aria-expanded', 'true');
+  emails.focus();
+}
+
+function closeInvite(slot, opener, { focus = true } = {}) {
+  slot.querySelector('.invite-form')?.remove();
+  if (slot.classList.contains('invite-slot')) slot.hidden = true;
+  opener.setAttribute('aria-expanded', 'false');
+  if (focus) opener.focus();
+}
+
 // ---- the form ---------------------------------------------------------------------
 
 function fillDefaults() {
@@ -126,6 +277,10 @@ function showResult(lesson) {
   byId('result-ics').href = lesson.calendar;
   byId('result-start').href = lesson.link;
   byId('result-copy').onclick = () => copyLink(lesson.link);
+  const slot = byId('result-invite-slot');
+  const opener = byId('result-invite');
+  closeInvite(slot, opener, { focus: false });
+  opener.onclick = () => toggleInvite(lesson, slot, opener);
   byId('schedule-result').hidden = false;
 }
 
@@ -190,6 +345,17 @@ async function submit(event) {
 // ---- the lists --------------------------------------------------------------------
 
 function lessonItem(lesson) {
+  const slot = el('div', { class: 'invite-slot lesson-invite', hidden: true });
+  const invite = el('button', {
+    type: 'button',
+    class: 'btn btn-icon',
+    title: t('inviteByEmail'),
+    'aria-label': t('inviteFor', { title: lesson.title }),
+    'aria-expanded': 'false',
+    'data-testid': 'upcoming-invite',
+    html: icon('mail'),
+    onclick: () => toggleInvite(lesson, slot, invite),
+  });
   return el('li', { class: 'lesson', 'data-testid': `upcoming-${lesson.id}` }, [
     el('div', { class: 'lesson-main' }, [
       el('span', { class: 'lesson-title', text: lesson.title }),
@@ -214,6 +380,7 @@ function lessonItem(lesson) {
         'data-testid': 'upcoming-ics',
         html: icon('calendar'),
       }),
+      invite,
       el('a', {
         class: 'btn btn-primary btn-small',
         href: lesson.link,
@@ -222,6 +389,7 @@ function lessonItem(lesson) {
         text: t('join'),
       }),
     ]),
+    slot,
   ]);
 }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import email
+import email.policy
 import json
 import shutil
 import sys
@@ -81,6 +83,68 @@ async def schedule_lesson(page: Page, result: dict[str, Any], out_dir: Path, tim
     return link
 
 
+def eml_calendar(text: str) -> str:
+    """The text/calendar attachment of an .eml, decoded as a mail program would (the
+    server sends it base64-encoded, so the raw message does not show BEGIN:VCALENDAR)."""
+    message = email.message_from_string(text, policy=email.policy.default)
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            payload = part.get_payload(decode=True)
+            return payload.decode("utf-8") if isinstance(payload, bytes) else ""
+    return ""
+
+
+async def invite_by_email(
+    page: Page, result: dict[str, Any], out_dir: Path, timeout: float
+) -> None:
+    """Invite from the created-lesson box: a bad address (the server's message is shown),
+    then two good ones; the test server has no SMTP, so an .eml download is offered."""
+    box = page.get_by_test_id("scheduled-result")
+    await box.get_by_test_id("btn-invite").click()
+    form = box.get_by_test_id("invite-form")
+    await form.wait_for(state="visible", timeout=timeout * 1000)
+    result["invite_focused"] = await page.evaluate(
+        "document.activeElement?.dataset.testid === 'invite-emails'"
+    )
+    emails = form.get_by_test_id("invite-emails")
+    await emails.fill("not-an-address")
+    await form.get_by_test_id("btn-invite-send").click()
+    error = form.get_by_test_id("invite-error")
+    await error.wait_for(state="visible", timeout=timeout * 1000)
+    result["invite_error_text"] = await error.inner_text()
+    await form.screenshot(path=str(out_dir / "invite-error.png"))
+
+    await emails.fill("anna@school.example, ben@school.example\n")
+    await form.get_by_test_id("btn-invite-send").click()
+    download = form.get_by_test_id("invite-download")
+    await download.wait_for(state="visible", timeout=timeout * 1000)
+    result["invite_error_hidden_after_success"] = not await error.is_visible()
+    result["invite_result_text"] = await form.get_by_test_id("invite-result").inner_text()
+    href = await download.get_attribute("href") or ""
+    result["invite_href"] = href
+    result["invite_download_attr"] = await download.get_attribute("download")
+    fetched = await page.evaluate(
+        "(url) => fetch(url).then(async (r) => ({status: r.status,"
+        " type: r.headers.get('content-type'), text: await r.text()}))",
+        href,
+    )
+    result["invite_eml_status"] = fetched["status"]
+    result["invite_eml_type"] = fetched["type"]
+    result["invite_eml"] = fetched["text"]
+    result["invite_eml_calendar"] = eml_calendar(fetched["text"])
+    await form.screenshot(path=str(out_dir / "invite-form.png"))
+    await box.screenshot(path=str(out_dir / "invite-result-box.png"))
+
+    # the same action on the Upcoming lessons row; Cancel closes it again
+    row = page.get_by_test_id("upcoming-list").locator("li").filter(has_text=TITLE).first
+    await row.get_by_test_id("upcoming-invite").click()
+    row_form = row.get_by_test_id("invite-form")
+    result["row_invite_opens"] = await row_form.is_visible()
+    await row.screenshot(path=str(out_dir / "invite-row.png"))
+    await row_form.get_by_test_id("invite-cancel").click()
+    result["row_invite_closes"] = await row_form.count() == 0
+
+
 async def hold_lesson(page: Page, link: str, result: dict[str, Any], timeout: float) -> None:
     """Open the lesson's link as the teacher, wait until joined, leave with the button."""
     await page.goto(f"{link}?name=Teacher")
@@ -140,6 +204,7 @@ async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
             await full_screenshot(page, out_dir / "home-empty.png")
             link = await schedule_lesson(page, result, out_dir, timeout)
             await full_screenshot(page, out_dir / "home-scheduled.png")
+            await invite_by_email(page, result, out_dir, timeout)
             await hold_lesson(page, link, result, timeout)
             result["history_shows_title"] = await history_shows_lesson(page, base, timeout)
             result["history_text"] = await page.get_by_test_id("history-list").inner_text()
@@ -170,6 +235,14 @@ async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
             await mobile.get_by_test_id("btn-schedule").click()
             await mobile.get_by_test_id("scheduled-result").wait_for(state="visible")
             result["phone_overflow_x_scheduled"] = await mobile.evaluate(overflow)
+            await mobile.get_by_test_id("btn-invite").click()
+            await mobile.get_by_test_id("invite-emails").fill("a@school.example b@school.example")
+            await mobile.get_by_test_id("btn-invite-send").click()
+            await mobile.get_by_test_id("invite-download").wait_for(state="visible")
+            result["phone_overflow_x_invite"] = await mobile.evaluate(overflow)
+            await mobile.get_by_test_id("scheduled-result").screenshot(
+                path=str(out_dir / "invite-390.png")
+            )
             await full_screenshot(mobile, out_dir / "home-390-scheduled.png")
             result["page_errors"] = errors
     finally:

@@ -37,10 +37,32 @@ def test_schedule_a_lesson_hold_it_and_see_it_in_past_calls(tmp_path: Path) -> N
     assert "Europe/Berlin" in result["ics"]
     assert result["upcoming_shows_title"] and TITLE in result["upcoming_text"]
 
+    # invite by e-mail: the server's message for a bad address, then an .eml download
+    # (the test server has no SMTP) whose text carries the calendar invitation
+    assert result["invite_focused"]
+    assert "not an e-mail address: not-an-address" in result["invite_error_text"]
+    assert result["invite_error_hidden_after_success"]
+    assert "mail program" in result["invite_result_text"]
+    assert "Download the invitation (.eml)" in result["invite_result_text"]
+    assert result["invite_href"].startswith("/api/schedule/")
+    assert "/invite.eml?" in result["invite_href"]
+    assert "anna%40school.example" in result["invite_href"]
+    assert "ben%40school.example" in result["invite_href"]
+    assert result["invite_download_attr"]
+    assert result["invite_eml_status"] == 200
+    assert result["invite_eml_type"].startswith("message/rfc822")
+    assert "To: anna@school.example, ben@school.example" in result["invite_eml"]
+    assert result["link"] in result["invite_eml"]
+    # the raw .eml carries the .ics base64-encoded; decoded, it is the lesson's calendar
+    assert "BEGIN:VCALENDAR" in result["invite_eml_calendar"]
+    assert "RRULE:FREQ=WEEKLY" in result["invite_eml_calendar"]
+    assert result["row_invite_opens"] and result["row_invite_closes"]
+
     assert result["joined"]
     assert result["history_shows_title"], result["history_text"]
     assert "Teacher" in result["history_text"]
     assert not result["phone_overflow_x"] and not result["phone_overflow_x_scheduled"]
+    assert not result["phone_overflow_x_invite"]
     assert result["page_errors"] == []
-    for name in ("home-1280.png", "home-390.png"):
+    for name in ("home-1280.png", "home-390.png", "invite-form.png"):
         assert (out / name).stat().st_size > 10_000
