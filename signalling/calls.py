@@ -97,6 +97,9 @@ class Calls:
     def viewer_count(self) -> int:
         return sum(len(r.viewers) for r in self.rooms.values())
 
+    def waiting_count(self) -> int:
+        return sum(len(r.waiting) for r in self.rooms.values())
+
     async def close(self) -> None:
         for room in list(self.rooms.values()):
             await room.close()

@@ -38,6 +38,12 @@ class Metrics:
             ["endpoint", "status"],
             registry=self.registry,
         )
+        self.host_actions = Counter(
+            "parta_host_actions",
+            "Host controls carried out, by action",
+            ["action"],
+            registry=self.registry,
+        )
         self.websocket_sessions = Counter(
             "parta_websocket_sessions",
             "WebSocket sessions opened",
@@ -63,6 +69,9 @@ class _MediaCollector(Collector):
         )
         yield GaugeMetricFamily(
             "parta_viewers", "WHEP viewers watching calls", value=self._calls.viewer_count()
+        )
+        yield GaugeMetricFamily(
+            "parta_waiting", "People in waiting rooms", value=self._calls.waiting_count()
         )
         yield GaugeMetricFamily("parta_transports", "WebRTC transports", value=counts["transports"])
         yield GaugeMetricFamily("parta_producers", "Incoming tracks", value=counts["producers"])

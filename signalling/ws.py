@@ -41,6 +41,18 @@ from .room import Room
 
 logger = logging.getLogger(__name__)
 
+HOST_ACTIONS = (
+    MuteParticipant,
+    UnlockParticipant,
+    SetRole,
+    RemoveParticipant,
+    EndCall,
+    SetWaitingRoom,
+    Admit,
+    Deny,
+    AdmitAll,
+)
+
 # A client that lets this many messages pile up is not reading: it is cut off rather
 # than letting its queue grow without bound.
 OUTBOX_LIMIT = 512
@@ -170,6 +182,7 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
         await room.remove_participant(peer, message.peer_id)
     elif isinstance(message, EndCall):
         await room.end(peer)
+        app[keys.METRICS].host_actions.labels(message.type).inc()
         return True
     elif isinstance(message, SetWaitingRoom):
         room.set_waiting_room(peer, message.enabled)
@@ -179,6 +192,9 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
         room.admit_all(peer)
     elif isinstance(message, Deny):
         room.deny(peer, message.peer_id)
+    if isinstance(message, HOST_ACTIONS):
+        # only reached when the action was allowed and carried out
+        app[keys.METRICS].host_actions.labels(message.type).inc()
     return False
 
 

@@ -45,12 +45,16 @@ async def test_a_waiting_student_gets_no_media_until_admitted(
     assert student.peer_id not in teacher.peers
     router = app[keys.WORKER].routers["wr"]
     assert len(router.consumers) == 0
+    registry = app[keys.METRICS].registry
+    assert registry.get_sample_value("parta_waiting") == 1
     joined = student.expect("joined")
     await teacher.send({"type": "admit", "peer_id": student.peer_id})
     assert (await asyncio.wait_for(joined, 5))["peers"][0]["id"] == teacher.peer_id
     key = (teacher.peer_id, "camera")
     await wait_for(lambda: key in student.recorders and len(student.recorders[key].patterns) > 10)
     await wait_for(lambda: student.peer_id in teacher.peers)
+    assert registry.get_sample_value("parta_waiting") == 0
+    assert registry.get_sample_value("parta_host_actions_total", {"action": "admit"}) == 1
     await teacher.close()
     await student.close()
 
