@@ -528,6 +528,10 @@ export class CallSession {
 
   onJoined(msg) {
     this.peerId = String(msg.peer_id);
+    // a scheduled lesson's title; for an ad-hoc call the server sends the call id
+    if (typeof msg.title === 'string' && msg.title.trim() && msg.title !== this.call) {
+      this.title = msg.title.trim();
+    }
     this.iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
     this.peers = new Map();
     for (const peer of msg.peers ?? []) {

@@ -150,7 +150,12 @@ export class CallView {
     }
     if (byId('screen-call').hidden) {
       showScreen('screen-call');
-      document.title = `${s.call} — ${t('appName')}`;
+    }
+    // a scheduled lesson is shown by its title once `joined` has told it
+    const heading = s.title ?? s.call;
+    if (byId('call-title').textContent !== heading) {
+      byId('call-title').textContent = heading;
+      document.title = `${heading} — ${t('appName')}`;
     }
     this.setPreview(null);
     const items = this.tileItems(s);
