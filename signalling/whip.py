@@ -37,13 +37,26 @@ def error(
     )
 
 
-async def _read_offer(request: web.Request) -> tuple[Room | None, str | web.Response]:
+class _Refused(Exception):
+    """The request cannot be served; `response` says why."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _refuse(request: web.Request, status: int, code: str, message: str, **headers: str) -> _Refused:
+    return _Refused(error(request, status, code, message, **headers))
+
+
+async def _read_offer(request: web.Request) -> tuple[Room, str]:
+    """The call's room and the SDP offer of a WHIP or WHEP request, or _Refused."""
     config = request.app[keys.CONFIG]
     if config.bearer_token is not None:
         header = request.headers.get("Authorization", "")
         given = header[7:] if header.lower().startswith("bearer ") else ""
         if not hmac.compare_digest(given.encode(), config.bearer_token.encode()):
-            return None, error(
+            raise _refuse(
                 request,
                 401,
                 "unauthorized",
@@ -52,19 +65,17 @@ async def _read_offer(request: web.Request) -> tuple[Room | None, str | web.Resp
             )
     call = request.match_info["call"]
     if not CALL_ID.match(call):
-        return None, error(request, 404, "not_found", "no such call")
+        raise _refuse(request, 404, "not_found", "no such call")
     if request.content_type != "application/sdp":
-        return None, error(
-            request, 415, "unsupported_media_type", "send Content-Type: application/sdp"
-        )
+        raise _refuse(request, 415, "unsupported_media_type", "send Content-Type: application/sdp")
     if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
-        return None, error(request, 413, "too_large", "the SDP offer is too large")
+        raise _refuse(request, 413, "too_large", "the SDP offer is too large")
     body = await request.content.read(MAX_SDP_BYTES + 1)
     if len(body) > MAX_SDP_BYTES:
-        return None, error(request, 413, "too_large", "the SDP offer is too large")
+        raise _refuse(request, 413, "too_large", "the SDP offer is too large")
     offer = body.decode("utf-8", errors="replace")
     if not offer.startswith("v=0"):
-        return None, error(request, 400, "bad_sdp", "the body is not an SDP offer")
+        raise _refuse(request, 400, "bad_sdp", "the body is not an SDP offer")
     return request.app[keys.CALLS].room(call), offer
 
 
@@ -78,11 +89,10 @@ def _created(answer: str, location: str) -> web.Response:
 
 
 async def whip_publish(request: web.Request) -> web.Response:
-    room, offer = await _read_offer(request)
-    if room is None:
-        assert isinstance(offer, web.Response)
-        return offer
-    assert isinstance(offer, str)
+    try:
+        room, offer = await _read_offer(request)
+    except _Refused as refused:
+        return refused.response
     calls = request.app[keys.CALLS]
     name = request.headers.get("X-Parta-Name", "WHIP").strip()[:64] or "WHIP"
     peer = room.join(name, None)
@@ -124,11 +134,10 @@ async def whip_delete(request: web.Request) -> web.Response:
 
 
 async def whep_watch(request: web.Request) -> web.Response:
-    room, offer = await _read_offer(request)
-    if room is None:
-        assert isinstance(offer, web.Response)
-        return offer
-    assert isinstance(offer, str)
+    try:
+        room, offer = await _read_offer(request)
+    except _Refused as refused:
+        return refused.response
     try:
         viewer, answer = await room.add_viewer(offer)
     except SdpError as exc:
