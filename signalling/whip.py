@@ -76,7 +76,10 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
     offer = body.decode("utf-8", errors="replace")
     if not offer.startswith("v=0"):
         raise _refuse(request, 400, "bad_sdp", "the body is not an SDP offer")
-    return request.app[keys.CALLS].room(call), offer
+    try:
+        return request.app[keys.CALLS].room(call), offer
+    except ProtocolError as exc:  # the call was ended by a host a moment ago
+        raise _refuse(request, 410, exc.code, exc.message) from None
 
 
 def _created(answer: str, location: str) -> web.Response:

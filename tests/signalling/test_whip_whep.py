@@ -173,3 +173,26 @@ async def test_bearer_token_is_required_when_configured(
         await pc.close()
     finally:
         await server.close()
+
+
+async def test_whip_to_a_call_a_host_just_ended_is_refused(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    host = CallClient(http, base_url, "over", "teacher")
+    await host.join()
+    ended = host.expect("call_ended")
+    await host.send({"type": "end_call"})
+    await asyncio.wait_for(ended, 5)
+    await host.close()
+    await wait_for(lambda: "over" in app[keys.CALLS].ended)
+    pc = loopback_pc()
+    pc.addTransceiver(ToneAudioTrack(440), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    async with http.post(
+        f"{base_url}whip/over",
+        data=pc.localDescription.sdp,
+        headers={"Content-Type": "application/sdp"},
+    ) as response:
+        assert response.status == 410
+        assert (await response.json())["error"] == "call_ended"
+    await pc.close()
