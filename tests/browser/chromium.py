@@ -42,7 +42,8 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
 
 
 def chromium_available() -> bool:
-    """Whether the Debian Chromium binary is installed (for `pytest.mark.skipif`)."""
+    """Whether the Debian Chromium binary is installed (tests fail without it: ./run test
+    installs it)."""
     return os.access(CHROMIUM_PATH, os.X_OK)
 
 

@@ -7,30 +7,16 @@ parta in-process, drives the pages with Playwright, and prints one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import shutil
-import socket
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from playwright.async_api import Page
 
 from signalling import keys
-from signalling.app import create_app
-from signalling.config import Config
-from tests.browser.chromium import launch_chromium
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.browser.stage import driver_main, parta_and_chromium
 
 
 async def wait_for_remote_media(page: Page, other: str, timeout: float) -> dict[str, Any]:
@@ -101,55 +87,44 @@ async def exercise_controls(
     return seen
 
 
-async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(Config(data_dir=out_dir / "data"))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    base = f"http://127.0.0.1:{port}"
-    result: dict[str, Any] = {}
-    scratch = out_dir
+async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
     errors: list[str] = []
-    try:
-        # a short directory: Chromium's singleton socket path must fit in 108 bytes
-        scratch = Path(tempfile.mkdtemp(prefix="parta-chromium-"))
-        async with launch_chromium(scratch) as browser:
-            pages = {}
-            for name in ("Alice", "Bob"):
-                context = await browser.new_context(viewport={"width": 1280, "height": 720})
-                page = await context.new_page()
-                page.on("pageerror", lambda exc, n=name: errors.append(f"{n}: {exc}"))
-                pages[name] = page
-            # Alice comes in through the home page's form, Bob through a call link
-            alice = pages["Alice"]
-            await alice.goto(f"{base}/")
-            await alice.get_by_test_id("input-name").fill("Alice")
-            await alice.get_by_test_id("input-call").fill("browser-test")
-            await alice.screenshot(path=str(out_dir / "home.png"))
-            await alice.get_by_test_id("btn-join").click()
-            await pages["Bob"].goto(f"{base}/call/browser-test?name=Bob")
-            ids: dict[str, str] = {}
-            deadline = time.monotonic() + timeout
-            while len(ids) < 2 and time.monotonic() < deadline:
-                for name, page in pages.items():
-                    state = await page.evaluate("window.parta.state()")
-                    if state.get("peerId") and len(state.get("peers", [])) >= 1:
-                        ids[name] = state["peerId"]
-                await asyncio.sleep(0.2)
-            if len(ids) < 2:
-                raise TimeoutError(f"pages did not both join: {ids}")
-            stats = {
-                "Alice": await wait_for_remote_media(pages["Alice"], ids["Bob"], timeout),
-                "Bob": await wait_for_remote_media(pages["Bob"], ids["Alice"], timeout),
-            }
-            await asyncio.sleep(2)  # let the grid settle for the screenshot
+    async with parta_and_chromium(out_dir) as (app, base, browser):
+        pages = {}
+        for name in ("Alice", "Bob"):
+            context = await browser.new_context(viewport={"width": 1280, "height": 720})
+            page = await context.new_page()
+            page.on("pageerror", lambda exc, n=name: errors.append(f"{n}: {exc}"))
+            pages[name] = page
+        # Alice comes in through the home page's form, Bob through a call link
+        alice = pages["Alice"]
+        await alice.goto(f"{base}/")
+        await alice.get_by_test_id("input-name").fill("Alice")
+        await alice.get_by_test_id("input-call").fill("browser-test")
+        await alice.screenshot(path=str(out_dir / "home.png"))
+        await alice.get_by_test_id("btn-join").click()
+        await pages["Bob"].goto(f"{base}/call/browser-test?name=Bob")
+        ids: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        while len(ids) < 2 and time.monotonic() < deadline:
             for name, page in pages.items():
-                await page.screenshot(path=str(out_dir / f"call-{name}.png"))
-            worker = app[keys.WORKER]
-            router = worker.routers["browser-test"]
-            result = {
+                state = await page.evaluate("window.parta.state()")
+                if state.get("peerId") and len(state.get("peers", [])) >= 1:
+                    ids[name] = state["peerId"]
+            await asyncio.sleep(0.2)
+        if len(ids) < 2:
+            raise TimeoutError(f"pages did not both join: {ids}")
+        stats = {
+            "Alice": await wait_for_remote_media(pages["Alice"], ids["Bob"], timeout),
+            "Bob": await wait_for_remote_media(pages["Bob"], ids["Alice"], timeout),
+        }
+        await asyncio.sleep(2)  # let the grid settle for the screenshot
+        for name, page in pages.items():
+            await page.screenshot(path=str(out_dir / f"call-{name}.png"))
+        worker = app[keys.WORKER]
+        router = worker.routers["browser-test"]
+        result.update(
+            {
                 "ids": ids,
                 "stats": stats,
                 "codecs_opened": worker.codecs_opened(),
@@ -158,34 +133,22 @@ async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
                 "srtp_profiles": sorted({t.srtp_profile or "" for t in router.transports.values()}),
                 "page_errors": errors,
             }
-            result["controls"] = await exercise_controls(pages, ids, out_dir, timeout)
-            # leaving through the button ends the call for that page; the other is told
-            await pages["Bob"].get_by_test_id("btn-leave").click()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                state = await pages["Alice"].evaluate("window.parta.state()")
-                if not state.get("peers"):
-                    break
-                await asyncio.sleep(0.2)
-            result["alice_peers_after_bob_left"] = len(state.get("peers", []))
-            result["bob_left_screen"] = await pages["Bob"].get_by_test_id("left-title").is_visible()
-    finally:
-        await runner.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
-    return result
+        )
+        result["controls"] = await exercise_controls(pages, ids, out_dir, timeout)
+        # leaving through the button ends the call for that page; the other is told
+        await pages["Bob"].get_by_test_id("btn-leave").click()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            state = await pages["Alice"].evaluate("window.parta.state()")
+            if not state.get("peers"):
+                break
+            await asyncio.sleep(0.2)
+        result["alice_peers_after_bob_left"] = len(state.get("peers", []))
+        result["bob_left_screen"] = await pages["Bob"].get_by_test_id("left-title").is_visible()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--timeout", type=float, default=30)
-    args = parser.parse_args()
-    try:
-        result = asyncio.run(run(args.out, args.timeout))
-    except Exception as exc:
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        sys.exit(1)
-    print(json.dumps(result))
+    driver_main(run, default_timeout=30)
 
 
 if __name__ == "__main__":

@@ -7,25 +7,18 @@ Playwright, takes screenshots of the home page, and prints one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import email
 import email.policy
 import json
-import shutil
-import sys
-import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from playwright.async_api import Page
 
-from signalling.app import create_app
-from signalling.config import Config
-from tests.browser.chromium import launch_chromium
-from tests.browser.driver import free_port, wait_until
+from tests.browser.driver import wait_until
+from tests.browser.stage import driver_main, parta_and_chromium
 
 TITLE = "Maths 7b — fractions"
 
@@ -177,91 +170,66 @@ async def full_screenshot(page: Page, path: Path) -> None:
     await page.set_viewport_size(size)
 
 
-async def run(out_dir: Path, timeout: float) -> dict[str, Any]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(Config(data_dir=out_dir / "data"))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    base = f"http://127.0.0.1:{port}"
-    result: dict[str, Any] = {}
-    scratch = out_dir
+async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
     errors: list[str] = []
-    try:
-        # a short directory: Chromium's singleton socket path must fit in 108 bytes
-        scratch = Path(tempfile.mkdtemp(prefix="parta-chromium-"))
-        async with launch_chromium(scratch) as browser:
-            context = await browser.new_context(viewport={"width": 1280, "height": 720})
-            page = await context.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"{base}/")
-            result["lists_loaded"] = await lists_loaded(page, timeout)
-            result["browser_tz_selected"] = await page.evaluate(
-                "document.querySelector(\"[data-testid='select-tz']\").value"
-                " === Intl.DateTimeFormat().resolvedOptions().timeZone"
-            )
-            await full_screenshot(page, out_dir / "home-empty.png")
-            link = await schedule_lesson(page, result, out_dir, timeout)
-            await full_screenshot(page, out_dir / "home-scheduled.png")
-            await invite_by_email(page, result, out_dir, timeout)
-            await hold_lesson(page, link, result, timeout)
-            result["history_shows_title"] = await history_shows_lesson(page, base, timeout)
-            result["history_text"] = await page.get_by_test_id("history-list").inner_text()
-            result["upcoming_text"] = await page.get_by_test_id("upcoming-list").inner_text()
-            await page.screenshot(path=str(out_dir / "home-1280.png"))
-            await full_screenshot(page, out_dir / "home-1280-full.png")
-            phone = await browser.new_context(
-                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-            )
-            mobile = await phone.new_page()
-            mobile.on("pageerror", lambda exc: errors.append(f"phone: {exc}"))
-            await mobile.goto(f"{base}/")
-            await lists_loaded(mobile, timeout)
-            await mobile.screenshot(path=str(out_dir / "home-390.png"))
-            await full_screenshot(mobile, out_dir / "home-390-full.png")
-            overflow = (
-                "[...document.querySelectorAll('#screen-home *')].some("
-                "(n) => n.getBoundingClientRect().right > window.innerWidth + 0.5)"
-            )
-            result["phone_overflow_x"] = await mobile.evaluate(overflow)
-            # the phone layout of an error and of a scheduled lesson
-            await mobile.get_by_test_id("input-title").fill("y" * 129)
-            await mobile.get_by_test_id("btn-schedule").click()
-            await mobile.get_by_test_id("schedule-error").wait_for(state="visible")
-            await mobile.get_by_test_id("input-title").fill("Biology 5a, second group")
-            await mobile.get_by_test_id("select-duration").select_option("all_day")
-            await mobile.get_by_test_id("select-repeat").select_option("weekdays")
-            await mobile.get_by_test_id("btn-schedule").click()
-            await mobile.get_by_test_id("scheduled-result").wait_for(state="visible")
-            result["phone_overflow_x_scheduled"] = await mobile.evaluate(overflow)
-            await mobile.get_by_test_id("btn-invite").click()
-            await mobile.get_by_test_id("invite-emails").fill("a@school.example b@school.example")
-            await mobile.get_by_test_id("btn-invite-send").click()
-            await mobile.get_by_test_id("invite-download").wait_for(state="visible")
-            result["phone_overflow_x_invite"] = await mobile.evaluate(overflow)
-            await mobile.get_by_test_id("scheduled-result").screenshot(
-                path=str(out_dir / "invite-390.png")
-            )
-            await full_screenshot(mobile, out_dir / "home-390-scheduled.png")
-            result["page_errors"] = errors
-    finally:
-        await runner.cleanup()
-        shutil.rmtree(scratch, ignore_errors=True)
-    return result
+    async with parta_and_chromium(out_dir) as (_app, base, browser):
+        context = await browser.new_context(viewport={"width": 1280, "height": 720})
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{base}/")
+        result["lists_loaded"] = await lists_loaded(page, timeout)
+        result["browser_tz_selected"] = await page.evaluate(
+            "document.querySelector(\"[data-testid='select-tz']\").value"
+            " === Intl.DateTimeFormat().resolvedOptions().timeZone"
+        )
+        await full_screenshot(page, out_dir / "home-empty.png")
+        link = await schedule_lesson(page, result, out_dir, timeout)
+        await full_screenshot(page, out_dir / "home-scheduled.png")
+        await invite_by_email(page, result, out_dir, timeout)
+        await hold_lesson(page, link, result, timeout)
+        result["history_shows_title"] = await history_shows_lesson(page, base, timeout)
+        result["history_text"] = await page.get_by_test_id("history-list").inner_text()
+        result["upcoming_text"] = await page.get_by_test_id("upcoming-list").inner_text()
+        await page.screenshot(path=str(out_dir / "home-1280.png"))
+        await full_screenshot(page, out_dir / "home-1280-full.png")
+        phone = await browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        )
+        mobile = await phone.new_page()
+        mobile.on("pageerror", lambda exc: errors.append(f"phone: {exc}"))
+        await mobile.goto(f"{base}/")
+        await lists_loaded(mobile, timeout)
+        await mobile.screenshot(path=str(out_dir / "home-390.png"))
+        await full_screenshot(mobile, out_dir / "home-390-full.png")
+        overflow = (
+            "[...document.querySelectorAll('#screen-home *')].some("
+            "(n) => n.getBoundingClientRect().right > window.innerWidth + 0.5)"
+        )
+        result["phone_overflow_x"] = await mobile.evaluate(overflow)
+        # the phone layout of an error and of a scheduled lesson
+        await mobile.get_by_test_id("input-title").fill("y" * 129)
+        await mobile.get_by_test_id("btn-schedule").click()
+        await mobile.get_by_test_id("schedule-error").wait_for(state="visible")
+        await mobile.get_by_test_id("input-title").fill("Biology 5a, second group")
+        await mobile.get_by_test_id("select-duration").select_option("all_day")
+        await mobile.get_by_test_id("select-repeat").select_option("weekdays")
+        await mobile.get_by_test_id("btn-schedule").click()
+        await mobile.get_by_test_id("scheduled-result").wait_for(state="visible")
+        result["phone_overflow_x_scheduled"] = await mobile.evaluate(overflow)
+        await mobile.get_by_test_id("btn-invite").click()
+        await mobile.get_by_test_id("invite-emails").fill("a@school.example b@school.example")
+        await mobile.get_by_test_id("btn-invite-send").click()
+        await mobile.get_by_test_id("invite-download").wait_for(state="visible")
+        result["phone_overflow_x_invite"] = await mobile.evaluate(overflow)
+        await mobile.get_by_test_id("scheduled-result").screenshot(
+            path=str(out_dir / "invite-390.png")
+        )
+        await full_screenshot(mobile, out_dir / "home-390-scheduled.png")
+        result["page_errors"] = errors
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--timeout", type=float, default=20)
-    args = parser.parse_args()
-    try:
-        result = asyncio.run(run(args.out, args.timeout))
-    except Exception as exc:
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        sys.exit(1)
-    print(json.dumps(result))
+    driver_main(run, default_timeout=20)
 
 
 if __name__ == "__main__":
