@@ -53,30 +53,41 @@ async def test_late_joiner_decodes_a_keyframe_within_a_second(
     await publisher.close()
 
 
+async def lossy_lesson(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    call: str,
+    *,
+    uplink: Callable[[bytes], bool] | None = None,
+    downlink: Callable[[bytes], bool] | None = None,
+) -> tuple[CallClient, CallClient, int, int]:
+    """A teacher's camera watched by a student for 5 s over the given lossy links.
+    Returns both clients, the distinct frames the student decoded and those sent meanwhile."""
+    publisher = CallClient(http, base_url, call, "teacher", keep_outgoing=uplink)
+    await publisher.join()
+    await publisher.publish([(PatternVideoTrack(9), "camera")])
+    student = CallClient(http, base_url, call, "student", keep_incoming=downlink)
+    await student.join()
+    key = (publisher.peer_id, "camera")
+    await wait_for(lambda: key in student.recorders and student.recorders[key].patterns, timeout=5)
+    await asyncio.sleep(5)
+    indices = sorted({i for _, i in student.recorders[key].patterns})
+    return publisher, student, len(indices), indices[-1] - indices[0] + 1
+
+
 async def test_lost_packets_come_back_through_nack(
     app: web.Application, base_url: str, http: aiohttp.ClientSession
 ) -> None:
     # 5% of incoming RTP never reaches the subscriber
     keep, dropped = lose_rtp(0.05, seed=5)
-
-    publisher = CallClient(http, base_url, "lossy", "teacher")
-    await publisher.join()
-    await publisher.publish([(PatternVideoTrack(9), "camera")])
-    lossy = CallClient(http, base_url, "lossy", "student", keep_incoming=keep)
-    await lossy.join()
-    key = (publisher.peer_id, "camera")
-    await wait_for(lambda: key in lossy.recorders and lossy.recorders[key].patterns, timeout=5)
-    await asyncio.sleep(5)
-    recorder = lossy.recorders[key]
-    indices = sorted({i for _, i in recorder.patterns})
-    expected = indices[-1] - indices[0] + 1
+    publisher, student, seen, expected = await lossy_lesson(http, base_url, "lossy", downlink=keep)
     consumer = next(c for c in app[keys.WORKER].routers["lossy"].consumers.values())
     assert dropped["rtp"] >= 5
     assert consumer.nacks_received > 0
     # each lost packet is asked for and resent (a few may be asked for twice)
     assert consumer.retransmissions >= 0.8 * dropped["rtp"]
-    assert len(indices) >= 0.97 * expected, f"{expected - len(indices)} of {expected} frames lost"
-    await lossy.close()
+    assert seen >= 0.97 * expected, f"{expected - seen} of {expected} frames lost"
+    await student.close()
     await publisher.close()
 
 
@@ -85,18 +96,7 @@ async def test_packets_lost_on_the_way_in_are_asked_for_again(
 ) -> None:
     # 5% of the publisher's RTP is lost before it reaches the server
     keep, dropped = lose_rtp(0.05, seed=11)
-
-    publisher = CallClient(http, base_url, "uplink", "teacher", keep_outgoing=keep)
-    await publisher.join()
-    await publisher.publish([(PatternVideoTrack(3), "camera")])
-    student = CallClient(http, base_url, "uplink", "student")
-    await student.join()
-    key = (publisher.peer_id, "camera")
-    await wait_for(lambda: key in student.recorders and student.recorders[key].patterns, timeout=5)
-    await asyncio.sleep(5)
-    recorder = student.recorders[key]
-    indices = sorted({i for _, i in recorder.patterns})
-    expected = indices[-1] - indices[0] + 1
+    publisher, student, seen, expected = await lossy_lesson(http, base_url, "uplink", uplink=keep)
     producer = next(iter(app[keys.WORKER].routers["uplink"].producers.values()))
     assert dropped["rtp"] >= 5
     assert producer.nacks_sent > 0
@@ -104,6 +104,6 @@ async def test_packets_lost_on_the_way_in_are_asked_for_again(
     assert report is not None
     still_lost = report[1]  # cumulative: expected minus received, resent copies included
     assert still_lost <= 0.2 * dropped["rtp"], f"{still_lost} of {dropped['rtp']} never came back"
-    assert len(indices) >= 0.97 * expected, f"{expected - len(indices)} of {expected} frames lost"
+    assert seen >= 0.97 * expected, f"{expected - seen} of {expected} frames lost"
     await student.close()
     await publisher.close()
