@@ -12,8 +12,9 @@ from aiohttp import web
 from sfu.worker import Worker
 from store.database import default_url, migrate, open_engine
 
-from . import keys, scheduling, whip, ws
+from . import keys, links, scheduling, whip, ws
 from . import web as pages
+from .access import CallAccess
 from .calls import Calls
 from .config import Config
 from .history_store import HistoryStore, PastCall
@@ -63,8 +64,14 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     app[keys.CALLS] = calls
     app[keys.METRICS].attach(worker, calls)
     calls.on_call_over = _recorder(app[keys.HISTORY])
-    for stored in await app[keys.SCHEDULES].all():
-        calls.defaults[stored.call_id] = (stored.schedule.title, stored.schedule.waiting_room)
+    schedules = app[keys.SCHEDULES]
+    for stored in await schedules.all():
+        calls.add_scheduled(stored.call_id, scheduling.access_of(stored))
+
+    async def keep_link(call_id: str, access: CallAccess) -> None:
+        await schedules.set_link(call_id, access.link)
+
+    calls.on_link_changed = keep_link
     app[keys.READY]["ready"] = True
     yield
     app[keys.READY]["ready"] = False
@@ -97,6 +104,9 @@ def _recorder(history: HistoryStore) -> Callable[[Room], Awaitable[None]]:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", pages.index)
     app.router.add_get("/call/{call}", pages.index)
+    app.router.add_get("/join/{token}", links.follow)
+    app.router.add_post("/api/calls/{call}/link", links.regenerate)
+    app.router.add_delete("/api/calls/{call}/link", links.revoke)
     app.router.add_static("/static/", pages.STATIC_DIR, append_version=False)
     app.router.add_get("/ws", ws.websocket)
     app.router.add_post("/whip/{call}", whip.whip_publish)

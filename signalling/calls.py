@@ -9,10 +9,9 @@ from collections.abc import Awaitable, Callable
 
 from sfu.worker import Worker
 
+from .access import CallAccess, new_token, same_token
 from .metrics import Metrics
-from .protocol import (
-    ProtocolError,
-)
+from .protocol import ProtocolError
 from .room import Room
 
 logger = logging.getLogger(__name__)
@@ -36,8 +35,13 @@ class Calls:
         self.metrics = metrics
         self.answer_timeout = answer_timeout
         self.rooms: dict[str, Room] = {}
-        # scheduled calls: their title and waiting-room switch, applied when the room opens
-        self.defaults: dict[str, tuple[str, bool]] = {}
+        # Every call's access settings: scheduled calls' always (from the store), ad-hoc
+        # calls' while their room lives. call id -> settings; join-link token -> call id.
+        self.access: dict[str, CallAccess] = {}
+        self._by_link: dict[str, str] = {}
+        # told when a host regenerates or revokes a join link (the store keeps
+        # scheduled calls' links)
+        self.on_link_changed: Callable[[str, CallAccess], Awaitable[None]] | None = None
         # told about every call that took place, when its room closes
         self.on_call_over: Callable[[Room], Awaitable[None]] | None = None
         self._reports: set[asyncio.Task[None]] = set()
@@ -48,31 +52,106 @@ class Calls:
         self.ended_hold = ended_hold
         self._clock = clock
 
-    def room(self, call_id: str) -> Room:
+    def add_scheduled(self, call_id: str, access: CallAccess) -> None:
+        """A scheduled call: its room opens with these settings whenever someone comes."""
+        self._forget(call_id)
+        self.access[call_id] = access
+        if access.link is not None:
+            self._by_link[access.link] = call_id
+
+    def _forget(self, call_id: str) -> None:
+        access = self.access.pop(call_id, None)
+        if access is not None and access.link is not None:
+            self._by_link.pop(access.link, None)
+
+    def call_for_link(self, token: str) -> str | None:
+        """The call a join link leads to, or None (unknown, revoked or regenerated)."""
+        return self._by_link.get(token)
+
+    def enter(
+        self,
+        call_id: str,
+        *,
+        link: str | None = None,
+        host_token: str | None = None,
+        operator: bool = False,
+        may_create: bool = True,
+    ) -> Room:
+        """The room of a call that someone may enter, opened if need be; raises
+        ProtocolError `call_ended` or `bad_link` (see access.py for the rules)."""
+        self._check_not_ended(call_id)
+        access = self.access.get(call_id)
+        if access is None and not may_create:
+            raise ProtocolError("not_found", "no such call", "join")
+        allowed = (
+            operator
+            or self.is_host(call_id, host_token)
+            or (access is not None and same_token(link, access.link))
+            or (access is None and may_create)
+        )
+        if not allowed:
+            raise ProtocolError(
+                "bad_link",
+                "this call needs a valid invite link: ask the host for a new one",
+                "join",
+            )
+        return self._open(call_id)
+
+    def _check_not_ended(self, call_id: str) -> None:
         until = self.ended.get(call_id)
         if until is not None:
             if self._clock() < until:
                 raise ProtocolError("call_ended", "this call has ended", "join")
             del self.ended[call_id]
+
+    def _open(self, call_id: str) -> Room:
         room = self.rooms.get(call_id)
         if room is None:
+            access = self.access.get(call_id)
+            if access is None:  # an ad-hoc call, opened by its creator
+                access = CallAccess(title=call_id, waiting_room=False, link=new_token())
+                self.add_scheduled(call_id, access)
             room = Room(
                 call_id,
                 self.worker.get_or_create_router(call_id),
                 self.metrics,
+                access,
                 answer_timeout=self.answer_timeout,
             )
             room.ice_servers = self.ice_servers
-            if call_id in self.defaults:
-                room.title, room.waiting_room = self.defaults[call_id]
             self.rooms[call_id] = room
         return room
+
+    def is_host(self, call_id: str, token: str | None) -> bool:
+        """Whether the token makes its bearer a host of the call (live or scheduled)."""
+        room = self.rooms.get(call_id)
+        access = self.access.get(call_id)
+        return (room is not None and room.is_host_token(token)) or (
+            access is not None and same_token(token, access.host_key)
+        )
+
+    async def set_link(self, call_id: str, token: str | None) -> None:
+        """A host regenerated (a new token) or revoked (None) the call's join link: the
+        old one stops working at once; the hosts present are told."""
+        access = self.access[call_id]
+        if access.link is not None:
+            self._by_link.pop(access.link, None)
+        access.link = token
+        if token is not None:
+            self._by_link[token] = call_id
+        room = self.rooms.get(call_id)
+        if room is not None:
+            room.link_changed()
+        if access.scheduled and self.on_link_changed is not None:
+            await self.on_link_changed(call_id, access)
 
     async def release_if_empty(self, room: Room) -> None:
         if room.ended:
             self.ended[room.id] = self._clock() + self.ended_hold
         if room.empty and self.rooms.get(room.id) is room:
             del self.rooms[room.id]
+            if not room.access.scheduled:
+                self._forget(room.id)  # an ad-hoc call's name and link are free again
             await self.worker.close_router(room.id)
             await self._report(room)
 

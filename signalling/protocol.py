@@ -44,6 +44,7 @@ class Join:
     call: str
     name: str
     host_token: str | None = None
+    link: str | None = None  # the join link's token
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,20 @@ class EndCall:
 
 
 @dataclass(frozen=True)
+class NewLink:
+    """A host regenerates the call's join link: the old one stops working."""
+
+    type: ClassVar[str] = "new_link"
+
+
+@dataclass(frozen=True)
+class RevokeLink:
+    """A host revokes the call's join link: only hosts can come in until a new one."""
+
+    type: ClassVar[str] = "revoke_link"
+
+
+@dataclass(frozen=True)
 class SetWaitingRoom:
     type: ClassVar[str] = "set_waiting_room"
     enabled: bool
@@ -152,6 +167,8 @@ ClientMessage = (
     | Admit
     | Deny
     | AdmitAll
+    | NewLink
+    | RevokeLink
 )
 ROLES = ("host", "cohost", "participant")
 
@@ -207,11 +224,18 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         call = _field(data, "call", str, kind)
         if not CALL_ID.match(call):
             raise ProtocolError("bad_message", "join: 'call' must be 1-64 of A-Z a-z 0-9 _ -", kind)
-        token = data.get("host_token")
-        if token is not None and not isinstance(token, str):
-            raise ProtocolError("bad_message", "join: 'host_token' must be a string", kind)
+        tokens = {}
+        for key in ("host_token", "link"):
+            value = data.get(key)
+            if value is not None and not (isinstance(value, str) and len(value) <= 128):
+                raise ProtocolError("bad_message", f"join: '{key}' must be a string", kind)
+            tokens[key] = value
         return Join(
-            version=version, call=call, name=_text(data, "name", kind, max_len=64), host_token=token
+            version=version,
+            call=call,
+            name=_text(data, "name", kind, max_len=64),
+            host_token=tokens["host_token"],
+            link=tokens["link"],
         )
     if kind == "publish":
         raw_tracks = _field(data, "tracks", list, kind)
@@ -263,6 +287,10 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         return Deny(peer_id=_field(data, "peer_id", str, kind))
     if kind == "admit_all":
         return AdmitAll()
+    if kind == "new_link":
+        return NewLink()
+    if kind == "revoke_link":
+        return RevokeLink()
     if kind == "ping":
         return Ping()
     raise ProtocolError("unknown_type", f"unknown message type {kind!r}", kind)
@@ -309,6 +337,7 @@ class Joined:
     host_token: str | None = None
     waiting_room: bool = False
     title: str = ""
+    invite_link: str | None = None  # hosts only: the path of the call's join link
     version: int = VERSION
 
 
@@ -379,6 +408,15 @@ class RoleChanged:
     type: ClassVar[str] = "role_changed"
     role: str
     host_token: str | None
+    invite_link: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkChanged:
+    """Sent to hosts when the join link was regenerated or (None) revoked."""
+
+    type: ClassVar[str] = "link_changed"
+    invite_link: str | None
 
 
 @dataclass(frozen=True)
@@ -422,7 +460,8 @@ class CallEnded:
 
 
 ServerMessage = (
-    Waiting
+    LinkChanged
+    | Waiting
     | Denied
     | WaitingList
     | MutedByHost

@@ -16,6 +16,7 @@ from sfu.router import Router
 from sfu.sdp import IncomingTrack, SdpError, incoming_tracks
 from sfu.transport import WebRtcTransport
 
+from .access import CallAccess, join_path, same_token
 from .metrics import Metrics
 from .peer import Peer, PublishedSource, new_id, resolve_sources
 from .protocol import (
@@ -23,6 +24,7 @@ from .protocol import (
     CallEnded,
     Denied,
     Joined,
+    LinkChanged,
     MutedByHost,
     PeerInfo,
     PeerJoined,
@@ -45,9 +47,16 @@ class Room:
     """One call's participants and viewers around one SFU router."""
 
     def __init__(
-        self, call_id: str, router: Router, metrics: Metrics, *, answer_timeout: float = 20.0
+        self,
+        call_id: str,
+        router: Router,
+        metrics: Metrics,
+        access: CallAccess | None = None,
+        *,
+        answer_timeout: float = 20.0,
     ) -> None:
         self.id = call_id
+        self.access = access or CallAccess(title=call_id, waiting_room=False, link=None)
         self.answer_timeout = answer_timeout
         self.router = router
         self.metrics = metrics
@@ -56,12 +65,15 @@ class Room:
         self.host_assigned = False
         self.ended = False
         self.ice_servers: list[dict[str, str]] = []
-        self.waiting_room = False
-        self.title = call_id
+        self.waiting_room = self.access.waiting_room
+        self.title = self.access.title
         self.started_at: datetime | None = None  # when the first participant came in
         self.participants: dict[str, str] = {}  # everyone who came in: peer id -> name
         self.waiting: dict[str, Peer] = {}  # in order of arrival
         self._host_tokens: dict[str, str] = {}  # token -> role
+        if self.access.scheduled:
+            # a scheduled call's host is its organiser (the host key), not whoever is first
+            self.host_assigned = True
         router.on_active_speaker = self._on_active_speaker
         router.on_producer_closed.append(self._on_producer_closed)
 
@@ -80,7 +92,7 @@ class Room:
         `on_stuck` ends their session (when their client stops answering, or a host
         removes them). The participant is sent `joined` or `waiting`."""
         peer = Peer(id=new_id("p"), name=name, send=send, close=on_stuck)
-        role = self._host_tokens.get(host_token) if host_token else None
+        role = self._role_for(host_token)
         if role is not None:
             peer.role = role
         elif not self.host_assigned and send is not None:
@@ -102,11 +114,22 @@ class Room:
         self._enter(peer)
         return peer
 
+    def _role_for(self, token: str | None) -> str | None:
+        """The role a host token (or the organiser's host key) brings, if any."""
+        if not token:
+            return None
+        if same_token(token, self.access.host_key):
+            return "host"
+        return self._host_tokens.get(token)
+
+    def is_host_token(self, token: str | None) -> bool:
+        return self._role_for(token) is not None
+
     def _token_for(self, peer: Peer, *, given: str | None = None) -> str | None:
         """Each host and co-host has a token of their own that brings them back as such."""
         if not peer.is_host:
             return None
-        if given is not None and self._host_tokens.get(given) == peer.role:
+        if given is not None and self._role_for(given) == peer.role:
             peer.host_token = given
         else:
             peer.host_token = secrets.token_urlsafe(24)
@@ -143,6 +166,7 @@ class Room:
                 host_token=token,
                 waiting_room=self.waiting_room,
                 title=self.title,
+                invite_link=join_path(self.access.link) if peer.is_host else None,
             )
         )
         if peer.is_host:
@@ -162,13 +186,20 @@ class Room:
             if peer.is_host:
                 peer.notify(message)
 
-    def _require_host(self, actor: Peer, what: str) -> None:
+    def link_changed(self) -> None:
+        """Tell the hosts present the join link now in force (None: revoked)."""
+        message = LinkChanged(invite_link=join_path(self.access.link))
+        for peer in self.peers.values():
+            if peer.is_host:
+                peer.notify(message)
+
+    def require_host(self, actor: Peer, what: str) -> None:
         if not actor.is_host:
             raise ProtocolError("forbidden", "only a host can do that", what)
 
     def _host_picks(self, actor: Peer, among: dict[str, Peer], peer_id: str, what: str) -> Peer:
         """The peer a host's control names, checked: the actor is a host, the peer is there."""
-        self._require_host(actor, what)
+        self.require_host(actor, what)
         peer = among.get(peer_id)
         if peer is None:
             where = "waiting" if among is self.waiting else "in this call"
@@ -185,7 +216,7 @@ class Room:
         self._send_waiting_list()
 
     def admit_all(self, actor: Peer) -> None:
-        self._require_host(actor, "admit_all")
+        self.require_host(actor, "admit_all")
         self._admit_everyone()
 
     def _admit_everyone(self) -> None:
@@ -204,7 +235,7 @@ class Room:
         self._send_waiting_list()
 
     def set_waiting_room(self, actor: Peer, enabled: bool) -> None:
-        self._require_host(actor, "set_waiting_room")
+        self.require_host(actor, "set_waiting_room")
         self.waiting_room = enabled
         if not enabled:
             self._admit_everyone()
@@ -351,7 +382,13 @@ class Room:
             target.host_token = None
         target.role = role
         token = self._token_for(target)
-        target.notify(RoleChanged(role=role, host_token=token))
+        target.notify(
+            RoleChanged(
+                role=role,
+                host_token=token,
+                invite_link=join_path(self.access.link) if target.is_host else None,
+            )
+        )
         if target.is_host:
             target.notify(self._waiting_list())
         self.broadcast(PeerUpdated(peer=target.info()), skip=target)

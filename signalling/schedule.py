@@ -75,6 +75,25 @@ class Reminder:
     before: timedelta
 
 
+def check_time_zone(name: str) -> str:
+    """The name, if it is an IANA time zone; else ScheduleError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"{name!r} is not an IANA time zone") from None
+    return name
+
+
+def when_in(schedule: Schedule, occurrence: Occurrence | None, zone: str) -> str:
+    """A lesson's time as a reader in `zone` sees it: "2026-03-30 18:00 (America/New_York),
+    repeating FREQ=WEEKLY"."""
+    if occurrence is None:  # no further lesson: its first start, in the schedule's zone
+        text = f"{schedule.start:%Y-%m-%d %H:%M} ({schedule.time_zone})"
+    else:
+        text = f"{occurrence.start.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})"
+    return text + (f", repeating {schedule.rrule}" if schedule.rrule else "")
+
+
 def check_schedule(
     *,
     title: str,
@@ -91,10 +110,7 @@ def check_schedule(
     title = title.strip()
     if not 1 <= len(title) <= TITLE_MAX:
         raise ScheduleError(f"the title must be 1 to {TITLE_MAX} characters")
-    try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"{time_zone!r} is not an IANA time zone") from None
+    check_time_zone(time_zone)
     if start.tzinfo is not None:
         raise ScheduleError("the start is local wall time in the given time zone")
     length: timedelta | None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.tables import scheduled_calls
+from store.tables import call_invitees, reminders_sent, scheduled_calls
 
 from .schedule import Schedule
 
@@ -19,13 +20,23 @@ class StoredSchedule:
     schedule: Schedule
     call_id: str
     created_at: datetime
+    link: str | None  # the join link's token; None: revoked
+    host_key: str | None
+
+
+@dataclass(frozen=True)
+class Invitee:
+    email: str
+    time_zone: str
 
 
 class ScheduleStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, schedule: Schedule, *, call_id: str, now: datetime) -> StoredSchedule:
+    async def add(
+        self, schedule: Schedule, *, call_id: str, now: datetime, link: str, host_key: str
+    ) -> StoredSchedule:
         values = {
             "id": schedule.uid,
             "call_id": call_id,
@@ -39,10 +50,82 @@ class ScheduleStore:
             "reminders_seconds": [int(r.total_seconds()) for r in schedule.reminders],
             "waiting_room": schedule.waiting_room,
             "created_at": now,
+            "link_token": link,
+            "host_key": host_key,
         }
         async with self._engine.begin() as connection:
             await connection.execute(insert(scheduled_calls).values(**values))
-        return StoredSchedule(schedule=schedule, call_id=call_id, created_at=now)
+        return StoredSchedule(
+            schedule=schedule, call_id=call_id, created_at=now, link=link, host_key=host_key
+        )
+
+    async def set_link(self, call_id: str, link: str | None) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(scheduled_calls)
+                .where(scheduled_calls.c.call_id == call_id)
+                .values(link_token=link)
+            )
+
+    async def invite(self, schedule_id: str, invitees: list[Invitee], now: datetime) -> None:
+        """Remember who was invited (again: their time zone is updated)."""
+        async with self._engine.begin() as connection:
+            for person in invitees:
+                key = (call_invitees.c.schedule_id == schedule_id) & (
+                    call_invitees.c.email == person.email
+                )
+                done = await connection.execute(
+                    update(call_invitees).where(key).values(time_zone=person.time_zone)
+                )
+                if done.rowcount == 0:
+                    await connection.execute(
+                        insert(call_invitees).values(
+                            schedule_id=schedule_id,
+                            email=person.email,
+                            time_zone=person.time_zone,
+                            invited_at=now,
+                        )
+                    )
+
+    async def invitees(self, schedule_id: str) -> list[Invitee]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(call_invitees.c.email, call_invitees.c.time_zone)
+                    .where(call_invitees.c.schedule_id == schedule_id)
+                    .order_by(call_invitees.c.invited_at, call_invitees.c.email)
+                )
+            ).all()
+        return [Invitee(email=r.email, time_zone=r.time_zone) for r in rows]
+
+    async def claim_reminder(
+        self, schedule_id: str, remind_at: datetime, now: datetime, recipients: int
+    ) -> bool:
+        """Mark a reminder instant as sent; False when it already was (by this node
+        before a restart, or by another)."""
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    insert(reminders_sent).values(
+                        schedule_id=schedule_id,
+                        remind_at=remind_at,
+                        sent_at=now,
+                        recipients=recipients,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def release_reminder(self, schedule_id: str, remind_at: datetime) -> None:
+        """Sending failed: let a later pass try again."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                reminders_sent.delete().where(
+                    (reminders_sent.c.schedule_id == schedule_id)
+                    & (reminders_sent.c.remind_at == remind_at)
+                )
+            )
 
     async def get(self, schedule_id: str) -> StoredSchedule | None:
         async with self._engine.connect() as connection:
@@ -79,4 +162,6 @@ def _from_row(row: Row[tuple[object, ...]]) -> StoredSchedule:
         ),
         call_id=m["call_id"],
         created_at=m["created_at"],
+        link=m["link_token"],
+        host_key=m["host_key"],
     )

@@ -13,9 +13,17 @@ import aiosmtplib
 from aiohttp import web
 
 from . import keys
+from .access import CallAccess, join_path, new_token
 from .invites import InviteError, build_invite, check_recipients, send
-from .schedule import ScheduleError, check_schedule, next_occurrence, to_ics
-from .schedule_store import StoredSchedule
+from .schedule import (
+    ScheduleError,
+    check_schedule,
+    check_time_zone,
+    next_occurrence,
+    to_ics,
+    when_in,
+)
+from .schedule_store import Invitee, StoredSchedule
 
 
 def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
@@ -23,8 +31,24 @@ def _error(request: web.Request, status: int, code: str, message: str) -> web.Re
     return web.json_response({"error": code, "message": message}, status=status)
 
 
-def _link(request: web.Request, call_id: str) -> str:
-    return f"{request.scheme}://{request.host}/call/{call_id}"
+def _url(request: web.Request, path: str) -> str:
+    return f"{request.scheme}://{request.host}{path}"
+
+
+def _link(request: web.Request, stored: StoredSchedule) -> str | None:
+    """The share link: the call's join link, or None while a host has it revoked."""
+    path = join_path(stored.link)
+    return None if path is None else _url(request, path)
+
+
+def access_of(stored: StoredSchedule) -> CallAccess:
+    return CallAccess(
+        title=stored.schedule.title,
+        waiting_room=stored.schedule.waiting_room,
+        link=stored.link,
+        host_key=stored.host_key,
+        scheduled=True,
+    )
 
 
 def _describe(request: web.Request, stored: StoredSchedule, now: datetime) -> dict[str, Any]:
@@ -34,7 +58,7 @@ def _describe(request: web.Request, stored: StoredSchedule, now: datetime) -> di
         "id": schedule.uid,
         "title": schedule.title,
         "call": stored.call_id,
-        "link": _link(request, stored.call_id),
+        "link": _link(request, stored),
         "calendar": f"/api/schedule/{schedule.uid}/calendar.ics",
         "start": schedule.start.isoformat(timespec="minutes"),
         "time_zone": schedule.time_zone,
@@ -77,9 +101,14 @@ async def create(request: web.Request) -> web.Response:
         return _error(request, 400, "bad_schedule", message)
     call_id = "lesson-" + secrets.token_urlsafe(9).replace("_", "-")
     now = datetime.now(UTC)
-    stored = await request.app[keys.SCHEDULES].add(schedule, call_id=call_id, now=now)
-    request.app[keys.CALLS].defaults[call_id] = (schedule.title, schedule.waiting_room)
-    return web.json_response(_describe(request, stored, now), status=201)
+    stored = await request.app[keys.SCHEDULES].add(
+        schedule, call_id=call_id, now=now, link=new_token(), host_key=new_token()
+    )
+    request.app[keys.CALLS].add_scheduled(call_id, access_of(stored))
+    described = _describe(request, stored, now)
+    # only the organiser sees this, once: it makes whoever opens it the call's host
+    described["host_link"] = _url(request, f"/call/{call_id}?host={stored.host_key}")
+    return web.json_response(described, status=201)
 
 
 async def listing(request: web.Request) -> web.Response:
@@ -107,7 +136,7 @@ async def calendar(request: web.Request) -> web.Response:
     stored = await _find(request)
     if stored is None:
         return _error(request, 404, "not_found", "no such scheduled call")
-    body = to_ics(stored.schedule, url=_link(request, stored.call_id), now=stored.created_at)
+    body = to_ics(stored.schedule, url=_link(request, stored) or "", now=stored.created_at)
     return web.Response(
         body=body,
         content_type="text/calendar",
@@ -145,18 +174,27 @@ async def invite(request: web.Request) -> web.Response:
         return _error(request, 404, "not_found", "no such scheduled call")
     try:
         body = await request.json()
-        recipients = check_recipients(body.get("emails") if isinstance(body, dict) else None)
-    except ValueError as exc:  # bad JSON or InviteError
-        message = str(exc) if isinstance(exc, InviteError) else "send a JSON object"
+        if not isinstance(body, dict):
+            raise InviteError("send a JSON object")
+        recipients = check_recipients(body.get("emails"))
+        zone = check_time_zone(str(body.get("time_zone") or stored.schedule.time_zone))
+    except ValueError as exc:  # bad JSON, InviteError or ScheduleError
+        message = str(exc) if isinstance(exc, InviteError | ScheduleError) else "send JSON"
         return _error(request, 400, "bad_invite", message)
+    # invitees are reminded before each lesson, in their own time zone (reminders.py)
+    await request.app[keys.SCHEDULES].invite(
+        stored.schedule.uid,
+        [Invitee(email=r, time_zone=zone) for r in recipients],
+        datetime.now(UTC),
+    )
     smtp = request.app[keys.CONFIG].smtp
     if smtp is None:
-        query = "&".join(f"to={quote(r)}" for r in recipients)
+        query = "&".join(f"to={quote(r)}" for r in recipients) + f"&tz={quote(zone)}"
         return web.json_response(
             {"sent": 0, "download": f"/api/schedule/{stored.schedule.uid}/invite.eml?{query}"}
         )
     try:
-        await send(_invite_message(request, stored, recipients, smtp.sender), smtp)
+        await send(_invite_message(request, stored, recipients, smtp.sender, zone), smtp)
     except (OSError, aiosmtplib.SMTPException) as exc:
         return _error(request, 502, "smtp_failed", f"the mail server refused: {exc}")
     return web.json_response({"sent": len(recipients)})
@@ -168,9 +206,10 @@ async def invite_file(request: web.Request) -> web.Response:
         return _error(request, 404, "not_found", "no such scheduled call")
     try:
         recipients = check_recipients(request.query.getall("to", []))
-    except InviteError as exc:
+        zone = check_time_zone(request.query.get("tz") or stored.schedule.time_zone)
+    except ValueError as exc:  # InviteError or ScheduleError
         return _error(request, 400, "bad_invite", str(exc))
-    message = _invite_message(request, stored, recipients, "")
+    message = _invite_message(request, stored, recipients, "", zone)
     return web.Response(
         body=message.as_bytes(),
         content_type="message/rfc822",
@@ -179,19 +218,14 @@ async def invite_file(request: web.Request) -> web.Response:
 
 
 def _invite_message(
-    request: web.Request, stored: StoredSchedule, recipients: list[str], sender: str
+    request: web.Request, stored: StoredSchedule, recipients: list[str], sender: str, zone: str
 ) -> EmailMessage:
     schedule = stored.schedule
-    link = _link(request, stored.call_id)
+    link = _link(request, stored) or _url(request, "/")
     upcoming = next_occurrence(schedule, datetime.now(UTC))
-    when = (
-        f"{schedule.start:%Y-%m-%d %H:%M} ({schedule.time_zone})"
-        if upcoming is None
-        else f"{upcoming.local_start:%Y-%m-%d %H:%M} ({schedule.time_zone})"
-    )
     return build_invite(
         title=schedule.title,
-        when=when + (f", repeating {schedule.rrule}" if schedule.rrule else ""),
+        when=when_in(schedule, upcoming, zone),
         link=link,
         ics=to_ics(schedule, url=link, now=stored.created_at),
         sender=sender,

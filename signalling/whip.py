@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 
 from aiohttp import web
@@ -11,6 +10,7 @@ from aiohttp import web
 from sfu.sdp import SdpError
 
 from . import keys
+from .access import same_token
 from .protocol import CALL_ID, ProtocolError
 from .room import Room
 
@@ -49,20 +49,27 @@ def _refuse(request: web.Request, status: int, code: str, message: str, **header
     return _Refused(error(request, status, code, message, **headers))
 
 
+def bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() or None if header.lower().startswith("bearer ") else None
+
+
 async def _read_offer(request: web.Request) -> tuple[Room, str]:
-    """The call's room and the SDP offer of a WHIP or WHEP request, or _Refused."""
-    config = request.app[keys.CONFIG]
-    if config.bearer_token is not None:
-        header = request.headers.get("Authorization", "")
-        given = header[7:] if header.lower().startswith("bearer ") else ""
-        if not hmac.compare_digest(given.encode(), config.bearer_token.encode()):
-            raise _refuse(
-                request,
-                401,
-                "unauthorized",
-                "a valid bearer token is required",
-                **{"WWW-Authenticate": "Bearer"},
-            )
+    """The call's room and the SDP offer of a WHIP or WHEP request, or _Refused.
+
+    The bearer token is the call's join-link token, a host token or key, or the
+    operator's token (`--bearer-token`); the call must be live or scheduled, and one
+    with a waiting room takes only hosts and the operator."""
+    token = bearer(request)
+    if token is None:
+        raise _refuse(
+            request,
+            401,
+            "unauthorized",
+            "send the call's invite-link token or a host token as a bearer token",
+            **{"WWW-Authenticate": "Bearer"},
+        )
+    operator = same_token(token, request.app[keys.CONFIG].bearer_token)
     call = request.match_info["call"]
     if not CALL_ID.match(call):
         raise _refuse(request, 404, "not_found", "no such call")
@@ -76,10 +83,25 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
     offer = body.decode("utf-8", errors="replace")
     if not offer.startswith("v=0"):
         raise _refuse(request, 400, "bad_sdp", "the body is not an SDP offer")
+    calls = request.app[keys.CALLS]
     try:
-        return request.app[keys.CALLS].room(call), offer
-    except ProtocolError as exc:  # the call was ended by a host a moment ago
-        raise _refuse(request, 410, exc.code, exc.message) from None
+        room = calls.enter(call, link=token, host_token=token, operator=operator, may_create=False)
+    except ProtocolError as exc:
+        if exc.code == "call_ended":  # a host ended the call a moment ago
+            raise _refuse(request, 410, exc.code, exc.message) from None
+        # the same answer as for a call that does not exist: a wrong token learns nothing
+        raise _refuse(request, 404, "not_found", "no such call") from None
+    host = operator or room.is_host_token(token)
+    if room.waiting_room and not host:
+        # a link holder would wait for a host to admit them; an HTTP request cannot wait
+        await calls.release_if_empty(room)
+        raise _refuse(
+            request,
+            403,
+            "waiting_room",
+            "this call has a waiting room: use a host token, or join from the call page",
+        )
+    return room, offer
 
 
 def _created(answer: str, location: str) -> web.Response:
@@ -98,7 +120,7 @@ async def whip_publish(request: web.Request) -> web.Response:
         return refused.response
     calls = request.app[keys.CALLS]
     name = request.headers.get("X-Parta-Name", "WHIP").strip()[:64] or "WHIP"
-    peer = room.join(name, None)
+    peer = room.join(name, None, host_token=bearer(request))
     try:
         answer = await room.publish(peer, offer, ())
     except ProtocolError as exc:

@@ -9,6 +9,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from . import keys
+from .access import new_token
 from .peer import Peer
 from .protocol import (
     MAX_MESSAGE_BYTES,
@@ -23,12 +24,14 @@ from .protocol import (
     Leave,
     Mute,
     MuteParticipant,
+    NewLink,
     Ping,
     Pong,
     ProtocolError,
     Publish,
     PublishAnswer,
     RemoveParticipant,
+    RevokeLink,
     ServerMessage,
     SetRole,
     SetWaitingRoom,
@@ -51,6 +54,8 @@ HOST_ACTIONS = (
     Admit,
     Deny,
     AdmitAll,
+    NewLink,
+    RevokeLink,
 )
 
 # A client that lets this many messages pile up is not reading: it is cut off rather
@@ -151,7 +156,7 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
             raise ProtocolError(
                 "unsupported_version", f"this server speaks version {VERSION}", "join"
             )
-        room = app[keys.CALLS].room(message.call)
+        room = app[keys.CALLS].enter(message.call, link=message.link, host_token=message.host_token)
         peer = room.join(
             message.name, session.send, on_stuck=session.abort, host_token=message.host_token
         )
@@ -192,6 +197,10 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
         room.admit_all(peer)
     elif isinstance(message, Deny):
         room.deny(peer, message.peer_id)
+    elif isinstance(message, NewLink | RevokeLink):
+        room.require_host(peer, message.type)
+        token = new_token() if isinstance(message, NewLink) else None
+        await app[keys.CALLS].set_link(room.id, token)
     if isinstance(message, HOST_ACTIONS):
         # only reached when the action was allowed and carried out
         app[keys.METRICS].host_actions.labels(message.type).inc()

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -19,6 +31,30 @@ scheduled_calls = Table(
     Column("reminders_seconds", JSON, nullable=False),
     Column("waiting_room", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("link_token", String(64), nullable=True, unique=True, index=True),  # NULL: revoked
+    Column("host_key", String(64), nullable=True),  # the organiser's key
+)
+
+# who was invited by e-mail, to be reminded in their own time zone
+call_invitees = Table(
+    "call_invitees",
+    metadata,
+    Column("schedule_id", String(64), ForeignKey("scheduled_calls.id"), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("invited_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("schedule_id", "email"),
+)
+
+# one row per reminder instant dispatched: a restart never sends one twice
+reminders_sent = Table(
+    "reminders_sent",
+    metadata,
+    Column("schedule_id", String(64), ForeignKey("scheduled_calls.id"), nullable=False),
+    Column("remind_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("recipients", Integer, nullable=False),
+    PrimaryKeyConstraint("schedule_id", "remind_at"),
 )
 
 

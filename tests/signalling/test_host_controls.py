@@ -130,18 +130,18 @@ async def test_an_ended_call_opens_again_after_the_hold() -> None:
 
     now = [1000.0]
     calls = Calls(Worker(TransportSettings()), Metrics(), ended_hold=60, clock=lambda: now[0])
-    room = calls.room("weekly")
+    room = calls.enter("weekly")
     host = room.join("teacher", lambda message: None)
     await room.end(host)
     await calls.release_if_empty(room)
     try:
-        calls.room("weekly")
+        calls.enter("weekly")
     except ProtocolError as exc:
         assert exc.code == "call_ended"
     else:
         raise AssertionError("an ended call took someone at once")
     now[0] += 61
-    reopened = calls.room("weekly")
+    reopened = calls.enter("weekly")
     assert reopened is not room and not reopened.ended
     await calls.close()
     await calls.worker.close()

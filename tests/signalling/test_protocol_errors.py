@@ -147,7 +147,15 @@ async def test_a_client_that_never_answers_is_told_and_disconnected(
         publisher = CallClient(http, base, "silent", "teacher")
         await publisher.join()
         ws = await http.ws_connect(base.rstrip("/").replace("http", "ws", 1) + "/ws")
-        await ws.send_json({"type": "join", "version": 1, "call": "silent", "name": "mute"})
+        await ws.send_json(
+            {
+                "type": "join",
+                "version": 1,
+                "call": "silent",
+                "name": "mute",
+                "link": publisher.invite_token,
+            }
+        )
         await publisher.publish([(PatternVideoTrack(1), "camera")])
         kinds = []
         async for message in ws:

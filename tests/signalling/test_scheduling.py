@@ -37,7 +37,9 @@ async def test_schedule_list_download_and_keep_across_a_restart(
         assert response.status == 201
         created = await response.json()
     assert created["title"] == "Maths 7b" and created["waiting_room"] is True
-    assert created["link"].endswith(f"/call/{created['call']}")
+    link = created["link"].rsplit("/join/", 1)[1]
+    host_key = created["host_link"].split("?host=", 1)[1]
+    assert created["host_link"].split("?")[0].endswith(f"/call/{created['call']}")
     assert created["reminders_minutes"] == [15, 0]
     assert created["next"]["start"] == "2030-03-18T08:00:00+00:00"
     async with http.get(f"{base}{created['calendar'][1:]}") as response:
@@ -55,15 +57,26 @@ async def test_schedule_list_download_and_keep_across_a_restart(
         async with http.get(f"{base}api/schedule?upcoming=1") as response:
             listed = (await response.json())["calls"]
         assert [c["id"] for c in listed] == [created["id"]]
+        assert "host_link" not in listed[0]  # the organiser's key is shown once
+        # the share link still leads to the lesson
+        async with http.get(f"{base}join/{link}", allow_redirects=False) as response:
+            assert response.status == 302
+            assert response.headers["Location"] == f"/call/{created['call']}?link={link}"
+        # a student who comes first does not become its host: they wait for the teacher
+        student = CallClient(http, base, created["call"], "student")
+        waiting = await student.join(expect="waiting", link=link)
+        assert waiting["title"] == "Maths 7b"
         # its room opens with the waiting room on and the lesson's title
         teacher = CallClient(http, base, created["call"], "teacher")
-        joined = await teacher.join()
-        assert joined["waiting_room"] is True
-        student = CallClient(http, base, created["call"], "student")
-        waiting = await student.join(expect="waiting")
-        assert waiting["title"] == "Maths 7b"
-        await student.close()
-        await teacher.close()
+        joined = await teacher.join(host_token=host_key, link=None)
+        assert joined["waiting_room"] is True and joined["role"] == "host"
+        assert joined["invite_link"] == f"/join/{link}"
+        # without the link nobody else gets in
+        stranger = CallClient(http, base, created["call"], "stranger")
+        refused = await stranger.join(expect="error", link=None)
+        assert refused["code"] == "bad_link"
+        for client in (student, teacher, stranger):
+            await client.close()
     finally:
         await server.close()
 

@@ -14,7 +14,7 @@ from signalling import keys
 from signalling.app import create_app
 from signalling.config import Config
 from tests.signalling.test_call import wait_for
-from tests.support.client import CallClient, loopback_pc
+from tests.support.client import SHARED_LINKS, CallClient, loopback_pc
 from tests.support.media import (
     PatternVideoTrack,
     ToneAudioTrack,
@@ -30,7 +30,9 @@ async def whip_publish(
     number: int,
     amplitude: float = 0.3,
     name: str = "Encoder",
+    token: str | None = None,
 ) -> tuple[object, str]:
+    """Publish a pattern and a tone; the bearer is `token`, else the call's invite link."""
     pc = loopback_pc()
     pc.addTransceiver(PatternVideoTrack(number), direction="sendonly")
     pc.addTransceiver(ToneAudioTrack(300.0 + 100 * number, amplitude), direction="sendonly")
@@ -38,7 +40,11 @@ async def whip_publish(
     async with http.post(
         f"{base_url}whip/{call}",
         data=pc.localDescription.sdp,
-        headers={"Content-Type": "application/sdp", "X-Parta-Name": name},
+        headers={
+            "Content-Type": "application/sdp",
+            "X-Parta-Name": name,
+            **auth(base_url, call, token),
+        },
     ) as response:
         assert response.status == 201, await response.text()
         assert response.content_type == "application/sdp"
@@ -48,8 +54,15 @@ async def whip_publish(
     return pc, location
 
 
+def auth(base_url: str, call: str, token: str | None = None) -> dict[str, str]:
+    """The Authorization header: `token`, else the invite link the call's host was given."""
+    ws_url = base_url.rstrip("/").replace("http", "ws", 1) + "/ws"
+    token = token or SHARED_LINKS.get((ws_url, call))
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
 async def whep_watch(
-    http: aiohttp.ClientSession, base_url: str, call: str
+    http: aiohttp.ClientSession, base_url: str, call: str, token: str | None = None
 ) -> tuple[object, str, dict[str, TrackRecorder]]:
     pc = loopback_pc()
     recorders: dict[str, TrackRecorder] = {}
@@ -60,7 +73,7 @@ async def whep_watch(
     async with http.post(
         f"{base_url}whep/{call}",
         data=pc.localDescription.sdp,
-        headers={"Content-Type": "application/sdp"},
+        headers={"Content-Type": "application/sdp", **auth(base_url, call, token)},
     ) as response:
         assert response.status == 201, await response.text()
         location = response.headers["Location"]
@@ -107,6 +120,8 @@ async def test_whip_publisher_is_watched_over_whep_and_seen_in_the_call(
 async def test_whep_stage_follows_the_speaker_then_a_shared_screen(
     app: web.Application, base_url: str, http: aiohttp.ClientSession
 ) -> None:
+    presenter = CallClient(http, base_url, "stage", "presenter")
+    await presenter.join()  # opens the call, so it has an invite link
     quiet, _ = await whip_publish(http, base_url, "stage", 1, amplitude=0.0)
     loud, _ = await whip_publish(http, base_url, "stage", 2, amplitude=0.5)
     viewer, _, recorders = await whep_watch(http, base_url, "stage")
@@ -116,8 +131,6 @@ async def test_whep_stage_follows_the_speaker_then_a_shared_screen(
         return video is not None and len(video.patterns) > 5 and video.patterns[-1][0] == number
 
     await wait_for(lambda: showing(2), 15)
-    presenter = CallClient(http, base_url, "stage", "presenter")
-    await presenter.join()
     await presenter.publish([(PatternVideoTrack(7), "screen")])
     await wait_for(lambda: showing(7), 10)
     for recorder in recorders.values():
@@ -128,21 +141,30 @@ async def test_whep_stage_follows_the_speaker_then_a_shared_screen(
 
 
 async def test_whip_errors_are_json(base_url: str, http: aiohttp.ClientSession) -> None:
+    sdp = {"Content-Type": "application/sdp", "Authorization": "Bearer some-token"}
     async with http.post(
-        f"{base_url}whip/x", data="v=0", headers={"Content-Type": "text/plain"}
+        f"{base_url}whip/x", data="v=0", headers={**sdp, **{"Content-Type": "text/plain"}}
     ) as r:
         assert r.status == 415
         assert (await r.json())["error"] == "unsupported_media_type"
-    async with http.post(
-        f"{base_url}whip/x", data="v=0\r\nnonsense", headers={"Content-Type": "application/sdp"}
-    ) as r:
+    host = CallClient(http, base_url, "x", "teacher")
+    await host.join()
+    with_link = {**sdp, **auth(base_url, "x")}
+    async with http.post(f"{base_url}whip/x", data="v=0\r\nnonsense", headers=with_link) as r:
         assert r.status == 400
         body = await r.json()
         assert body["error"] == "bad_sdp" and body["message"]
-    async with http.post(
-        f"{base_url}whep/bad%20id", data="v=0", headers={"Content-Type": "application/sdp"}
-    ) as r:
+    await host.close()
+    async with http.post(f"{base_url}whep/bad%20id", data="v=0", headers=sdp) as r:
         assert r.status == 404
+    # no token at all, and a call nobody started: 401, then 404
+    async with http.post(
+        f"{base_url}whip/x", data="v=0", headers={"Content-Type": "application/sdp"}
+    ) as r:
+        assert r.status == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+        assert (await r.json())["error"] == "unauthorized"
+    async with http.post(f"{base_url}whep/nobody-here", data="v=0", headers=sdp) as r:
+        assert r.status == 404 and (await r.json())["error"] == "not_found"
     async with http.patch(f"{base_url}whip/x/y") as r:
         assert r.status == 405
 
@@ -155,7 +177,9 @@ async def test_bearer_token_is_required_when_configured(
     )
     await server.start_server()
     base = str(server.make_url("/"))
+    teacher = CallClient(http, base, "x", "teacher")
     try:
+        await teacher.join()  # the operator's token reaches calls that exist
         async with http.post(
             f"{base}whip/x", data="v=0", headers={"Content-Type": "application/sdp"}
         ) as r:
@@ -172,6 +196,7 @@ async def test_bearer_token_is_required_when_configured(
             assert r.status == 201
         await pc.close()
     finally:
+        await teacher.close()
         await server.close()
 
 
@@ -180,6 +205,7 @@ async def test_whip_to_a_call_a_host_just_ended_is_refused(
 ) -> None:
     host = CallClient(http, base_url, "over", "teacher")
     await host.join()
+    link = host.invite_token
     ended = host.expect("call_ended")
     await host.send({"type": "end_call"})
     await asyncio.wait_for(ended, 5)
@@ -191,7 +217,7 @@ async def test_whip_to_a_call_a_host_just_ended_is_refused(
     async with http.post(
         f"{base_url}whip/over",
         data=pc.localDescription.sdp,
-        headers={"Content-Type": "application/sdp"},
+        headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {link}"},
     ) as response:
         assert response.status == 410
         assert (await response.json())["error"] == "call_ended"

@@ -31,6 +31,11 @@ def loopback_pc() -> RTCPeerConnection:
     )
 
 
+# The invite link each call's host was given, by (server, call): clients of one test
+# use it as a class uses the link its teacher shared. `join(link=...)` overrides it.
+SHARED_LINKS: dict[tuple[str, str], str] = {}
+
+
 class CallClient:
     def __init__(
         self,
@@ -68,9 +73,15 @@ class CallClient:
         self.subscribe_pc.on("track", self._on_track)
 
     async def join(
-        self, *, expect: str = "joined", host_token: str | None = None
+        self,
+        *,
+        expect: str = "joined",
+        host_token: str | None = None,
+        link: str | bool | None = True,
     ) -> dict[str, Any]:
-        """Join; `expect="waiting"` when the waiting room should hold this client."""
+        """Join; `expect="waiting"` when the waiting room should hold this client.
+        `link`: the join link's token; True for the one this call's host was given, if
+        any; None for none."""
         self.joined_at = time.monotonic()
         self.ws = await self.http.ws_connect(self.url)
         self._reader = asyncio.create_task(self._read())
@@ -82,13 +93,26 @@ class CallClient:
         }
         if host_token is not None:
             message["host_token"] = host_token
+        if link is True:
+            link = SHARED_LINKS.get((self.url, self.call))
+        if isinstance(link, str):
+            message["link"] = link
         reply = await self.request(message, expect)
-        self.peer_id = reply["peer_id"]
+        self.peer_id = reply.get("peer_id")
         return reply
+
+    def _keep_link(self, path: str | None) -> None:
+        if path:
+            SHARED_LINKS[(self.url, self.call)] = path.rsplit("/", 1)[-1]
+
+    @property
+    def invite_token(self) -> str | None:
+        return SHARED_LINKS.get((self.url, self.call))
 
     def _on_joined(self, joined: dict[str, Any]) -> None:
         self.peer_id = joined["peer_id"]
         self.joined = joined
+        self._keep_link(joined.get("invite_link"))
         for peer in joined["peers"]:
             self.peers[peer["id"]] = peer
         self.active_speaker = joined["active_speaker"]
@@ -140,6 +164,8 @@ class CallClient:
             kind = data["type"]
             if kind == "joined":
                 self._on_joined(data)
+            elif kind in ("link_changed", "role_changed"):
+                self._keep_link(data.get("invite_link"))
             elif kind == "waiting_list":
                 self.waiting_list = data
             elif kind == "error":
