@@ -19,6 +19,7 @@ from .calls import Calls
 from .config import Config
 from .history_store import HistoryStore, PastCall
 from .metrics import Metrics
+from .reminders import Reminders
 from .room import Room
 from .schedule_store import ScheduleStore
 
@@ -72,9 +73,16 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         await schedules.set_link(call_id, access.link)
 
     calls.on_link_changed = keep_link
+    reminders = Reminders(
+        schedules, config.smtp, config.base_url, counter=app[keys.METRICS].reminders
+    )
+    app[keys.REMINDERS] = reminders
+    reminding = asyncio.create_task(reminders.run(), name="reminders")
     app[keys.READY]["ready"] = True
     yield
     app[keys.READY]["ready"] = False
+    reminding.cancel()
+    await asyncio.gather(reminding, return_exceptions=True)
     await calls.close()
     await worker.close()
     background = app[keys.BACKGROUND]

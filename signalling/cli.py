@@ -88,7 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--bearer-token",
-        help="token that WHIP and WHEP requests must send as 'Authorization: Bearer ...'",
+        help="operator's token: WHIP and WHEP requests that send it as "
+        "'Authorization: Bearer ...' reach every call",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address people open parta at, for links in e-mailed reminders "
+        "(default: http://HOST:PORT)",
     )
     return parser
 
@@ -129,6 +136,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         rtc_port_max=port_max,
         ice_servers=ice_servers,
         bearer_token=args.bearer_token,
+        public_url=args.public_url,
     )
 
 

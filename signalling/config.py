@@ -56,7 +56,12 @@ class Config:
     subscribe_answer_timeout: float = 20.0
     database_url: str | None = None  # default: SQLite in data_dir
     smtp: SmtpSettings | None = None  # invitations by e-mail; else offered as .eml
+    public_url: str | None = None  # where people open parta; default http://host:port
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def transport_settings(self) -> TransportSettings:
         return TransportSettings(

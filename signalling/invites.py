@@ -98,3 +98,18 @@ async def send(message: EmailMessage, smtp: SmtpSettings) -> None:
         use_tls=smtp.tls,
         timeout=20,
     )
+
+
+def build_reminder(
+    *, title: str, when: str, starts_in: str, link: str, sender: str, recipient: str
+) -> EmailMessage:
+    """One invitee's reminder of one lesson (one message each: invitees do not see each
+    other's addresses)."""
+    message = EmailMessage()
+    message["Subject"] = f"Reminder: {title} {starts_in}"
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="parta.invalid")
+    message.set_content(f"{title} {starts_in}.\n\nWhen: {when}\nJoin: {link}\n")
+    return message

@@ -10,6 +10,7 @@ from .calls import Calls
 from .config import Config
 from .history_store import HistoryStore
 from .metrics import Metrics
+from .reminders import Reminders
 from .schedule_store import ScheduleStore
 
 CONFIG = web.AppKey("config", Config)
@@ -20,3 +21,4 @@ READY = web.AppKey("ready", dict)
 BACKGROUND = web.AppKey("background", set)
 SCHEDULES = web.AppKey("schedules", ScheduleStore)
 HISTORY = web.AppKey("history", HistoryStore)
+REMINDERS = web.AppKey("reminders", Reminders)

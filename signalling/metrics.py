@@ -44,6 +44,12 @@ class Metrics:
             ["action"],
             registry=self.registry,
         )
+        self.reminders = Counter(
+            "parta_reminder_emails",
+            "Lesson reminders e-mailed to invitees, by outcome (sent, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.websocket_sessions = Counter(
             "parta_websocket_sessions",
             "WebSocket sessions opened",

@@ -105,6 +105,7 @@ async def create(request: web.Request) -> web.Response:
         schedule, call_id=call_id, now=now, link=new_token(), host_key=new_token()
     )
     request.app[keys.CALLS].add_scheduled(call_id, access_of(stored))
+    request.app[keys.REMINDERS].wake()
     described = _describe(request, stored, now)
     # only the organiser sees this, once: it makes whoever opens it the call's host
     described["host_link"] = _url(request, f"/call/{call_id}?host={stored.host_key}")
