@@ -9,9 +9,10 @@ and is its host. The same rules guard the call protocol's `join` and WHIP/WHEP.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LINK_BYTES = 18  # 144 bits, 24 URL-safe characters
 
@@ -27,16 +28,27 @@ def same_token(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def token_hash(token: str) -> str:
+    """What is kept of a host token: its SHA-256, so a copy of the store opens nothing."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 @dataclass
 class CallAccess:
-    """A call's access settings: kept while its room lives, and for a scheduled call in
-    the store as well."""
+    """A call's access settings, kept in the store: a scheduled call's for good, an
+    ad-hoc call's while it lives (so a restart loses neither its link nor its hosts)."""
 
     title: str
     waiting_room: bool
     link: str | None  # the join link's token; None once a host revoked it
-    host_key: str | None = None  # a scheduled call's organiser
     scheduled: bool = False
+    # host tokens (a scheduled call's organiser key among them) by hash -> role
+    host_tokens: dict[str, str] = field(default_factory=dict)
+    ended_until: float | None = None  # a host ended it: it takes no one until then
+
+    def role_for(self, token: str | None) -> str | None:
+        """The role a host token brings, if any."""
+        return self.host_tokens.get(token_hash(token)) if token else None
 
 
 def join_path(token: str | None) -> str | None:

@@ -15,6 +15,7 @@ from store.database import default_url, migrate, open_engine
 from . import keys, links, scheduling, whip, ws
 from . import web as pages
 from .access import CallAccess
+from .call_store import CallStore
 from .calls import Calls
 from .config import Config
 from .history_store import HistoryStore, PastCall
@@ -32,8 +33,10 @@ def create_app(config: Config) -> web.Application:
     app[keys.METRICS] = Metrics()
     app[keys.READY] = {"ready": False}
     app[keys.BACKGROUND] = set()
+    app[keys.SOCKETS] = set()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media_plane)
+    app.on_shutdown.append(_stopping)
     app.on_response_prepare.append(pages.revalidate_static)
     setup_routes(app)
     return app
@@ -47,6 +50,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = open_engine(url)
     app[keys.SCHEDULES] = ScheduleStore(engine)
     app[keys.HISTORY] = HistoryStore(engine)
+    app[keys.CALL_STORE] = CallStore(engine)
     yield
     await engine.dispose()
 
@@ -55,26 +59,31 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     config.data_dir.mkdir(parents=True, exist_ok=True)
     worker = Worker(config.transport_settings())
+    call_store = app[keys.CALL_STORE]
+
+    async def persist(call_id: str, access: CallAccess | None) -> None:
+        await call_store.save(call_id, access, datetime.now(UTC))
+
     calls = Calls(
         worker,
         app[keys.METRICS],
         answer_timeout=config.subscribe_answer_timeout,
         ice_servers=[s.as_dict() for s in config.ice_servers],
+        persist=persist,
     )
     app[keys.WORKER] = worker
     app[keys.CALLS] = calls
     app[keys.METRICS].attach(worker, calls)
     calls.on_call_over = _recorder(app[keys.HISTORY])
     schedules = app[keys.SCHEDULES]
-    for stored in await schedules.all():
-        calls.add_scheduled(stored.call_id, scheduling.access_of(stored))
-
-    async def keep_link(call_id: str, access: CallAccess) -> None:
-        await schedules.set_link(call_id, access.link)
-
-    calls.on_link_changed = keep_link
+    for call_id, access in (await app[keys.CALL_STORE].load(datetime.now(UTC))).items():
+        calls.add_access(call_id, access, store=False)
     reminders = Reminders(
-        schedules, config.smtp, config.base_url, counter=app[keys.METRICS].reminders
+        schedules,
+        config.smtp,
+        config.base_url,
+        counter=app[keys.METRICS].reminders,
+        link_of=lambda call_id: calls.access[call_id].link if call_id in calls.access else None,
     )
     app[keys.REMINDERS] = reminders
     reminding = asyncio.create_task(reminders.run(), name="reminders")
@@ -90,6 +99,13 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     if background:
         await asyncio.gather(*background, return_exceptions=True)
+
+
+async def _stopping(app: web.Application) -> None:
+    # before aiohttp closes the WebSockets: the calls they were in are not over
+    if keys.CALLS in app:
+        app[keys.CALLS].stopping = True
+    await ws.close_all(app)
 
 
 def _recorder(history: HistoryStore) -> Callable[[Room], Awaitable[None]]:

@@ -1,4 +1,4 @@
-"""Calls: all live rooms of this node."""
+"""Calls: all live rooms of this node, and every call's access settings."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from .room import Room
 
 logger = logging.getLogger(__name__)
 
+# Keeps a call's access settings (None: forget the call) in the store.
+Persist = Callable[[str, CallAccess | None], Awaitable[None]]
+
 
 class Calls:
-    """All live rooms of this node."""
+    """All live rooms of this node, and every call's access settings."""
 
     def __init__(
         self,
@@ -28,45 +31,111 @@ class Calls:
         answer_timeout: float = 20.0,
         ice_servers: list[dict[str, str]] | None = None,
         ended_hold: float = 30 * 60,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        persist: Persist | None = None,
     ) -> None:
         self.ice_servers = ice_servers or []
         self.worker = worker
         self.metrics = metrics
         self.answer_timeout = answer_timeout
         self.rooms: dict[str, Room] = {}
-        # Every call's access settings: scheduled calls' always (from the store), ad-hoc
-        # calls' while their room lives. call id -> settings; join-link token -> call id.
+        # Every call's access settings: scheduled calls' always, ad-hoc calls' while
+        # they live or are held ended. call id -> settings; link token -> call id.
         self.access: dict[str, CallAccess] = {}
         self._by_link: dict[str, str] = {}
-        # told when a host regenerates or revokes a join link (the store keeps
-        # scheduled calls' links)
-        self.on_link_changed: Callable[[str, CallAccess], Awaitable[None]] | None = None
         # told about every call that took place, when its room closes
         self.on_call_over: Callable[[Room], Awaitable[None]] | None = None
         self._reports: set[asyncio.Task[None]] = set()
         # Calls a host ended take no one for a while, so the people sent away cannot
         # simply start them again; after that the link works again (next week's
-        # lesson, a teacher's reused ad-hoc link). call id -> monotonic deadline.
-        self.ended: dict[str, float] = {}
+        # lesson, a teacher's reused ad-hoc call name).
         self.ended_hold = ended_hold
         self._clock = clock
+        # Changed settings are written by one task, latest state first and in no
+        # particular order between calls, so a burst of changes is one write per call.
+        self._persist = persist
+        self._dirty: set[str] = set()
+        self._writer: asyncio.Task[None] | None = None
+        self._written = asyncio.Event()
+        # set when the server shuts down: the calls cut off by it are not over, and
+        # their people get back in after the restart
+        self.stopping = False
 
-    def add_scheduled(self, call_id: str, access: CallAccess) -> None:
-        """A scheduled call: its room opens with these settings whenever someone comes."""
-        self._forget(call_id)
+    # -- access settings ---------------------------------------------------------------
+
+    def add_access(self, call_id: str, access: CallAccess, *, store: bool = True) -> None:
+        """A call's settings (a scheduled call's, or one found in the store at start):
+        its room opens with them whenever someone comes."""
+        self._drop_link(call_id)
         self.access[call_id] = access
         if access.link is not None:
             self._by_link[access.link] = call_id
+        if store:
+            self.changed(call_id)
 
-    def _forget(self, call_id: str) -> None:
-        access = self.access.pop(call_id, None)
+    def _drop_link(self, call_id: str) -> None:
+        access = self.access.get(call_id)
         if access is not None and access.link is not None:
             self._by_link.pop(access.link, None)
+
+    def _forget(self, call_id: str) -> None:
+        self._drop_link(call_id)
+        if self.access.pop(call_id, None) is not None:
+            self.changed(call_id)
 
     def call_for_link(self, token: str) -> str | None:
         """The call a join link leads to, or None (unknown, revoked or regenerated)."""
         return self._by_link.get(token)
+
+    def is_host(self, call_id: str, token: str | None) -> bool:
+        """Whether the token makes its bearer a host of the call (live or scheduled)."""
+        access = self.access.get(call_id)
+        return access is not None and access.role_for(token) is not None
+
+    def is_ended(self, call_id: str) -> bool:
+        access = self.access.get(call_id)
+        return access is not None and access.ended_until is not None
+
+    async def set_link(self, call_id: str, token: str | None) -> None:
+        """A host regenerated (a new token) or revoked (None) the call's join link: the
+        old one stops working at once; the hosts present are told."""
+        self._drop_link(call_id)
+        access = self.access[call_id]
+        access.link = token
+        if token is not None:
+            self._by_link[token] = call_id
+        room = self.rooms.get(call_id)
+        if room is not None:
+            room.link_changed()
+        self.changed(call_id)
+        await self.flush()
+
+    # -- keeping settings in the store ---------------------------------------------------
+
+    def changed(self, call_id: str) -> None:
+        if self._persist is None:
+            return
+        self._dirty.add(call_id)
+        self._written.clear()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="call-access-writer")
+
+    async def _write(self) -> None:
+        assert self._persist is not None
+        while self._dirty:
+            call_id = self._dirty.pop()
+            try:
+                await self._persist(call_id, self.access.get(call_id))
+            except Exception:
+                logger.exception("keeping the settings of call %s", call_id)
+        self._written.set()
+
+    async def flush(self) -> None:
+        """Wait until every change so far is in the store."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._written.wait())
+
+    # -- rooms -----------------------------------------------------------------------------
 
     def enter(
         self,
@@ -78,7 +147,7 @@ class Calls:
         may_create: bool = True,
     ) -> Room:
         """The room of a call that someone may enter, opened if need be; raises
-        ProtocolError `call_ended` or `bad_link` (see access.py for the rules)."""
+        ProtocolError `call_ended`, `not_found` or `bad_link` (see access.py)."""
         self._check_not_ended(call_id)
         access = self.access.get(call_id)
         if access is None and not may_create:
@@ -98,11 +167,18 @@ class Calls:
         return self._open(call_id)
 
     def _check_not_ended(self, call_id: str) -> None:
-        until = self.ended.get(call_id)
-        if until is not None:
-            if self._clock() < until:
-                raise ProtocolError("call_ended", "this call has ended", "join")
-            del self.ended[call_id]
+        access = self.access.get(call_id)
+        if access is None or access.ended_until is None:
+            return
+        if self._clock() < access.ended_until:
+            raise ProtocolError("call_ended", "this call has ended", "join")
+        if call_id in self.rooms:
+            return
+        if access.scheduled:
+            access.ended_until = None
+            self.changed(call_id)
+        else:  # an ad-hoc call's name is free again
+            self._forget(call_id)
 
     def _open(self, call_id: str) -> Room:
         room = self.rooms.get(call_id)
@@ -110,7 +186,7 @@ class Calls:
             access = self.access.get(call_id)
             if access is None:  # an ad-hoc call, opened by its creator
                 access = CallAccess(title=call_id, waiting_room=False, link=new_token())
-                self.add_scheduled(call_id, access)
+                self.add_access(call_id, access)
             room = Room(
                 call_id,
                 self.worker.get_or_create_router(call_id),
@@ -119,38 +195,18 @@ class Calls:
                 answer_timeout=self.answer_timeout,
             )
             room.ice_servers = self.ice_servers
+            room.on_access_changed = lambda: self.changed(call_id)
             self.rooms[call_id] = room
         return room
 
-    def is_host(self, call_id: str, token: str | None) -> bool:
-        """Whether the token makes its bearer a host of the call (live or scheduled)."""
-        room = self.rooms.get(call_id)
-        access = self.access.get(call_id)
-        return (room is not None and room.is_host_token(token)) or (
-            access is not None and same_token(token, access.host_key)
-        )
-
-    async def set_link(self, call_id: str, token: str | None) -> None:
-        """A host regenerated (a new token) or revoked (None) the call's join link: the
-        old one stops working at once; the hosts present are told."""
-        access = self.access[call_id]
-        if access.link is not None:
-            self._by_link.pop(access.link, None)
-        access.link = token
-        if token is not None:
-            self._by_link[token] = call_id
-        room = self.rooms.get(call_id)
-        if room is not None:
-            room.link_changed()
-        if access.scheduled and self.on_link_changed is not None:
-            await self.on_link_changed(call_id, access)
-
     async def release_if_empty(self, room: Room) -> None:
-        if room.ended:
-            self.ended[room.id] = self._clock() + self.ended_hold
+        if room.ended and room.access.ended_until is None:
+            room.access.ended_until = self._clock() + self.ended_hold
+            self.changed(room.id)
         if room.empty and self.rooms.get(room.id) is room:
             del self.rooms[room.id]
-            if not room.access.scheduled:
+            over = not room.access.scheduled and room.access.ended_until is None
+            if over and not self.stopping:
                 self._forget(room.id)  # an ad-hoc call's name and link are free again
             await self.worker.close_router(room.id)
             await self._report(room)
@@ -180,9 +236,13 @@ class Calls:
         return sum(len(r.waiting) for r in self.rooms.values())
 
     async def close(self) -> None:
+        """Shut down: every room closes, but the calls' settings stay in the store, so
+        the people of a live call get back in after a restart."""
+        self.stopping = True
         for room in list(self.rooms.values()):
             await room.close()
             await self._report(room)
         self.rooms.clear()
+        await self.flush()
         if self._reports:
             await asyncio.gather(*self._reports, return_exceptions=True)

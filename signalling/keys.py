@@ -6,6 +6,7 @@ from aiohttp import web
 
 from sfu.worker import Worker
 
+from .call_store import CallStore
 from .calls import Calls
 from .config import Config
 from .history_store import HistoryStore
@@ -22,3 +23,5 @@ BACKGROUND = web.AppKey("background", set)
 SCHEDULES = web.AppKey("schedules", ScheduleStore)
 HISTORY = web.AppKey("history", HistoryStore)
 REMINDERS = web.AppKey("reminders", Reminders)
+CALL_STORE = web.AppKey("call_store", CallStore)
+SOCKETS = web.AppKey("sockets", set)  # open WebSocketResponses

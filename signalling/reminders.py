@@ -60,7 +60,9 @@ class Reminders:
         deliver: Callable[[EmailMessage, SmtpSettings], Awaitable[None]] = send,
         grace: timedelta = GRACE,
         counter: Counter | None = None,
+        link_of: Callable[[str], str | None] = lambda call_id: None,
     ) -> None:
+        """`link_of`: a call's invite-link token (None: turned off)."""
         self.schedules = schedules
         self.smtp = smtp
         self.base_url = base_url.rstrip("/")
@@ -68,6 +70,7 @@ class Reminders:
         self.deliver = deliver
         self.grace = grace
         self.counter = counter  # by outcome: sent, failed
+        self.link_of = link_of
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -134,7 +137,7 @@ class Reminders:
         uid = stored.schedule.uid
         if not await self.schedules.claim_reminder(uid, reminder.at, now, len(invitees)):
             return None  # sent before (a restart, or another node)
-        path = join_path(stored.link)
+        path = join_path(self.link_of(stored.call_id))
         link = f"{self.base_url}{path}" if path else f"{self.base_url}/"
         try:
             for email, zone in invitees:

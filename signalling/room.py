@@ -16,7 +16,7 @@ from sfu.router import Router
 from sfu.sdp import IncomingTrack, SdpError, incoming_tracks
 from sfu.transport import WebRtcTransport
 
-from .access import CallAccess, join_path, same_token
+from .access import CallAccess, join_path, token_hash
 from .metrics import Metrics
 from .peer import Peer, PublishedSource, new_id, resolve_sources
 from .protocol import (
@@ -62,18 +62,17 @@ class Room:
         self.metrics = metrics
         self.peers: dict[str, Peer] = {}
         self.viewers: dict[str, Viewer] = {}
-        self.host_assigned = False
+        # a restarted call's hosts come back with their tokens; a scheduled call's host
+        # is its organiser (the host key): in neither case is whoever comes first host
+        self.host_assigned = self.access.scheduled or bool(self.access.host_tokens)
         self.ended = False
         self.ice_servers: list[dict[str, str]] = []
-        self.waiting_room = self.access.waiting_room
         self.title = self.access.title
+        # told whenever access settings change, to keep them in the store
+        self.on_access_changed: Callable[[], None] = lambda: None
         self.started_at: datetime | None = None  # when the first participant came in
         self.participants: dict[str, str] = {}  # everyone who came in: peer id -> name
         self.waiting: dict[str, Peer] = {}  # in order of arrival
-        self._host_tokens: dict[str, str] = {}  # token -> role
-        if self.access.scheduled:
-            # a scheduled call's host is its organiser (the host key), not whoever is first
-            self.host_assigned = True
         router.on_active_speaker = self._on_active_speaker
         router.on_producer_closed.append(self._on_producer_closed)
 
@@ -114,13 +113,18 @@ class Room:
         self._enter(peer)
         return peer
 
+    @property
+    def waiting_room(self) -> bool:
+        return self.access.waiting_room
+
+    @waiting_room.setter
+    def waiting_room(self, enabled: bool) -> None:
+        if enabled != self.access.waiting_room:
+            self.access.waiting_room = enabled
+            self.on_access_changed()
+
     def _role_for(self, token: str | None) -> str | None:
-        """The role a host token (or the organiser's host key) brings, if any."""
-        if not token:
-            return None
-        if same_token(token, self.access.host_key):
-            return "host"
-        return self._host_tokens.get(token)
+        return self.access.role_for(token)
 
     def is_host_token(self, token: str | None) -> bool:
         return self._role_for(token) is not None
@@ -133,7 +137,8 @@ class Room:
             peer.host_token = given
         else:
             peer.host_token = secrets.token_urlsafe(24)
-            self._host_tokens[peer.host_token] = peer.role
+            self.access.host_tokens[token_hash(peer.host_token)] = peer.role
+            self.on_access_changed()
         return peer.host_token
 
     def _enter(self, peer: Peer, *, host_token: str | None = None) -> None:
@@ -378,8 +383,9 @@ class Room:
             raise ProtocolError("forbidden", "the call's host keeps that role", "set_role")
         if target.host_token is not None:
             # a demoted co-host's token no longer makes anyone a co-host
-            self._host_tokens.pop(target.host_token, None)
+            self.access.host_tokens.pop(token_hash(target.host_token), None)
             target.host_token = None
+            self.on_access_changed()
         target.role = role
         token = self._token_for(target)
         target.notify(

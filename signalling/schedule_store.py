@@ -20,8 +20,6 @@ class StoredSchedule:
     schedule: Schedule
     call_id: str
     created_at: datetime
-    link: str | None  # the join link's token; None: revoked
-    host_key: str | None
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,7 @@ class ScheduleStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(
-        self, schedule: Schedule, *, call_id: str, now: datetime, link: str, host_key: str
-    ) -> StoredSchedule:
+    async def add(self, schedule: Schedule, *, call_id: str, now: datetime) -> StoredSchedule:
         values = {
             "id": schedule.uid,
             "call_id": call_id,
@@ -50,22 +46,10 @@ class ScheduleStore:
             "reminders_seconds": [int(r.total_seconds()) for r in schedule.reminders],
             "waiting_room": schedule.waiting_room,
             "created_at": now,
-            "link_token": link,
-            "host_key": host_key,
         }
         async with self._engine.begin() as connection:
             await connection.execute(insert(scheduled_calls).values(**values))
-        return StoredSchedule(
-            schedule=schedule, call_id=call_id, created_at=now, link=link, host_key=host_key
-        )
-
-    async def set_link(self, call_id: str, link: str | None) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                update(scheduled_calls)
-                .where(scheduled_calls.c.call_id == call_id)
-                .values(link_token=link)
-            )
+        return StoredSchedule(schedule=schedule, call_id=call_id, created_at=now)
 
     async def invite(self, schedule_id: str, invitees: list[Invitee], now: datetime) -> None:
         """Remember who was invited (again: their time zone is updated)."""
@@ -162,6 +146,4 @@ def _from_row(row: Row[tuple[object, ...]]) -> StoredSchedule:
         ),
         call_id=m["call_id"],
         created_at=m["created_at"],
-        link=m["link_token"],
-        host_key=m["host_key"],
     )

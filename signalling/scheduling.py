@@ -13,7 +13,7 @@ import aiosmtplib
 from aiohttp import web
 
 from . import keys
-from .access import CallAccess, join_path, new_token
+from .access import CallAccess, join_path, new_token, token_hash
 from .invites import InviteError, build_invite, check_recipients, send
 from .schedule import (
     ScheduleError,
@@ -37,18 +37,9 @@ def _url(request: web.Request, path: str) -> str:
 
 def _link(request: web.Request, stored: StoredSchedule) -> str | None:
     """The share link: the call's join link, or None while a host has it revoked."""
-    path = join_path(stored.link)
+    access = request.app[keys.CALLS].access.get(stored.call_id)
+    path = None if access is None else join_path(access.link)
     return None if path is None else _url(request, path)
-
-
-def access_of(stored: StoredSchedule) -> CallAccess:
-    return CallAccess(
-        title=stored.schedule.title,
-        waiting_room=stored.schedule.waiting_room,
-        link=stored.link,
-        host_key=stored.host_key,
-        scheduled=True,
-    )
 
 
 def _describe(request: web.Request, stored: StoredSchedule, now: datetime) -> dict[str, Any]:
@@ -101,14 +92,24 @@ async def create(request: web.Request) -> web.Response:
         return _error(request, 400, "bad_schedule", message)
     call_id = "lesson-" + secrets.token_urlsafe(9).replace("_", "-")
     now = datetime.now(UTC)
-    stored = await request.app[keys.SCHEDULES].add(
-        schedule, call_id=call_id, now=now, link=new_token(), host_key=new_token()
+    stored = await request.app[keys.SCHEDULES].add(schedule, call_id=call_id, now=now)
+    host_key = new_token()
+    calls = request.app[keys.CALLS]
+    calls.add_access(
+        call_id,
+        CallAccess(
+            title=schedule.title,
+            waiting_room=schedule.waiting_room,
+            link=new_token(),
+            scheduled=True,
+            host_tokens={token_hash(host_key): "host"},
+        ),
     )
-    request.app[keys.CALLS].add_scheduled(call_id, access_of(stored))
+    await calls.flush()
     request.app[keys.REMINDERS].wake()
     described = _describe(request, stored, now)
     # only the organiser sees this, once: it makes whoever opens it the call's host
-    described["host_link"] = _url(request, f"/call/{call_id}?host={stored.host_key}")
+    described["host_link"] = _url(request, f"/call/{call_id}?host={host_key}")
     return web.json_response(described, status=201)
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from . import keys
 from .access import new_token
@@ -112,6 +112,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     metrics.websocket_sessions.inc()
     session = _Session(ws)
+    sockets = app[keys.SOCKETS]
+    sockets.add(ws)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -140,7 +142,20 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         # shielded: a handler cancelled because the client vanished still cleans up
         await asyncio.shield(_depart(app, session))
         await session.close()
+        sockets.discard(ws)
     return ws
+
+
+async def close_all(app: web.Application) -> None:
+    """Shutting down: every client is told "going away" (1001) and reconnects later."""
+    sockets: set[web.WebSocketResponse] = app[keys.SOCKETS]
+    await asyncio.gather(
+        *(
+            ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
+            for ws in list(sockets)
+        ),
+        return_exceptions=True,
+    )
 
 
 async def _handle(app: web.Application, session: _Session, message: ClientMessage) -> bool:

@@ -28,12 +28,13 @@ def sync_url(url: str) -> str:
     )
 
 
-def migrate(url: str) -> None:
-    """Apply every migration not yet applied (blocking: run it in a thread)."""
+def migrate(url: str, revision: str = "head") -> None:
+    """Apply every migration not yet applied, up to `revision` (blocking: run it in a
+    thread)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def open_engine(url: str) -> AsyncEngine:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -31,8 +32,20 @@ scheduled_calls = Table(
     Column("reminders_seconds", JSON, nullable=False),
     Column("waiting_room", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# every call's access settings: scheduled calls' for good, ad-hoc calls' while they live
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("title", String(128), nullable=False),
+    Column("waiting_room", Boolean, nullable=False),
     Column("link_token", String(64), nullable=True, unique=True, index=True),  # NULL: revoked
-    Column("host_key", String(64), nullable=True),  # the organiser's key
+    Column("scheduled", Boolean, nullable=False),
+    Column("host_tokens", JSON, nullable=False),  # SHA-256 of each host token -> role
+    Column("ended_until", Float, nullable=True),  # Unix time; NULL: not ended
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 # who was invited by e-mail, to be reminded in their own time zone

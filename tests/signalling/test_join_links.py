@@ -184,3 +184,45 @@ async def test_whip_and_whep_follow_the_same_rules(
     for each in (pc, publisher, viewer, second):
         await each.close()  # type: ignore[attr-defined]
     await teacher.close()
+
+
+async def test_a_restart_keeps_a_live_calls_link_hosts_and_waiting_room(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async def started() -> tuple[TestServer, str]:
+        server = TestServer(create_app(Config(data_dir=tmp_path)), host="127.0.0.1")
+        await server.start_server()
+        return server, str(server.make_url("/"))
+
+    server, base = await started()
+    teacher = CallClient(http, base, "resumed", "teacher")
+    host_token = (await teacher.join())["host_token"]
+    link = teacher.invite_token
+    await teacher.request({"type": "set_waiting_room", "enabled": True}, "waiting_list")
+    ended = CallClient(http, base, "over-for-today", "teacher")
+    await ended.join()
+    told = ended.expect("call_ended")
+    await ended.send({"type": "end_call"})
+    await asyncio.wait_for(told, 5)
+    await server.close()  # everyone is cut off, as by a crash or an upgrade
+    await teacher.close()
+    await ended.close()
+
+    server, base = await started()
+    try:
+        # a student who reconnects first is not made host: they wait, as before
+        student = CallClient(http, base, "resumed", "student")
+        waiting = await student.join(expect="waiting", link=link)
+        assert waiting["title"] == "resumed"
+        stranger = CallClient(http, base, "resumed", "stranger")
+        assert (await stranger.join(expect="error", link=None))["code"] == "bad_link"
+        back = CallClient(http, base, "resumed", "teacher")
+        joined = await back.join(host_token=host_token, link=None)
+        assert joined["role"] == "host" and joined["invite_link"] == f"/join/{link}"
+        # the ended call is still held
+        again = CallClient(http, base, "over-for-today", "teacher")
+        assert (await again.join(expect="error", link=None))["code"] == "call_ended"
+        for client in (student, stranger, back, again):
+            await client.close()
+    finally:
+        await server.close()

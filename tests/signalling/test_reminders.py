@@ -79,11 +79,17 @@ async def test_reminders_in_each_invitees_zone_across_dst_and_a_restart(
     box, smtp = inbox
     now = [at(2030, 3, 25, 7, 44, 59)]
     store, engine = await open_store(tmp_path)
-    await store.add(WEEKLY, call_id="lesson-physics", now=now[0], link="L" * 24, host_key="k")
+    await store.add(WEEKLY, call_id="lesson-physics", now=now[0])
     await store.invite(WEEKLY.uid, INVITEES, now[0])
 
     def service(store: ScheduleStore) -> Reminders:
-        return Reminders(store, smtp, "https://school.example", clock=lambda: now[0])
+        return Reminders(
+            store,
+            smtp,
+            "https://school.example",
+            clock=lambda: now[0],
+            link_of=lambda call_id: "L" * 24 if call_id == "lesson-physics" else None,
+        )
 
     reminders = service(store)
     assert await reminders.run_once() == []  # a second before: nothing yet
@@ -134,7 +140,7 @@ async def test_a_reminder_the_mail_server_refused_is_tried_again(
     box, smtp = inbox
     now = at(2030, 3, 25, 7, 45)
     store, engine = await open_store(tmp_path)
-    await store.add(WEEKLY, call_id="lesson-physics", now=now, link="L" * 24, host_key="k")
+    await store.add(WEEKLY, call_id="lesson-physics", now=now)
     await store.invite(WEEKLY.uid, INVITEES[:1], now)
 
     async def refuse(message: EmailMessage, settings: SmtpSettings) -> None:

@@ -210,7 +210,7 @@ async def test_whip_to_a_call_a_host_just_ended_is_refused(
     await host.send({"type": "end_call"})
     await asyncio.wait_for(ended, 5)
     await host.close()
-    await wait_for(lambda: "over" in app[keys.CALLS].ended)
+    await wait_for(lambda: app[keys.CALLS].is_ended("over"))
     pc = loopback_pc()
     pc.addTransceiver(ToneAudioTrack(440), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
