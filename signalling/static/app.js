@@ -5,9 +5,11 @@
 //                     upcoming lessons and past calls (schedule.js)
 //   /call/{id}        the call; asks for the name first when it is not known
 //   /call/{id}?name=  join under that name (tests, links made by other tools)
+//   /call/{id}?link=  join with an invite link's token (where /join/{token} leads)
+//   /call/{id}?host=  a scheduled lesson's organiser: the host key makes them its host
 
 import { t } from './strings.js';
-import { CallSession } from './session.js';
+import { CallSession, saveHostToken, saveLink } from './session.js';
 import { CallView } from './view.js';
 import { icon } from './icons.js';
 import { showScheduling } from './schedule.js';
@@ -23,6 +25,8 @@ const app = {
   call: null,
   session: null,
   view: null,
+  link: null, // the invite link's token from the address (kept when storage is blocked)
+  hostKey: null, // a host key from the address
 };
 
 // ---- small pure helpers -----------------------------------------------------------
@@ -48,8 +52,10 @@ function checkCallId(id) {
   return CALL_ID_RE.test(id) ? null : 'badCallName';
 }
 
-function callLink(call) {
-  return `${location.origin}/call/${encodeURIComponent(call)}`;
+/** The invite link to share: a host's current one in the call, else the one we came with. */
+function inviteUrl() {
+  if (app.session && app.screen === 'call') return app.session.inviteUrl();
+  return app.link ? `${location.origin}/join/${encodeURIComponent(app.link)}` : null;
 }
 
 function loadName() {
@@ -99,20 +105,13 @@ function showHome({ notice = null, call = null } = {}) {
   const noticeNode = byId('home-notice');
   noticeNode.hidden = !notice;
   noticeNode.textContent = notice ?? '';
-  updateLinkPreview();
   showScheduling();
   (nameInput.value ? callInput : nameInput).focus();
-}
-
-function updateLinkPreview() {
-  const id = callIdFrom(byId('home-call').value);
-  byId('home-call-link').textContent = checkCallId(id) ? '' : t('callLinkPreview', { link: callLink(id) });
 }
 
 function wireHome() {
   byId('home-call').addEventListener('input', () => {
     setFieldError(byId('home-call'), byId('home-call-error'), null);
-    updateLinkPreview();
   });
   byId('home-name').addEventListener('input', () => {
     setFieldError(byId('home-name'), byId('home-name-error'), null);
@@ -120,7 +119,6 @@ function wireHome() {
   byId('home-shuffle').addEventListener('click', () => {
     byId('home-call').value = randomCallId();
     setFieldError(byId('home-call'), byId('home-call-error'), null);
-    updateLinkPreview();
   });
   byId('home-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -144,7 +142,10 @@ function showPrejoin(call) {
   app.call = call;
   document.title = `${call} — ${t('appName')}`;
   byId('prejoin-title').textContent = t('joinCallTitle', { call });
-  for (const node of document.querySelectorAll('.call-link-text')) node.value = callLink(call);
+  // Only an invite link lets the others in: without one there is nothing to share here.
+  const url = inviteUrl();
+  for (const node of document.querySelectorAll('.call-link-text')) node.value = url ?? '';
+  byId('prejoin-link-box').hidden = !url;
   showScreen('screen-prejoin');
   const input = byId('prejoin-name');
   input.value = '';
@@ -165,15 +166,15 @@ function wirePrejoin() {
       return;
     }
     saveName(name);
-    startCall(app.call, name);
+    startCall(app.call, name, { link: app.link, hostToken: app.hostKey });
   });
 }
 
-function startCall(call, name) {
+function startCall(call, name, tokens = {}) {
   app.screen = 'call';
   app.call = call;
   app.view ??= new CallView({ onLeft: showLeft, onOver: showOver });
-  const session = new CallSession(call, name, app.view);
+  const session = new CallSession(call, name, app.view, tokens);
   app.session = session;
   app.view.attach(session);
   session.start();
@@ -185,11 +186,15 @@ function showLeft(session) {
   document.title = `${t('leftTitle')} — ${t('appName')}`;
   showScreen('screen-left');
   const rejoin = byId('btn-rejoin');
-  rejoin.onclick = () => startCall(session.call, session.name);
+  rejoin.onclick = () => startCall(session.call, session.name, sessionTokens(session));
   rejoin.focus();
 }
 
-/** Removed, the call ended, or not let in: say why; no automatic way back in. */
+function sessionTokens(session) {
+  return { link: session.link, hostToken: session.hostToken };
+}
+
+/** Removed, the call ended, not let in, or no valid invite link: say why; no automatic way back in. */
 function showOver(session, reason) {
   app.screen = reason;
   const call = session.call;
@@ -199,6 +204,9 @@ function showOver(session, reason) {
       ? ['endedByYouTitle', 'endedByYouBody', 'power']
       : ['endedTitle', 'endedBody', 'power'],
     denied: ['deniedTitle', 'deniedBody', 'lock'],
+    'bad-link': session.hadLink
+      ? ['badLinkTitle', 'badLinkBody', 'link']
+      : ['noLinkTitle', 'noLinkBody', 'link'],
   }[reason] ?? ['endedTitle', 'endedBody', 'power'];
   const screen = byId('screen-over');
   screen.setAttribute('data-testid', `${reason}-screen`);
@@ -210,16 +218,24 @@ function showOver(session, reason) {
   showScreen('screen-over');
   const again = byId('btn-ask-again');
   again.hidden = reason !== 'denied';
-  again.onclick = () => startCall(call, session.name);
+  again.onclick = () => startCall(call, session.name, sessionTokens(session));
   (again.hidden ? screen.querySelector('a.btn') : again).focus();
 }
 
 function wireCopyLinks() {
-  // Every "Copy link" button copies the current call's plain link (never with ?name=).
+  // Every "Copy link" button copies the call's invite link (never with ?name=): the plain
+  // /call/ address lets nobody in once the call exists.
   document.addEventListener('click', async (event) => {
     const button = event.target.closest('.copy-link');
-    if (!button || !app.call) return;
-    const ok = await copyText(callLink(app.call));
+    const url = button && app.call ? inviteUrl() : null;
+    if (!url) return;
+    const ok = await copyText(url);
+    if (!ok) {
+      // Select the link on the page, so that Ctrl+C (or the phone's menu) copies it.
+      const box = button.closest('.link-box, .invite-section')?.querySelector('input');
+      box?.focus();
+      box?.select();
+    }
     toasts.show({ kind: ok ? 'success' : 'warning', text: t(ok ? 'linkCopied' : 'copyFailed'), timeout: 4000 });
   });
   for (const node of document.querySelectorAll('.call-link-text')) {
@@ -247,6 +263,7 @@ function boot() {
     return;
   }
   const params = new URLSearchParams(location.search);
+  takeTokens(route.call, params);
   const queryName = (params.get('name') ?? '').trim();
   let name = loadName().trim();
   if (queryName && !checkName(queryName)) {
@@ -260,8 +277,30 @@ function boot() {
     }
   }
   app.call = route.call;
-  if (name && !checkName(name)) startCall(route.call, name);
+  if (name && !checkName(name)) startCall(route.call, name, { link: app.link, hostToken: app.hostKey });
   else showPrejoin(route.call);
+}
+
+/**
+ * `?link=` (an invite link's token) and `?host=` (an organiser's host key): kept for this
+ * call (in memory and in localStorage, so a reload works) and taken out of the address
+ * bar, so that a copied address never hands the host key on.
+ */
+function takeTokens(call, params) {
+  const link = (params.get('link') ?? '').trim();
+  const host = (params.get('host') ?? '').trim();
+  if (!link && !host) return;
+  if (link) {
+    app.link = link;
+    if (saveLink(call, link)) params.delete('link');
+  }
+  if (host) {
+    app.hostKey = host;
+    saveHostToken(call, host);
+    params.delete('host'); // even when storage is blocked: the key must not be shared
+  }
+  const rest = params.toString();
+  history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}`);
 }
 
 /** For tests (and the curious): read-only views of the call. */
@@ -276,6 +315,7 @@ window.parta = Object.freeze({
         activeSpeaker: null,
         connected: false,
         role: null,
+        inviteLink: null,
         waiting: false,
         waitingRoom: false,
         waitingList: [],
@@ -284,6 +324,10 @@ window.parta = Object.freeze({
     }
     const snapshot = app.session.snapshot();
     return { screen: snapshot.waiting ? 'waiting' : 'call', ...snapshot };
+  },
+  /** The invite link (full URL) a host can share; null for participants or when off. */
+  inviteLink() {
+    return app.session && app.screen === 'call' ? app.session.inviteUrl() : null;
   },
   async stats() {
     if (!app.session || app.screen !== 'call') {

@@ -6,6 +6,9 @@ import { icon } from './icons.js';
 import { byId, copyText, el, toasts } from './ui.js';
 
 const MAX_NAMES = 4; // participants shown per past call before "+N more"
+// The organiser's host link of each lesson scheduled in this browser, by schedule id: the
+// server shows it once, when the lesson is made, and it makes whoever opens it the host.
+const HOST_LINK_PREFIX = 'parta.hostLink.';
 
 const REPEAT_LABELS = {
   'FREQ=DAILY': 'repeatDaily',
@@ -87,6 +90,22 @@ async function getJson(url) {
   const response = await fetch(url, { headers: { Accept: 'application/json' } });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return response.json();
+}
+
+function loadHostLink(id) {
+  try {
+    return localStorage.getItem(HOST_LINK_PREFIX + id) || null;
+  } catch {
+    return null;
+  }
+}
+
+function saveHostLink(id, link) {
+  try {
+    if (link) localStorage.setItem(HOST_LINK_PREFIX + id, link);
+  } catch {
+    // storage blocked: the lesson's box still offers "Start as host" until the page closes
+  }
 }
 
 async function copyLink(link) {
@@ -273,9 +292,13 @@ function showError(text) {
 function showResult(lesson) {
   byId('result-title').textContent = lesson.title;
   byId('result-when').textContent = `${formatStart(lesson)} · ${repeatLabel(lesson.repeat)}`;
-  byId('result-link').value = lesson.link;
+  byId('result-link').value = lesson.link ?? t('linkTurnedOff');
   byId('result-ics').href = lesson.calendar;
-  byId('result-start').href = lesson.link;
+  // the students' link is the one to copy; "Start as host" is the teacher's own way in
+  const hostLink = lesson.host_link ?? loadHostLink(lesson.id);
+  byId('result-start').hidden = !hostLink;
+  if (hostLink) byId('result-start').href = hostLink;
+  byId('result-copy').hidden = !lesson.link;
   byId('result-copy').onclick = () => copyLink(lesson.link);
   const slot = byId('result-invite-slot');
   const opener = byId('result-invite');
@@ -334,6 +357,7 @@ async function submit(event) {
       byId('schedule-title').setAttribute('aria-invalid', String(answer.message?.includes('title') ?? false));
       return;
     }
+    saveHostLink(answer.id, answer.host_link);
     showResult(answer);
     loadUpcoming();
   } finally {
@@ -345,6 +369,7 @@ async function submit(event) {
 // ---- the lists --------------------------------------------------------------------
 
 function lessonItem(lesson) {
+  const hostLink = loadHostLink(lesson.id); // only for lessons scheduled in this browser
   const slot = el('div', { class: 'invite-slot lesson-invite', hidden: true });
   const invite = el('button', {
     type: 'button',
@@ -356,13 +381,17 @@ function lessonItem(lesson) {
     html: icon('mail'),
     onclick: () => toggleInvite(lesson, slot, invite),
   });
+  const linkOff = !lesson.link;
   return el('li', { class: 'lesson', 'data-testid': `upcoming-${lesson.id}` }, [
     el('div', { class: 'lesson-main' }, [
-      el('span', { class: 'lesson-title', text: lesson.title }),
+      el('span', { class: 'lesson-title' }, [
+        lesson.title,
+        linkOff ? el('span', { class: 'tag', 'data-testid': 'link-off', text: t('linkTurnedOff') }) : null,
+      ]),
       el('span', { class: 'lesson-meta', text: `${formatStart(lesson)} · ${repeatLabel(lesson.repeat)}` }),
     ]),
     el('div', { class: 'lesson-actions' }, [
-      el('button', {
+      linkOff ? null : el('button', {
         type: 'button',
         class: 'btn btn-icon',
         title: t('copyLink'),
@@ -380,14 +409,26 @@ function lessonItem(lesson) {
         'data-testid': 'upcoming-ics',
         html: icon('calendar'),
       }),
-      invite,
-      el('a', {
-        class: 'btn btn-primary btn-small',
-        href: lesson.link,
-        'aria-label': t('joinLesson', { title: lesson.title }),
-        'data-testid': 'upcoming-join',
-        text: t('join'),
-      }),
+      linkOff ? null : invite,
+      hostLink
+        ? el('a', {
+          class: 'btn btn-primary btn-small',
+          href: hostLink,
+          'aria-label': t('startAsHostFor', { title: lesson.title }),
+          title: t('startAsHostHint'),
+          'data-testid': 'upcoming-start-host',
+          text: t('startAsHost'),
+        })
+        : null,
+      !hostLink && !linkOff
+        ? el('a', {
+          class: 'btn btn-primary btn-small',
+          href: lesson.link,
+          'aria-label': t('joinLesson', { title: lesson.title }),
+          'data-testid': 'upcoming-join',
+          text: t('join'),
+        })
+        : null,
     ]),
     slot,
   ]);

@@ -23,6 +23,9 @@ const CAMERA_CONSTRAINTS = {
 const SCREEN_CONSTRAINTS = { frameRate: { ideal: 15, max: 30 } };
 // A host's token, per call: sent with every join so that a host who reloads is host again.
 const HOST_TOKEN_PREFIX = 'parta.hostToken.';
+// The invite link's token a participant came in with, per call: a reload or an automatic
+// rejoin still has it after the address bar was cleaned.
+const LINK_PREFIX = 'parta.link.';
 export const ROLES = ['host', 'cohost', 'participant'];
 // Sources a host can turn off (a screen share is stopped, not muted).
 const HOST_SOURCES = ['microphone', 'camera'];
@@ -73,29 +76,50 @@ export function isHostRole(role) {
   return role === 'host' || role === 'cohost';
 }
 
-function loadHostToken(call) {
+function loadStored(prefix, call) {
   try {
-    return localStorage.getItem(HOST_TOKEN_PREFIX + call) || null;
+    return localStorage.getItem(prefix + call) || null;
   } catch {
     return null;
   }
 }
 
-function saveHostToken(call, token) {
+/** True when stored (or removed); false when the browser blocks storage. */
+function saveStored(prefix, call, value) {
   try {
-    if (token) localStorage.setItem(HOST_TOKEN_PREFIX + call, token);
-    else localStorage.removeItem(HOST_TOKEN_PREFIX + call);
+    if (value) localStorage.setItem(prefix + call, value);
+    else localStorage.removeItem(prefix + call);
+    return true;
   } catch {
-    // storage blocked: a reload makes this host a participant; nothing else breaks
+    return false; // storage blocked: a reload loses it; the session keeps it in memory
   }
 }
 
+export const loadHostToken = (call) => loadStored(HOST_TOKEN_PREFIX, call);
+export const saveHostToken = (call, token) => saveStored(HOST_TOKEN_PREFIX, call, token);
+export const loadLink = (call) => loadStored(LINK_PREFIX, call);
+export const saveLink = (call, token) => saveStored(LINK_PREFIX, call, token);
+
+/** "/join/<token>" -> "<token>" (null for anything else). */
+function linkToken(path) {
+  const match = typeof path === 'string' ? /^\/join\/([^/?#]+)$/.exec(path) : null;
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
 export class CallSession {
-  /** `view` has render(), setStatus(status), onLeft(). */
-  constructor(call, name, view) {
+  /**
+   * `view` has render(), setStatus(status), onLeft(). `link` (an invite link's token) and
+   * `hostToken` (a host token or an organiser's host key) come from the page address;
+   * without them, those stored for this call are used.
+   */
+  constructor(call, name, view, { link = null, hostToken = null } = {}) {
     this.call = call;
     this.name = name;
     this.view = view;
+    this.link = link || loadLink(call);
+    this.hostToken = hostToken || loadHostToken(call);
+    this.hadLink = false; // refused with bad_link: whether we had tried a link at all
+    this.inviteLink = null; // hosts: the path of the call's invite link (null: turned off)
 
     this.ws = null;
     this.peerId = null;
@@ -367,8 +391,10 @@ export class CallSession {
     ws.onopen = () => {
       if (ws !== this.ws) return;
       const join = { type: 'join', version: PROTOCOL_VERSION, call: this.call, name: this.name };
-      const token = loadHostToken(this.call);
+      const token = this.hostToken ?? loadHostToken(this.call);
       if (token) join.host_token = token;
+      const link = this.link ?? loadLink(this.call);
+      if (link) join.link = link;
       this.send(join);
     };
     ws.onmessage = (event) => { if (ws === this.ws) this.onMessage(event.data); };
@@ -490,6 +516,9 @@ export class CallSession {
       case 'role_changed':
         this.onRoleChanged(msg);
         break;
+      case 'link_changed':
+        this.onLinkChanged(msg);
+        break;
       case 'peer_left':
         this.removePeer(String(msg.peer_id));
         break;
@@ -548,7 +577,8 @@ export class CallSession {
     // A fresh peer on the server: no locks (a lock belongs to the old peer id).
     this.locked = new Set();
     this.pendingUnmute = null;
-    saveHostToken(this.call, typeof msg.host_token === 'string' ? msg.host_token : null);
+    this.setHostToken(typeof msg.host_token === 'string' ? msg.host_token : null);
+    this.setInviteLink(msg.invite_link);
     const wasReconnect = this.everJoined;
     this.connected = true;
     this.everJoined = true;
@@ -613,7 +643,8 @@ export class CallSession {
 
   /** A host made us co-host (with a token of our own) or participant again. */
   onRoleChanged(msg) {
-    saveHostToken(this.call, msg.host_token ?? null);
+    this.setHostToken(msg.host_token ?? null);
+    this.setInviteLink(msg.invite_link);
     this.onSelfUpdated({ ...(this.self ?? {}), role: msg.role, locked: [...this.locked] });
   }
 
@@ -628,7 +659,8 @@ export class CallSession {
         toasts.show({ kind: 'success', text: t('youAreCohost'), timeout: 6000 });
       } else if (!isHostRole(role) && wasHost) {
         this.waitingList = [];
-        saveHostToken(this.call, null);
+        this.setHostToken(null);
+        this.inviteLink = null;
         this.view.onWaitingListChanged?.([]);
         toasts.show({ kind: 'info', text: t('youAreParticipant'), timeout: 6000 });
       }
@@ -647,7 +679,50 @@ export class CallSession {
     this.view.render();
   }
 
+  setHostToken(token) {
+    this.hostToken = token || null;
+    saveHostToken(this.call, this.hostToken);
+  }
+
+  /**
+   * Hosts are told the call's invite link (a path; null when turned off). A host keeps
+   * its token as their own link too: were they made a participant, a reload still works.
+   */
+  setInviteLink(path) {
+    this.inviteLink = typeof path === 'string' && path ? path : null;
+    const token = linkToken(this.inviteLink);
+    if (token) {
+      this.link = token;
+      saveLink(this.call, token);
+    }
+  }
+
+  /** The invite link as a full URL, for hosts; null otherwise or when turned off. */
+  inviteUrl() {
+    return this.inviteLink && isHostRole(this.role) ? `${location.origin}${this.inviteLink}` : null;
+  }
+
+  /** A host made a new invite link or turned it off (perhaps another host). */
+  onLinkChanged(msg) {
+    this.setInviteLink(msg.invite_link ?? null);
+    toasts.show({
+      id: 'link-changed',
+      kind: this.inviteLink ? 'success' : 'info',
+      text: t(this.inviteLink ? 'linkRenewed' : 'linkTurnedOffToast'),
+      timeout: 6000,
+    });
+    this.view.render();
+  }
+
   // ---- host controls (the server checks every one of them) -------------------------
+
+  newLink() {
+    return this.send({ type: 'new_link' });
+  }
+
+  revokeLink() {
+    return this.send({ type: 'revoke_link' });
+  }
 
   isHost() {
     return isHostRole(this.role) && this.connected;
@@ -692,6 +767,15 @@ export class CallSession {
   onServerError(msg) {
     if (msg.code === 'call_ended') {
       this.finish('ended');
+      return;
+    }
+    if (msg.code === 'bad_link' && msg.in_reply_to === 'join') {
+      // The link was replaced or turned off (or there was none): only a new one from a
+      // host helps, so no retry. The stale token is forgotten.
+      this.hadLink = !!(this.link ?? loadLink(this.call));
+      this.link = null;
+      saveLink(this.call, null);
+      this.finish('bad-link');
       return;
     }
     if (msg.code === 'locked') {
@@ -987,6 +1071,7 @@ export class CallSession {
       activeSpeaker: this.activeSpeaker,
       title: this.title,
       role: this.role,
+      inviteLink: this.inviteUrl(),
       waiting: this.waiting,
       waitingRoom: this.waitingRoom,
       waitingList: this.waitingList.map((p) => ({ ...p })),

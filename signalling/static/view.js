@@ -48,6 +48,9 @@ export class CallView {
       if (s?.isHost()) s.setWaitingRoom(!s.waitingRoom);
     });
     byId('btn-admit-all').addEventListener('click', () => this.session?.admitAll());
+    byId('btn-new-link').addEventListener('click', () => this.confirmNewLink());
+    byId('btn-revoke-link').addEventListener('click', () => this.confirmRevokeLink());
+    byId('invite-link').addEventListener('focus', (event) => event.target.select());
     byId('waiting-leave').addEventListener('click', () => this.session?.leave());
     byId('waiting-btn-mic').addEventListener('click', () => this.session?.toggleSource('microphone'));
     byId('waiting-btn-camera').addEventListener('click', () => this.session?.toggleSource('camera'));
@@ -424,6 +427,8 @@ export class CallView {
     });
     setControl('btn-leave', { icon: 'leave', label: t('leave'), title: t('leaveTitle') });
     byId('btn-end-call').hidden = !s.isHost();
+    // Hosts share the invite link from the top bar too; participants have none to share.
+    byId('topbar-copy-link').hidden = !s.inviteUrl() || !s.isHost();
     setControl('btn-end-call', {
       icon: 'power',
       label: t('endCallForEveryone'),
@@ -520,6 +525,29 @@ export class CallView {
     if (ok && this.session === s) s.endCall();
   }
 
+  /** "New link": the old one stops working, so ask first (Cancel is focused). */
+  async confirmNewLink() {
+    const s = this.session;
+    if (!s?.isHost()) return;
+    const ok = await confirmDialog({
+      title: t(s.inviteLink ? 'confirmNewLinkTitle' : 'confirmNewLinkTitleOff'),
+      body: t(s.inviteLink ? 'confirmNewLinkBody' : 'confirmNewLinkBodyOff'),
+      ok: t('newLink'),
+    });
+    if (ok && this.session === s) s.newLink();
+  }
+
+  async confirmRevokeLink() {
+    const s = this.session;
+    if (!s?.isHost() || !s.inviteLink) return;
+    const ok = await confirmDialog({
+      title: t('confirmRevokeTitle'),
+      body: t('confirmRevokeBody'),
+      ok: t('turnOffLink'),
+    });
+    if (ok && this.session === s) s.revokeLink();
+  }
+
   async confirmRemove(peerId) {
     const s = this.session;
     const peer = s?.peers.get(peerId);
@@ -576,7 +604,23 @@ export class CallView {
     });
   }
 
+  renderInvite(s) {
+    const url = s.inviteUrl();
+    const box = byId('invite-link');
+    if (box.value !== (url ?? '')) box.value = url ?? '';
+    box.hidden = !url;
+    byId('invite-off').hidden = !!url;
+    byId('invite-hint').textContent = t(url ? 'inviteLinkHint' : 'inviteLinkOffHint');
+    byId('btn-copy-link').hidden = !url;
+    byId('btn-revoke-link').hidden = !url;
+    // Turned off, "New link" is the one way to let people in again: make it the main button.
+    const renew = byId('btn-new-link');
+    renew.classList.toggle('btn-primary', !url);
+    renew.classList.toggle('btn-secondary', !!url);
+  }
+
   renderHostTools(s) {
+    this.renderInvite(s);
     const on = s.waitingRoom;
     const sw = byId('switch-waiting-room');
     sw.setAttribute('aria-checked', String(on));

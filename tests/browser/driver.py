@@ -42,6 +42,22 @@ async def wait_until(page: Page, expression: str, timeout: float) -> bool:
         return False
 
 
+async def invite_link(host: Page, timeout: float) -> str:
+    """The invite link (full URL) a host's page shows, once it is connected as host."""
+    await host.wait_for_function("!!window.parta.inviteLink()", timeout=timeout * 1000)
+    link: str = await host.evaluate("window.parta.inviteLink()")
+    return link
+
+
+async def join_by_invite(page: Page, link: str, name: str, timeout: float) -> None:
+    """What a student does with the link: open it, type a name, press Join."""
+    await page.goto(link)
+    field = page.get_by_test_id("prejoin-input-name")
+    await field.wait_for(state="visible", timeout=timeout * 1000)
+    await field.fill(name)
+    await page.get_by_test_id("prejoin-btn-join").click()
+
+
 async def exercise_controls(
     pages: dict[str, Page], ids: dict[str, str], out_dir: Path, timeout: float
 ) -> dict[str, bool]:
@@ -103,7 +119,11 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         await alice.get_by_test_id("input-call").fill("browser-test")
         await alice.screenshot(path=str(out_dir / "home.png"))
         await alice.get_by_test_id("btn-join").click()
-        await pages["Bob"].goto(f"{base}/call/browser-test?name=Bob")
+        # the call is new, so Alice is its host; Bob comes in through her invite link
+        invite = await invite_link(alice, timeout)
+        result["invite_link"] = invite
+        await join_by_invite(pages["Bob"], invite, "Bob", timeout)
+        result["bob_url_after_join"] = pages["Bob"].url
         ids: dict[str, str] = {}
         deadline = time.monotonic() + timeout
         while len(ids) < 2 and time.monotonic() < deadline:

@@ -1,8 +1,12 @@
 """A teacher schedules a lesson on the home page, holds it, and finds it in past calls.
 
 Run by tests/browser/test_schedule_page.py inside a private network namespace (only
-loopback exists there). Starts parta in-process, drives one headless Chromium page with
+loopback exists there). Starts parta in-process, drives headless Chromium pages with
 Playwright, takes screenshots of the home page, and prints one JSON object.
+
+The teacher's page schedules the lesson (so it keeps the lesson's host link and offers
+"Start as host"); a student opens the share link first and waits until the teacher
+arrives with the host link.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from tests.browser.driver import wait_until
+from tests.browser.driver import join_by_invite, wait_until
 from tests.browser.stage import driver_main, parta_and_chromium
 
 TITLE = "Maths 7b — fractions"
@@ -138,10 +142,46 @@ async def invite_by_email(
     result["row_invite_closes"] = await row_form.count() == 0
 
 
-async def hold_lesson(page: Page, link: str, result: dict[str, Any], timeout: float) -> None:
-    """Open the lesson's link as the teacher, wait until joined, leave with the button."""
-    await page.goto(f"{link}?name=Teacher")
-    result["joined"] = await wait_until(page, "!!window.parta.state().peerId", timeout)
+async def upcoming_row_buttons(page: Page) -> dict[str, int]:
+    """Which of "Start as host" and "Join" the upcoming lesson's row offers."""
+    row = page.get_by_test_id("upcoming-list").locator("li").filter(has_text=TITLE).first
+    return {
+        "start_host": await row.get_by_test_id("upcoming-start-host").count(),
+        "join": await row.get_by_test_id("upcoming-join").count(),
+        "copy": await row.get_by_test_id("upcoming-copy").count(),
+    }
+
+
+async def hold_lesson(
+    page: Page, student: Page, link: str, result: dict[str, Any], out_dir: Path, timeout: float
+) -> None:
+    """The student opens the share link and waits for the teacher; the teacher presses
+    "Start as host", types a name, is host and lets the student in; both leave."""
+    await join_by_invite(student, link, "Student", timeout)
+    result["student_waits_for_teacher"] = await wait_until(
+        student, "window.parta.state().waiting === true", timeout
+    )
+    await page.get_by_test_id("btn-start-now").click()
+    field = page.get_by_test_id("prejoin-input-name")
+    await field.wait_for(state="visible", timeout=timeout * 1000)
+    result["teacher_url_without_host_key"] = "host=" not in page.url
+    await field.fill("Teacher")
+    await page.get_by_test_id("prejoin-btn-join").click()
+    result["joined"] = await wait_until(
+        page, "window.parta.state().connected && window.parta.state().role === 'host'", timeout
+    )
+    result["teacher_invite_link"] = await page.evaluate("window.parta.inviteLink()")
+    result["teacher_sees_student"] = await wait_until(
+        page, "window.parta.state().waitingList.some(p => p.name === 'Student')", timeout
+    )
+    await page.get_by_test_id("btn-participants").click()
+    student_id = (await student.evaluate("window.parta.state()"))["peerId"]
+    await page.get_by_test_id(f"btn-admit-{student_id}").click()
+    result["student_admitted"] = await wait_until(
+        student, "window.parta.state().connected", timeout
+    )
+    await page.screenshot(path=str(out_dir / "lesson-host-panel.png"))
+    await student.get_by_test_id("btn-leave").click()
     await page.get_by_test_id("btn-leave").click()
     await page.get_by_test_id("left-title").wait_for(state="visible", timeout=timeout * 1000)
 
@@ -186,7 +226,10 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         link = await schedule_lesson(page, result, out_dir, timeout)
         await full_screenshot(page, out_dir / "home-scheduled.png")
         await invite_by_email(page, result, out_dir, timeout)
-        await hold_lesson(page, link, result, timeout)
+        result["teacher_row"] = await upcoming_row_buttons(page)
+        student = await (await browser.new_context()).new_page()
+        student.on("pageerror", lambda exc: errors.append(f"student: {exc}"))
+        await hold_lesson(page, student, link, result, out_dir, timeout)
         result["history_shows_title"] = await history_shows_lesson(page, base, timeout)
         result["history_text"] = await page.get_by_test_id("history-list").inner_text()
         result["upcoming_text"] = await page.get_by_test_id("upcoming-list").inner_text()
@@ -199,6 +242,8 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         mobile.on("pageerror", lambda exc: errors.append(f"phone: {exc}"))
         await mobile.goto(f"{base}/")
         await lists_loaded(mobile, timeout)
+        # this browser did not schedule the lesson: no host link, only "Join"
+        result["other_browser_row"] = await upcoming_row_buttons(mobile)
         await mobile.screenshot(path=str(out_dir / "home-390.png"))
         await full_screenshot(mobile, out_dir / "home-390-full.png")
         overflow = (

@@ -28,8 +28,11 @@ def test_schedule_a_lesson_hold_it_and_see_it_in_past_calls(tmp_path: Path) -> N
     assert result["result_hidden_after_error"] and result["error_hidden_after_success"]
 
     link = result["link"]
-    assert link.startswith("http://127.0.0.1:") and "/call/lesson-" in link
-    assert result["start_href"] == link
+    # the share link is the call's invite link; "Start as host" carries the host key
+    assert link.startswith("http://127.0.0.1:") and "/join/" in link
+    start = result["start_href"]
+    assert start.startswith("http://127.0.0.1:") and "/call/lesson-" in start
+    assert "?host=" in start and start.split("?host=")[1] not in link
     assert result["ics_href"].startswith("/api/schedule/")
     assert result["ics_href"].endswith("/calendar.ics")
     assert result["ics_download"]
@@ -58,7 +61,15 @@ def test_schedule_a_lesson_hold_it_and_see_it_in_past_calls(tmp_path: Path) -> N
     assert "RRULE:FREQ=WEEKLY" in result["invite_eml_calendar"]
     assert result["row_invite_opens"] and result["row_invite_closes"]
 
-    assert result["joined"]
+    # the lesson's row: "Start as host" only in the browser that scheduled it
+    assert result["teacher_row"] == {"start_host": 1, "join": 0, "copy": 1}
+    assert result["other_browser_row"] == {"start_host": 0, "join": 1, "copy": 1}
+
+    # the student waits for the teacher, who comes with the host key and lets them in
+    assert result["student_waits_for_teacher"]
+    assert result["joined"] and result["teacher_url_without_host_key"]
+    assert result["teacher_invite_link"] == link
+    assert result["teacher_sees_student"] and result["student_admitted"]
     assert result["history_shows_title"], result["history_text"]
     assert "Teacher" in result["history_text"]
     assert not result["phone_overflow_x"] and not result["phone_overflow_x_scheduled"]

@@ -39,8 +39,15 @@ def test_teacher_admits_mutes_and_ends_for_everyone(tmp_path: Path) -> None:
     assert steps.pop("host_badge_text") == "Host"
     assert steps.pop("mic_button_tooltip") == "The host has turned this off"
     assert steps.pop("ended_title") == "The host ended the call"
+    # an old invite link: the page says so in plain words (and nothing retries)
+    bad_link_text = steps.pop("bad_link_text")
+    assert "This invite link does not work any more" in bad_link_text
+    assert "Ask your teacher for a new link." in bad_link_text
+    assert steps.pop("no_link_title") == "You need an invite link to join"
     failed = sorted(name for name, ok in steps.items() if ok is not True)
     assert not failed, f"steps that failed: {failed}"
     assert result["page_errors"] == []
-    for shot in ("waiting.png", "host-panel.png", "student-locked.png", "ended.png"):
+    shots = ("waiting.png", "host-panel.png", "student-locked.png", "ended.png")
+    more = ("host-panel-invite.png", "host-panel-invite-390.png", "bad-link.png")
+    for shot in shots + more:
         assert (out / shot).stat().st_size > 10_000, shot

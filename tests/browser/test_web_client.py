@@ -26,6 +26,10 @@ def test_two_browsers_see_and_hear_each_other(tmp_path: Path) -> None:
         audio = [s for s in inbound if s["kind"] == "audio"]
         assert video and video[0]["framesDecoded"] >= 30 and video[0]["frameWidth"] > 0
         assert audio and audio[0]["totalSamplesReceived"] >= 48000
+    # Bob followed Alice's invite link (/join/<token>) and typed his name; the token
+    # left his address bar once stored
+    assert "/join/" in result["invite_link"]
+    assert result["bob_url_after_join"].endswith("/call/browser-test")
     assert result["codecs_opened"] == 0
     assert result["producers"] == 4 and result["consumers"] == 4
     assert result["page_errors"] == []

@@ -5,10 +5,12 @@ loopback exists there). Starts parta in-process, drives the pages with Playwrigh
 through the web client's host controls, and prints one JSON object:
 
 the teacher opens the call (and so is its host) and turns the waiting room on; the
-student opens the link and waits, receiving nothing; the teacher sees the toast and the
-waiting list, admits the student; both decode each other's video and audio; the teacher
-mutes the student's microphone, keeps it off, lifts the lock; the teacher reloads and is
-host again (host token); the teacher ends the call for everyone.
+student opens the teacher's invite link and waits, receiving nothing; the teacher sees
+the toast and the waiting list, admits the student; both decode each other's video and
+audio; the teacher mutes the student's microphone, keeps it off, lifts the lock; the
+teacher copies the invite link from the host panel, makes a new one (the old one is
+refused, the new one works) and turns it off; the teacher reloads and is host again
+(host token); the teacher ends the call for everyone.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 
-from tests.browser.driver import wait_for_remote_media, wait_until
+from tests.browser.driver import invite_link, join_by_invite, wait_for_remote_media, wait_until
 from tests.browser.stage import driver_main, parta_and_chromium
 
 CALL = "waiting-test"
@@ -41,6 +44,121 @@ async def visible(page: Page, testid: str) -> bool:
     return await page.get_by_test_id(testid).is_visible()
 
 
+def shown(testid: str) -> str:
+    """JavaScript: whether the element is on screen (not in a hidden screen)."""
+    return f"!!document.querySelector(\"[data-testid='{testid}']\")?.checkVisibility()"
+
+
+async def panel_from_top(page: Page) -> None:
+    """Close any open "More" menu and scroll the people panel to its top, for a picture."""
+    await page.evaluate(
+        "document.querySelectorAll('.person [aria-expanded=\"true\"]').forEach((b) => b.click());"
+        "document.querySelector('.panel-body').scrollTop = 0"
+    )
+    await asyncio.sleep(0.4)  # transitions
+
+
+async def confirm(page: Page, steps: dict[str, Any], name: str, words: str) -> None:
+    """Press the confirmation dialog's button after checking what it says."""
+    dialog = page.get_by_test_id("confirm-dialog")
+    await dialog.wait_for(state="visible")
+    steps[name] = words in (await dialog.text_content() or "")
+    await page.get_by_test_id("btn-confirm").click()
+
+
+async def exercise_invite_link(
+    teacher: Page, browser: Browser, base: str, out_dir: Path, timeout: float
+) -> dict[str, Any]:
+    """The host panel's invite link: copy it, replace it (the old one is refused, the new
+    one works), look at it on a phone, turn it off and on again."""
+    steps: dict[str, Any] = {}
+    if not await visible(teacher, "panel-participants"):
+        await teacher.get_by_test_id("btn-participants").click()
+    box = teacher.get_by_test_id("invite-link")
+    old = await box.input_value()
+    steps["panel_shows_invite_link"] = "/join/" in old and old == await teacher.evaluate(
+        "window.parta.inviteLink()"
+    )
+    steps["invite_buttons_visible"] = all(
+        [await visible(teacher, t) for t in ("btn-copy-link", "btn-new-link", "btn-revoke-link")]
+    )
+    steps["topbar_copy_for_host"] = await visible(teacher, "topbar-btn-copy-link")
+    await teacher.get_by_test_id("btn-copy-link").click()
+    steps["copy_toast"] = await wait_until(
+        teacher, "document.getElementById('toasts').textContent.includes('Link copied')", timeout
+    )
+    steps["clipboard_has_link"] = await teacher.evaluate("navigator.clipboard.readText()") == old
+    await panel_from_top(teacher)
+    await teacher.screenshot(path=str(out_dir / "host-panel-invite.png"))
+
+    # a new link: asked first; then the old one is refused and the new one works
+    await teacher.get_by_test_id("btn-new-link").click()
+    await teacher.screenshot(path=str(out_dir / "confirm-new-link.png"))
+    await confirm(teacher, steps, "confirm_new_link_warns", "stops working")
+    steps["link_replaced"] = await wait_until(
+        teacher, f"window.parta.inviteLink() && window.parta.inviteLink() !== '{old}'", timeout
+    )
+    new = await teacher.evaluate("window.parta.inviteLink()")
+    steps["panel_shows_new_link"] = await box.input_value() == new
+    old_token = old.rsplit("/", 1)[1]
+    late = await (await browser.new_context()).new_page()
+    response = await late.goto(old)
+    steps["old_join_url_404"] = response is not None and response.status == 404
+    await late.goto(f"{base}/call/{CALL}?link={quote(old_token)}&name=Late")
+    steps["old_link_bad_link_screen"] = await wait_until(late, shown("bad-link-screen"), timeout)
+    steps["bad_link_text"] = await late.locator("#screen-over").text_content()
+    await late.screenshot(path=str(out_dir / "bad-link.png"))
+    await asyncio.sleep(2)  # no retry loop follows
+    steps["bad_link_stays"] = (await state(late))["screen"] == "bad-link" and not await visible(
+        late, "toast-reconnecting"
+    )
+    stranger = await (await browser.new_context()).new_page()
+    await stranger.goto(f"{base}/call/{CALL}?name=Stranger")
+    steps["no_link_screen"] = await wait_until(stranger, shown("bad-link-screen"), timeout)
+    steps["no_link_title"] = await stranger.get_by_test_id("over-title").text_content()
+    fresh = await (await browser.new_context()).new_page()
+    await join_by_invite(fresh, new, "Fresh", timeout)
+    steps["new_link_works"] = await wait_state(fresh, "s.waiting === true", timeout)
+    steps["teacher_sees_fresh"] = await wait_state(
+        teacher, "s.waitingList.some(p => p.name === 'Fresh')", timeout
+    )
+    for page in (late, stranger, fresh):
+        await page.context.close()
+
+    # the panel on a phone
+    await teacher.set_viewport_size({"width": 390, "height": 844})
+    await panel_from_top(teacher)
+    await teacher.screenshot(path=str(out_dir / "host-panel-invite-390.png"))
+    steps["phone_no_overflow"] = not await teacher.evaluate(
+        "[...document.querySelectorAll('#panel *')].some("
+        "(n) => n.getBoundingClientRect().right > window.innerWidth + 0.5)"
+    )
+    await teacher.set_viewport_size({"width": 1280, "height": 720})
+
+    # turned off: nobody comes in; "New link" turns it on again
+    await teacher.get_by_test_id("btn-revoke-link").click()
+    await confirm(teacher, steps, "confirm_revoke_says", "Nobody new can join")
+    steps["link_off"] = await wait_until(teacher, "window.parta.inviteLink() === null", timeout)
+    steps["link_off_shown"] = await visible(teacher, "invite-link-off")
+    steps["copy_hidden_when_off"] = not await visible(teacher, "btn-copy-link")
+    steps["topbar_copy_hidden_when_off"] = not await visible(teacher, "topbar-btn-copy-link")
+    await panel_from_top(teacher)
+    await teacher.screenshot(path=str(out_dir / "host-panel-link-off.png"))
+    blocked = await (await browser.new_context()).new_page()
+    await blocked.goto(f"{base}/call/{CALL}?link={quote(new.rsplit('/', 1)[1])}&name=Blocked")
+    steps["revoked_link_refused"] = await wait_until(blocked, shown("bad-link-screen"), timeout)
+    await blocked.context.close()
+    await teacher.get_by_test_id("btn-new-link").click()
+    await confirm(teacher, steps, "confirm_turn_on", "new link")
+    steps["link_on_again"] = await wait_until(
+        teacher,
+        f"![null, '{old}', '{new}'].includes(window.parta.inviteLink())",
+        timeout,
+    )
+    steps["link_box_back"] = await visible(teacher, "invite-link")
+    return steps
+
+
 async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
     """Fills `result` as it goes, so that a failure still shows how far it got."""
     steps: dict[str, Any] = result.setdefault("steps", {})
@@ -49,7 +167,10 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
     async with parta_and_chromium(out_dir) as (_app, base, browser):
         pages: dict[str, Page] = {}
         for name in ("Teacher", "Student"):
-            context = await browser.new_context(viewport={"width": 1280, "height": 720})
+            context = await browser.new_context(
+                viewport={"width": 1280, "height": 720},
+                permissions=["clipboard-read", "clipboard-write"] if name == "Teacher" else [],
+            )
             page = await context.new_page()
             page.on("pageerror", lambda exc, n=name: errors.append(f"{n}: {exc}"))
             pages[name] = page
@@ -70,11 +191,18 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         steps["switch_on"] = await switch.get_attribute("aria-checked") == "true"
         await teacher.get_by_test_id("btn-panel-close").click()
 
-        # -- the student opens the link and waits -------------------------------------
-        await student.goto(f"{base}/call/{CALL}?name=Student")
+        # -- the student opens the teacher's invite link and waits --------------------
+        link = await invite_link(teacher, timeout)
+        await join_by_invite(student, link, "Student", timeout)
         steps["student_waiting"] = await wait_state(
             student, "s.waiting === true && s.screen === 'waiting'", timeout
         )
+        steps["student_url_cleaned"] = student.url == f"{base}/call/{CALL}"
+        steps["student_link_stored"] = (
+            await student.evaluate(f"localStorage.getItem('parta.link.{CALL}')")
+            == link.rsplit("/", 1)[1]
+        )
+        steps["student_gets_no_invite_link"] = not await visible(student, "topbar-btn-copy-link")
         student_id = (await state(student))["peerId"]
         steps["waiting_screen_visible"] = await visible(student, "waiting-screen")
         steps["student_no_end_button"] = not await visible(student, "btn-end-call")
@@ -168,6 +296,9 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
             f"document.querySelector(\"{tile}\")?.dataset.micMuted === 'false'",
             timeout,
         )
+
+        # -- the invite link in the host panel --------------------------------------
+        steps.update(await exercise_invite_link(teacher, browser, base, out_dir, timeout))
 
         # -- a host who reloads is host again (the token in localStorage) -----------
         token = await teacher.evaluate(f"localStorage.getItem('parta.hostToken.{CALL}')")
