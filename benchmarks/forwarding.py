@@ -40,6 +40,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -116,6 +117,8 @@ class Server:
             str(self.data_dir),
             "--log-level",
             "warning",
+            "--bearer-token",
+            _child_env()[procstat.TOKEN_VARIABLE],
         ]
         script = Path(sys.executable).with_name("parta")
         if script.exists():
@@ -249,6 +252,7 @@ class SubscriberProcess:
 
 
 def _child_env() -> dict[str, str]:
+    os.environ.setdefault(procstat.TOKEN_VARIABLE, secrets.token_urlsafe(16))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"

@@ -126,3 +126,14 @@ async def terminate(process: asyncio.subprocess.Process, *, grace: float = 5.0) 
     with contextlib.suppress(TimeoutError):
         return await asyncio.wait_for(process.wait(), grace)
     return process.returncode
+
+
+TOKEN_VARIABLE = "PARTA_BENCH_TOKEN"
+
+
+def operator_headers() -> dict[str, str]:
+    """The server under test is started with an operator's token (`--bearer-token`),
+    which its WHIP and WHEP requests present; it is handed to every process in the
+    environment."""
+    token = os.environ.get(TOKEN_VARIABLE)
+    return {"Authorization": f"Bearer {token}"} if token else {}

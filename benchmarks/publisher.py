@@ -24,6 +24,7 @@ from sfu.codecs import RtpCodec
 from sfu.rtp import AUDIO_LEVEL_URI
 from sfu.transport import TransportSettings, WebRtcTransport
 
+from . import procstat
 from .media import AUDIO_CLOCK, VIDEO_CLOCK, AudioPacketizer, MediaProfile, VideoPacketizer
 
 if TYPE_CHECKING:
@@ -120,7 +121,11 @@ class Publisher:
         async with http.post(
             f"{self.base_url}/whip/{self.call}",
             data=offer.encode(),
-            headers={"Content-Type": "application/sdp", "X-Parta-Name": "bench-publisher"},
+            headers={
+                "Content-Type": "application/sdp",
+                "X-Parta-Name": "bench-publisher",
+                **procstat.operator_headers(),
+            },
         ) as response:
             answer = await response.text()
             if response.status != 201:

@@ -55,7 +55,7 @@ from aiortc.rtcdtlstransport import (
 from sfu import aiortc_seam as seam
 from sfu import sdp
 
-from . import stats
+from . import procstat, stats
 from .media import STAMP, VIDEO_STAMP_OFFSET, payload_start
 
 logger = logging.getLogger("benchmarks.subscriber")
@@ -244,7 +244,7 @@ class Viewer:
         async with http.post(
             f"{base_url}/whep/{call}",
             data=self.pc.localDescription.sdp.encode(),
-            headers={"Content-Type": "application/sdp"},
+            headers={"Content-Type": "application/sdp", **procstat.operator_headers()},
         ) as response:
             answer = await response.text()
             if response.status != 201:

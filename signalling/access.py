@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 
 LINK_BYTES = 18  # 144 bits, 24 URL-safe characters
+HOST_ROLES = ("host", "cohost")
 
 
 def new_token() -> str:
@@ -42,13 +43,17 @@ class CallAccess:
     waiting_room: bool
     link: str | None  # the join link's token; None once a host revoked it
     scheduled: bool = False
-    # host tokens (a scheduled call's organiser key among them) by hash -> role
+    # by hash -> role: the token each host, co-host and participant got in `joined` to
+    # come back in that role (a scheduled call's organiser key among them)
     host_tokens: dict[str, str] = field(default_factory=dict)
     ended_until: float | None = None  # a host ended it: it takes no one until then
 
     def role_for(self, token: str | None) -> str | None:
-        """The role a host token brings, if any."""
+        """The role a rejoin token brings, if any."""
         return self.host_tokens.get(token_hash(token)) if token else None
+
+    def is_host_token(self, token: str | None) -> bool:
+        return self.role_for(token) in HOST_ROLES
 
 
 def join_path(token: str | None) -> str | None:

@@ -90,7 +90,7 @@ class Calls:
     def is_host(self, call_id: str, token: str | None) -> bool:
         """Whether the token makes its bearer a host of the call (live or scheduled)."""
         access = self.access.get(call_id)
-        return access is not None and access.role_for(token) is not None
+        return access is not None and access.is_host_token(token)
 
     def is_ended(self, call_id: str) -> bool:
         access = self.access.get(call_id)
@@ -154,7 +154,9 @@ class Calls:
             raise ProtocolError("not_found", "no such call", "join")
         allowed = (
             operator
-            or self.is_host(call_id, host_token)
+            # someone who was in the call (a host, or a participant whose network blinked
+            # after the link changed) comes back with their own token
+            or (access is not None and access.role_for(host_token) is not None)
             or (access is not None and same_token(link, access.link))
             or (access is None and may_create)
         )

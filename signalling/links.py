@@ -41,7 +41,9 @@ async def follow(request: web.Request) -> web.Response:
             content_type="text/html",
             headers={"Cache-Control": "no-store"},
         )
-    raise web.HTTPFound(f"/call/{call_id}?link={quote(token)}")
+    name = request.query.get("name")  # a name given with the link comes along
+    extra = f"&name={quote(name)}" if name else ""
+    raise web.HTTPFound(f"/call/{call_id}?link={quote(token)}{extra}")
 
 
 async def _change(request: web.Request, make_new: bool) -> web.Response:

@@ -93,11 +93,11 @@ class Room:
         peer = Peer(id=new_id("p"), name=name, send=send, close=on_stuck)
         role = self._role_for(host_token)
         if role is not None:
-            peer.role = role
+            peer.role = role  # back in their role; admitted before, so they skip the wait
         elif not self.host_assigned and send is not None:
             peer.role = "host"
             self.host_assigned = True
-        if self.waiting_room and not peer.is_host and send is not None:
+        if self.waiting_room and role is None and not peer.is_host and send is not None:
             peer.waiting = True
             self.waiting[peer.id] = peer
             peer.notify(
@@ -110,7 +110,7 @@ class Room:
             )
             self._send_waiting_list()
             return peer
-        self._enter(peer)
+        self._enter(peer, host_token=host_token)
         return peer
 
     @property
@@ -127,12 +127,13 @@ class Room:
         return self.access.role_for(token)
 
     def is_host_token(self, token: str | None) -> bool:
-        return self._role_for(token) is not None
+        return self.access.is_host_token(token)
 
     def _token_for(self, peer: Peer, *, given: str | None = None) -> str | None:
-        """Each host and co-host has a token of their own that brings them back as such."""
-        if not peer.is_host:
-            return None
+        """Everyone in the call has a token of their own that brings them back in their
+        role while the call lasts, whatever becomes of the invite link meanwhile."""
+        if not peer.is_host and peer.send is None:
+            return None  # WHIP publishers come back with their bearer token
         if given is not None and self._role_for(given) == peer.role:
             peer.host_token = given
         else:
@@ -404,6 +405,9 @@ class Room:
         if target is actor or target.role == "host":
             raise ProtocolError("forbidden", "the host cannot be removed", "remove_participant")
         target.notify(Removed(by=actor.id))
+        if target.host_token is not None:  # coming back, they wait at the door
+            self.access.host_tokens.pop(token_hash(target.host_token), None)
+            self.on_access_changed()
         close = target.close
         await self.leave(target)
         if close is not None:

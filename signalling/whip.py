@@ -85,7 +85,11 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
         raise _refuse(request, 400, "bad_sdp", "the body is not an SDP offer")
     calls = request.app[keys.CALLS]
     try:
-        room = calls.enter(call, link=token, host_token=token, operator=operator, may_create=False)
+        # the operator (say, an encoder set up for an assembly) may open a call; others
+        # reach calls that a host opened or that are scheduled
+        room = calls.enter(
+            call, link=token, host_token=token, operator=operator, may_create=operator
+        )
     except ProtocolError as exc:
         if exc.code == "call_ended":  # a host ended the call a moment ago
             raise _refuse(request, 410, exc.code, exc.message) from None

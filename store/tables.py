@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -81,4 +83,156 @@ call_history = Table(
     Column("ended_at", DateTime(timezone=True), nullable=False),
     Column("participants", JSON, nullable=False),  # names, in order of joining
     Column("ended_by_host", Boolean, nullable=False),
+)
+
+# -- accounts, organisations and educational profiles ---------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("login", String(64), nullable=False, unique=True),  # lower case
+    Column("password_hash", String(255), nullable=False),  # Argon2id, PHC string
+    Column("display_name", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the session token
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("created_by", String(32), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+org_admins = Table(
+    "org_admins",
+    metadata,
+    Column("org_id", String(32), ForeignKey("organisations.id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    PrimaryKeyConstraint("org_id", "user_id"),
+)
+
+# an organisation's invite codes, one per role a newcomer takes with it
+org_invites = Table(
+    "org_invites",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),  # teacher, student, parent
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked", Boolean, nullable=False),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),  # teacher, student, parent
+    Column("full_name", String(128), nullable=False),
+    Column("class_name", String(32), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("org_id", "user_id", name="uq_profiles_org_user"),
+)
+
+# -- chats ---------------------------------------------------------------------------------
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # group, channel
+    Column("title", String(128), nullable=False),
+    Column("public", Boolean, nullable=False),  # members of the organisation join freely
+    Column("invite_code", String(32), nullable=True, unique=True),
+    Column("created_by", String(32), ForeignKey("profiles.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),  # the newest message's number
+)
+
+folders = Table(
+    "folders",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# membership, with each member's own view of the chat
+chat_members = Table(
+    "chat_members",
+    metadata,
+    Column("chat_id", String(32), ForeignKey("chats.id"), nullable=False),
+    Column("profile_id", String(32), ForeignKey("profiles.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),  # owner, admin, member
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+    Column("last_read_seq", BigInteger, nullable=False),
+    Column("marked_unread", Boolean, nullable=False),
+    Column("archived", Boolean, nullable=False),
+    Column("pinned_order", Integer, nullable=True),  # NULL: not pinned
+    Column("folder_id", String(32), ForeignKey("folders.id", ondelete="SET NULL"), nullable=True),
+    Column("muted_until", DateTime(timezone=True), nullable=True),
+    Column("cleared_seq", BigInteger, nullable=False),  # "clear history" for this member
+    PrimaryKeyConstraint("chat_id", "profile_id"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("uploader_id", String(32), ForeignKey("profiles.id"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(128), nullable=False),
+    Column("length", BigInteger, nullable=False),  # the size announced (Upload-Length)
+    Column("offset", BigInteger, nullable=False),  # bytes received so far
+    Column("sha256", String(64), nullable=True),  # when complete
+    Column("complete", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("chat_id", String(32), ForeignKey("chats.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # 1, 2, ... within the chat
+    Column("sender_id", String(32), ForeignKey("profiles.id"), nullable=True),  # NULL: system
+    Column("kind", String(16), nullable=False),  # text, system, file, voice, recording
+    Column("body", Text, nullable=False),
+    Column("meta", JSON, nullable=False),  # system event, voice duration, ...
+    Column("file_id", String(32), ForeignKey("files.id"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("edited_at", DateTime(timezone=True), nullable=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+    Column("transcript", Text, nullable=True),  # voice messages, once transcribed
+    Column("transcript_status", String(16), nullable=True),  # pending, done, failed
+    UniqueConstraint("chat_id", "seq", name="uq_messages_chat_seq"),
+)
+
+# a teacher's working hours: outside them notifications are delivered silently
+quiet_hours = Table(
+    "quiet_hours",
+    metadata,
+    Column("profile_id", String(32), ForeignKey("profiles.id"), primary_key=True),
+    Column("days", JSON, nullable=False),  # ISO weekdays 1-7 that are working days
+    Column("start_minute", Integer, nullable=False),  # working hours, minutes after 00:00
+    Column("end_minute", Integer, nullable=False),
+    Column("time_zone", String(64), nullable=False),
 )

@@ -48,7 +48,7 @@ async def test_creator_is_host_and_only_hosts_control(
     # demoted: the token no longer makes anyone a co-host
     demoted = ann.expect("role_changed")
     await teacher.send({"type": "set_role", "peer_id": ann.peer_id, "role": "participant"})
-    assert (await asyncio.wait_for(demoted, 5))["host_token"] is None
+    assert (await asyncio.wait_for(demoted, 5))["host_token"] not in (None, token)
     again = CallClient(http, base_url, "roles", "ann again")
     assert (await again.join(host_token=token))["role"] == "participant"
     await again.close()

@@ -226,3 +226,31 @@ async def test_a_restart_keeps_a_live_calls_link_hosts_and_waiting_room(
             await client.close()
     finally:
         await server.close()
+
+
+async def test_someone_in_the_call_gets_back_in_after_the_link_changed(
+    base_url: str, http: aiohttp.ClientSession
+) -> None:
+    teacher = CallClient(http, base_url, "blink", "teacher")
+    await teacher.join()
+    student = CallClient(http, base_url, "blink", "student")
+    joined = await student.join()
+    rejoin = joined["host_token"]
+    assert joined["role"] == "participant" and rejoin
+    await teacher.request({"type": "new_link"}, "link_changed")
+    await teacher.request({"type": "set_waiting_room", "enabled": True}, "waiting_list")
+    await student.close()  # the network blinks
+    back = CallClient(http, base_url, "blink", "student")
+    again = await back.join(host_token=rejoin, link=None)  # no waiting: admitted before
+    assert again["role"] == "participant"
+    # a participant's token is no host's: it changes no link
+    assert (await back.request({"type": "new_link"}, "error"))["code"] == "forbidden"
+    # removed, their token stops working: with the link they wait at the door
+    await teacher.send({"type": "remove_participant", "peer_id": back.peer_id})
+    await asyncio.sleep(0.2)
+    refused = CallClient(http, base_url, "blink", "student")
+    assert (await refused.join(expect="error", host_token=rejoin, link=None))["code"] == "bad_link"
+    door = CallClient(http, base_url, "blink", "student")
+    await door.join(expect="waiting", host_token=rejoin)
+    for client in (teacher, back, refused, door):
+        await client.close()
