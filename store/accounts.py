@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -103,14 +103,24 @@ class AccountStore:
 
     async def session_user(self, token_hash: str, now: datetime) -> User | None:
         """The user of a session that has not expired."""
+        found = await self.session(token_hash, now)
+        return None if found is None else found[0]
+
+    async def session(self, token_hash: str, now: datetime) -> tuple[User, datetime] | None:
+        """The user of a session that has not expired, and when it expires."""
         query = (
-            select(users)
+            select(users, sessions.c.expires_at)
             .join(sessions, sessions.c.user_id == users.c.id)
             .where((sessions.c.token_hash == token_hash) & (sessions.c.expires_at > now))
         )
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
-        return None if row is None else User(row.id, row.login, row.display_name, row.password_hash)
+        if row is None:
+            return None
+        expires = row.expires_at
+        if expires.tzinfo is None:  # SQLite keeps no offset: the store writes UTC
+            expires = expires.replace(tzinfo=UTC)
+        return User(row.id, row.login, row.display_name, row.password_hash), expires
 
     async def extend_session(self, token_hash: str, expires_at: datetime) -> None:
         async with self._engine.begin() as connection:

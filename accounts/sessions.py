@@ -1,0 +1,141 @@
+"""Session tokens: random, kept only as their SHA-256, expiring; the middleware that
+requires one on every endpoint but a few public ones."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from aiohttp import web
+
+from store.accounts import AccountStore, User
+
+COOKIE = "parta_session"
+TTL = timedelta(days=30)
+# a session used when less than this is left is extended by a full TTL
+RENEW_WITHIN = timedelta(days=15)
+
+# Reachable without a session: health, metrics, the client's files, the log-in page and
+# its API, and the invite landing pages. WHIP and WHEP are authorised by their own
+# bearer tokens (an encoder has no session), see signalling/whip.py.
+PUBLIC_PREFIXES = (
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/static/",
+    "/login",
+    "/api/auth/",
+    "/join/",
+    "/invite/",
+    "/api/invites/",
+    "/whip/",
+    "/whep/",
+)
+
+USER = web.RequestKey("user", User)
+TOKEN = web.RequestKey("session_token", str)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Sessions:
+    def __init__(
+        self,
+        store: AccountStore,
+        *,
+        ttl: timedelta = TTL,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.clock = clock
+
+    async def start(self, user: User) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        await self.store.add_session(token_hash(token), user.id, now, now + self.ttl)
+        return token
+
+    async def user_for(self, token: str) -> User | None:
+        now = self.clock()
+        found = await self.store.session(token_hash(token), now)
+        if found is None:
+            return None
+        user, expires = found
+        if expires - now < RENEW_WITHIN:  # in use: it lives on
+            await self.store.extend_session(token_hash(token), now + self.ttl)
+        return user
+
+    async def end(self, token: str) -> None:
+        await self.store.drop_session(token_hash(token))
+
+
+def session_token(request: web.Request) -> str | None:
+    """The cookie a browser sends, or `Authorization: Bearer` from other clients."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        return cookie
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer ") and not request.path.startswith(("/whip/", "/whep/")):
+        return header[7:].strip() or None
+    return None
+
+
+def is_public(path: str) -> bool:
+    return path.startswith(PUBLIC_PREFIXES)
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/ws")) or "json" in request.headers.get("Accept", "")
+
+
+def middleware(
+    sessions: Callable[[web.Application], Sessions],
+    on_refused: Callable[[web.Request], None],
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Puts the session's user on the request (USER); refuses requests without one on
+    non-public paths: 401 JSON for the API and WebSockets, a redirect to /login for
+    pages."""
+
+    @web.middleware
+    async def require_session(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        token = session_token(request)
+        user = await sessions(request.app).user_for(token) if token else None
+        if user is not None and token is not None:
+            request[USER] = user
+            request[TOKEN] = token
+        elif not is_public(request.path):
+            on_refused(request)
+            if wants_json(request):
+                return web.json_response(
+                    {"error": "unauthorized", "message": "log in first"}, status=401
+                )
+            target = request.path_qs
+            raise web.HTTPFound(f"/login?next={quote(target, safe='')}")
+        return await handler(request)
+
+    return require_session
+
+
+def user_of(request: web.Request) -> User:
+    """The logged-in user (the middleware has made sure there is one)."""
+    return request[USER]
+
+
+def set_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(TTL.total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+        path="/",
+    )

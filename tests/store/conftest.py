@@ -1,0 +1,55 @@
+"""The store's tests run on SQLite and on PostgreSQL: a fresh database each, migrated.
+
+PostgreSQL is the server on 127.0.0.1:5432 (user postgres, as on these machines; set
+PARTA_TEST_POSTGRES to another URL). Where none answers, its runs are skipped with the
+reason in pytest's summary."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.database import default_url, migrate, open_engine
+
+POSTGRES = os.environ.get("PARTA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _admin() -> asyncpg.Connection:
+    try:
+        return await asyncio.wait_for(asyncpg.connect(POSTGRES), 5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES}: {exc}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        url = default_url(tmp_path)
+        await asyncio.to_thread(migrate, url)
+        yield url
+        return
+    admin = await _admin()
+    name = f"parta_test_{secrets.token_hex(6)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    url = f"{base}/{name}"
+    try:
+        await asyncio.to_thread(migrate, url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = open_engine(database_url)
+    yield engine
+    await engine.dispose()
