@@ -9,10 +9,15 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from accounts import http as account_api
+from accounts import sessions
+from accounts.sessions import Sessions
 from sfu.worker import Worker
+from store.accounts import AccountStore
+from store.chats import ChatStore
 from store.database import default_url, migrate, open_engine
 
-from . import keys, links, scheduling, whip, ws
+from . import errors, keys, links, scheduling, whip, ws
 from . import web as pages
 from .access import CallAccess
 from .call_store import CallStore
@@ -28,7 +33,13 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(
+        client_max_size=1024 * 1024,
+        middlewares=[
+            errors.refusals,
+            sessions.middleware(lambda app: app[keys.SESSIONS], _count_refused),
+        ],
+    )
     app[keys.CONFIG] = config
     app[keys.METRICS] = Metrics()
     app[keys.READY] = {"ready": False}
@@ -51,6 +62,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.SCHEDULES] = ScheduleStore(engine)
     app[keys.HISTORY] = HistoryStore(engine)
     app[keys.CALL_STORE] = CallStore(engine)
+    app[keys.ACCOUNTS] = AccountStore(engine)
+    app[keys.SESSIONS] = Sessions(app[keys.ACCOUNTS])
+    app[keys.CHATS] = ChatStore(engine)
     yield
     await engine.dispose()
 
@@ -99,6 +113,10 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     if background:
         await asyncio.gather(*background, return_exceptions=True)
+
+
+def _count_refused(request: web.Request) -> None:
+    request.app[keys.METRICS].http_errors.labels(errors.endpoint_of(request), "401").inc()
 
 
 async def _stopping(app: web.Application) -> None:
@@ -150,6 +168,17 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/schedule/{id}/invite", scheduling.invite)
     app.router.add_get("/api/schedule/{id}/invite.eml", scheduling.invite_file)
     app.router.add_get("/api/calls/history", scheduling.history)
+    app.router.add_get("/login", pages.login)
+    app.router.add_post("/api/auth/signup", account_api.signup)
+    app.router.add_post("/api/auth/login", account_api.login)
+    app.router.add_post("/api/auth/logout", account_api.logout)
+    app.router.add_get("/api/me", account_api.me)
+    app.router.add_post("/api/orgs", account_api.create_organisation)
+    app.router.add_get("/api/orgs/{org}/codes", account_api.invite_codes)
+    app.router.add_post("/api/orgs/{org}/codes/{role}", account_api.renew_invite_code)
+    app.router.add_get("/api/orgs/{org}/members", account_api.members)
+    app.router.add_post("/api/profiles", account_api.create_profile)
+    app.router.add_get("/api/profiles/{profile}", account_api.profile)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from accounts.sessions import Sessions
 from sfu.worker import Worker
+from store.accounts import AccountStore
+from store.chats import ChatStore
 
 from .call_store import CallStore
 from .calls import Calls
@@ -25,3 +28,6 @@ HISTORY = web.AppKey("history", HistoryStore)
 REMINDERS = web.AppKey("reminders", Reminders)
 CALL_STORE = web.AppKey("call_store", CallStore)
 SOCKETS = web.AppKey("sockets", set)  # open WebSocketResponses
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+SESSIONS = web.AppKey("sessions", Sessions)
+CHATS = web.AppKey("chats", ChatStore)

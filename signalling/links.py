@@ -9,7 +9,8 @@ from aiohttp import web
 
 from . import keys
 from .access import join_path, new_token
-from .whip import bearer
+
+HOST_TOKEN_HEADER = "X-Parta-Host-Token"
 
 _INVALID = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -49,9 +50,9 @@ async def follow(request: web.Request) -> web.Response:
 async def _change(request: web.Request, make_new: bool) -> web.Response:
     calls = request.app[keys.CALLS]
     call_id = request.match_info["call"]
-    token = bearer(request)
+    token = request.headers.get(HOST_TOKEN_HEADER, "").strip() or None
     if token is None:
-        return _error(request, 401, "unauthorized", "send a host token as a bearer token")
+        return _error(request, 401, "unauthorized", f"send a host token in {HOST_TOKEN_HEADER}")
     if call_id not in calls.access or not calls.is_host(call_id, token):
         # a wrong token and a call that does not exist answer alike
         return _error(request, 404, "not_found", "no such call, or you are not its host")

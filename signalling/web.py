@@ -17,6 +17,10 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+async def login(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "login.html", headers={"Cache-Control": "no-cache"})
+
+
 async def revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
     """The client's modules must not mix versions after an upgrade: always revalidate."""
     if request.path.startswith("/static/"):

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestServer
 from signalling import keys
 from signalling.app import create_app
 from signalling.config import Config
+from tests.support.accounts import logged_in_client
 
 
 @pytest.fixture
@@ -34,7 +35,8 @@ def base_url(server: TestServer) -> str:
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+    """A logged-in user's client (see tests/support/accounts.py)."""
+    async with logged_in_client() as session:
         yield session
 
 

@@ -84,10 +84,10 @@ async def test_links_over_http_and_the_join_page(
         assert response.status == 401 and (await response.json())["error"] == "unauthorized"
     # a participant's link is not a host's token; a wrong call answers the same
     for url, token in ((endpoint, old), (f"{base_url}api/calls/nope/link", host_token)):
-        async with http.post(url, headers={"Authorization": f"Bearer {token}"}) as response:
+        async with http.post(url, headers={"X-Parta-Host-Token": token}) as response:
             assert response.status == 404 and (await response.json())["error"] == "not_found"
     told = teacher.expect("link_changed")
-    async with http.post(endpoint, headers={"Authorization": f"Bearer {host_token}"}) as response:
+    async with http.post(endpoint, headers={"X-Parta-Host-Token": host_token}) as response:
         assert response.status == 200
         body = await response.json()
     new = body["invite_link"].rsplit("/", 1)[1]
@@ -96,7 +96,7 @@ async def test_links_over_http_and_the_join_page(
     async with http.get(f"{base_url}join/{old}", allow_redirects=False) as response:
         assert response.status == 404 and response.content_type == "text/html"
         assert "does not work any more" in await response.text()
-    async with http.delete(endpoint, headers={"Authorization": f"Bearer {host_token}"}) as r:
+    async with http.delete(endpoint, headers={"X-Parta-Host-Token": host_token}) as r:
         assert r.status == 200 and (await r.json())["invite_link"] is None
     async with http.get(f"{base_url}join/{new}", allow_redirects=False) as response:
         assert response.status == 404
@@ -118,7 +118,7 @@ async def test_a_scheduled_calls_new_link_is_kept_across_a_restart(
     old = created["link"].rsplit("/", 1)[1]
     # the organiser's key works before anyone opened the call
     async with http.post(
-        f"{base}api/calls/{call}/link", headers={"Authorization": f"Bearer {host_key}"}
+        f"{base}api/calls/{call}/link", headers={"X-Parta-Host-Token": host_key}
     ) as response:
         new = (await response.json())["invite_link"].rsplit("/", 1)[1]
     await server.close()

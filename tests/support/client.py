@@ -21,6 +21,7 @@ from aiortc import (
 from aiortc.exceptions import InvalidStateError
 
 from sfu import aiortc_seam as seam
+from tests.support.accounts import bearer, sign_up
 from tests.support.media import TrackRecorder
 
 
@@ -68,6 +69,7 @@ class CallClient:
         self._reader: asyncio.Task[None] | None = None
         self._filtering = False
         self.joined: dict[str, Any] | None = None
+        self.session_token: str | None = None
         self.waiting_list: dict[str, Any] | None = None
         self._waiters: list[tuple[str, asyncio.Future[dict[str, Any]]]] = []
         self.subscribe_pc.on("track", self._on_track)
@@ -83,7 +85,10 @@ class CallClient:
         `link`: the join link's token; True for the one this call's host was given, if
         any; None for none."""
         self.joined_at = time.monotonic()
-        self.ws = await self.http.ws_connect(self.url)
+        if self.session_token is None:  # each participant is a user of their own
+            base = self.url.removesuffix("/ws").replace("ws", "http", 1)
+            self.session_token, _ = await sign_up(self.http, base, self.name)
+        self.ws = await self.http.ws_connect(self.url, headers=bearer(self.session_token))
         self._reader = asyncio.create_task(self._read())
         message: dict[str, Any] = {
             "type": "join",

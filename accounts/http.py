@@ -1,0 +1,208 @@
+"""Accounts over HTTP: sign-up, log-in, log-out, who am I; organisations (schools),
+their invite codes and educational profiles.
+
+Closed contour: an organisation, its members and their profiles are visible only to
+its members and admins; to anyone else they answer 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from signalling import keys
+from signalling.errors import Refused, json_body, text_field
+from store.accounts import ROLES, Conflict, Organisation, Profile, User
+
+from .passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
+from .sessions import COOKIE, TOKEN, set_cookie, user_of
+
+LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe_user(user: User) -> dict[str, Any]:
+    return {"id": user.id, "login": user.login, "display_name": user.display_name}
+
+
+def describe_profile(profile: Profile, org: Organisation | None = None) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "id": profile.id,
+        "org_id": profile.org_id,
+        "role": profile.role,
+        "full_name": profile.full_name,
+        "class_name": profile.class_name,
+    }
+    if org is not None:
+        described["org"] = {"id": org.id, "name": org.name}
+    return described
+
+
+def _password(body: dict[str, Any]) -> str:
+    password = body.get("password")
+    if not isinstance(password, str) or not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        raise Refused(
+            400, "bad_password", f"the password must be {MIN_LENGTH} to {MAX_LENGTH} characters"
+        )
+    return password
+
+
+async def _logged_in(request: web.Request, user: User, status: int) -> web.Response:
+    token = await request.app[keys.SESSIONS].start(user)
+    response = web.json_response({"user": describe_user(user), "token": token}, status=status)
+    set_cookie(response, token, secure=request.secure)
+    return response
+
+
+async def signup(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    login = str(body.get("login", "")).strip().lower()
+    if not LOGIN.match(login):
+        raise Refused(
+            400,
+            "bad_login",
+            "a login is 3 to 64 of a-z 0-9 . _ - and starts with a letter or digit",
+        )
+    password = _password(body)
+    name = text_field(body, "display_name") or login
+    try:
+        user = await request.app[keys.ACCOUNTS].add_user(
+            login, await hash_password(password), name, _now()
+        )
+    except Conflict:
+        raise Refused(409, "login_taken", "that login is taken") from None
+    return await _logged_in(request, user, 201)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    name = str(body.get("login", "")).strip().lower()
+    password = body.get("password")
+    accounts = request.app[keys.ACCOUNTS]
+    user = await accounts.user_by_login(name) if LOGIN.match(name) else None
+    ok = await verify_password(
+        user.password_hash if user else None, password if isinstance(password, str) else ""
+    )
+    if user is None or not ok:
+        raise Refused(401, "bad_credentials", "wrong login or password")
+    if needs_rehash(user.password_hash):
+        await accounts.set_password_hash(user.id, await hash_password(str(password)))
+    return await _logged_in(request, user, 200)
+
+
+async def logout(request: web.Request) -> web.Response:
+    token = request.get(TOKEN)
+    if token is not None:
+        await request.app[keys.SESSIONS].end(token)
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    user = user_of(request)
+    accounts = request.app[keys.ACCOUNTS]
+    profiles = []
+    for profile in await accounts.profiles_of(user.id):
+        profiles.append(describe_profile(profile, await accounts.organisation(profile.org_id)))
+    admin_of = [{"id": o.id, "name": o.name} for o in await accounts.admin_of(user.id)]
+    return web.json_response(
+        {"user": describe_user(user), "profiles": profiles, "admin_of": admin_of}
+    )
+
+
+# -- organisations --------------------------------------------------------------------
+
+
+async def create_organisation(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    name = text_field(body, "name")
+    assert name is not None
+    org, codes = await request.app[keys.ACCOUNTS].add_organisation(
+        name, user_of(request).id, _now()
+    )
+    return web.json_response({"id": org.id, "name": org.name, "invite_codes": codes}, status=201)
+
+
+async def visible_organisation(request: web.Request, org_id: str) -> tuple[Organisation, bool]:
+    """The organisation and whether the caller is its admin, if the caller belongs to it
+    (a profile in it, or an admin); else Refused 404, whether or not it exists."""
+    user = user_of(request)
+    accounts = request.app[keys.ACCOUNTS]
+    org = await accounts.organisation(org_id)
+    if org is not None:
+        admin = await accounts.is_admin(org_id, user.id)
+        if admin or any(p.org_id == org_id for p in await accounts.profiles_of(user.id)):
+            return org, admin
+    raise Refused(404, "not_found", "no such organisation")
+
+
+async def invite_codes(request: web.Request) -> web.Response:
+    org, admin = await visible_organisation(request, request.match_info["org"])
+    if not admin:
+        raise Refused(403, "forbidden", "only the organisation's admins see its invite codes")
+    return web.json_response(
+        {"invite_codes": await request.app[keys.ACCOUNTS].invite_codes(org.id)}
+    )
+
+
+async def renew_invite_code(request: web.Request) -> web.Response:
+    org, admin = await visible_organisation(request, request.match_info["org"])
+    role = request.match_info["role"]
+    if not admin:
+        raise Refused(403, "forbidden", "only the organisation's admins renew invite codes")
+    if role not in ROLES:
+        raise Refused(404, "not_found", "no such role")
+    code = await request.app[keys.ACCOUNTS].renew_invite_code(org.id, role, _now())
+    return web.json_response({"role": role, "code": code})
+
+
+async def create_profile(request: web.Request) -> web.Response:
+    """An educational profile in the organisation whose invite code is given; the code
+    decides the role (teacher, student or parent)."""
+    body = await json_body(request)
+    code = str(body.get("code", "")).strip()
+    full_name = text_field(body, "full_name")
+    class_name = text_field(body, "class_name", max_len=32, required=False)
+    accounts = request.app[keys.ACCOUNTS]
+    found = await accounts.redeem(code) if code else None
+    if found is None:
+        raise Refused(404, "bad_code", "no organisation has that invite code")
+    org, role = found
+    assert full_name is not None
+    try:
+        profile = await accounts.add_profile(
+            org.id, user_of(request).id, role, full_name, class_name, _now()
+        )
+    except Conflict:
+        raise Refused(409, "profile_exists", "you already have a profile in this school") from None
+    return web.json_response(describe_profile(profile, org), status=201)
+
+
+async def profile(request: web.Request) -> web.Response:
+    """One educational profile: only for members of its organisation."""
+    found = await request.app[keys.ACCOUNTS].profile(request.match_info["profile"])
+    if found is None:
+        raise Refused(404, "not_found", "no such profile")
+    await visible_organisation(request, found.org_id)  # 404 for outsiders
+    return web.json_response(describe_profile(found))
+
+
+async def members(request: web.Request) -> web.Response:
+    """The organisation's people, by role, with an optional name search (`?q=`):
+    members only; nobody outside can search."""
+    org, _ = await visible_organisation(request, request.match_info["org"])
+    query = request.query.get("q", "").strip().casefold()
+    role = request.query.get("role")
+    people = [
+        describe_profile(p)
+        for p in await request.app[keys.ACCOUNTS].members(org.id)
+        if (not query or query in p.full_name.casefold()) and (role is None or p.role == role)
+    ]
+    return web.json_response({"members": people})
