@@ -12,6 +12,10 @@ from aiohttp import web
 from accounts import http as account_api
 from accounts import sessions
 from accounts.sessions import Sessions
+from chat import events as chat_events
+from chat import http as chat_api
+from chat.hub import Hub
+from chat.service import ChatService
 from sfu.worker import Worker
 from store.accounts import AccountStore
 from store.chats import ChatStore
@@ -65,7 +69,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = AccountStore(engine)
     app[keys.SESSIONS] = Sessions(app[keys.ACCOUNTS])
     app[keys.CHATS] = ChatStore(engine)
+    app[keys.HUB] = Hub()
+    app[keys.CHAT_SERVICE] = ChatService(app[keys.ACCOUNTS], app[keys.CHATS], app[keys.HUB])
     yield
+    await app[keys.HUB].close()
     await engine.dispose()
 
 
@@ -179,6 +186,32 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/orgs/{org}/members", account_api.members)
     app.router.add_post("/api/profiles", account_api.create_profile)
     app.router.add_get("/api/profiles/{profile}", account_api.profile)
+    app.router.add_get("/api/orgs/{org}", chat_api.school_page)
+    app.router.add_put("/api/profiles/{profile}/quiet-hours", chat_api.set_quiet_hours)
+    app.router.add_get("/api/events", chat_events.events)
+    app.router.add_post("/api/chats", chat_api.create)
+    app.router.add_get("/api/chats", chat_api.listing)
+    app.router.add_get("/api/chats/{chat}", chat_api.one)
+    app.router.add_post("/api/chats/{chat}/join", chat_api.join_public)
+    app.router.add_post("/api/chats/{chat}/leave", chat_api.leave)
+    app.router.add_patch("/api/chats/{chat}/members/{profile}", chat_api.set_member_role)
+    app.router.add_get("/api/chats/{chat}/invite", chat_api.invite)
+    app.router.add_post("/api/chats/{chat}/invite", chat_api.invite)
+    app.router.add_get(r"/api/chats/{chat}/invite.{format:png|svg}", chat_api.invite_qr)
+    app.router.add_get("/api/invites/{code}", chat_api.invite_info)
+    app.router.add_post("/api/invites/{code}/join", chat_api.invite_join)
+    app.router.add_get("/invite/{code}", pages.invite)
+    app.router.add_post("/api/chats/{chat}/messages", chat_api.post_message)
+    app.router.add_get("/api/chats/{chat}/messages", chat_api.history)
+    app.router.add_patch("/api/chats/{chat}/messages/{message}", chat_api.edit_message)
+    app.router.add_delete("/api/chats/{chat}/messages/{message}", chat_api.delete_message)
+    app.router.add_post("/api/chats/{chat}/read", chat_api.read)
+    app.router.add_patch("/api/chats/{chat}/state", chat_api.set_state)
+    app.router.add_post("/api/chats/{chat}/clear", chat_api.clear_history)
+    app.router.add_get("/api/folders", chat_api.folders)
+    app.router.add_post("/api/folders", chat_api.folders)
+    app.router.add_patch("/api/folders/{folder}", chat_api.folder)
+    app.router.add_delete("/api/folders/{folder}", chat_api.folder)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

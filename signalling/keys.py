@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from accounts.sessions import Sessions
+from chat.hub import Hub
+from chat.service import ChatService
 from sfu.worker import Worker
 from store.accounts import AccountStore
 from store.chats import ChatStore
@@ -31,3 +33,5 @@ SOCKETS = web.AppKey("sockets", set)  # open WebSocketResponses
 ACCOUNTS = web.AppKey("accounts", AccountStore)
 SESSIONS = web.AppKey("sessions", Sessions)
 CHATS = web.AppKey("chats", ChatStore)
+HUB = web.AppKey("hub", Hub)
+CHAT_SERVICE = web.AppKey("chat_service", ChatService)

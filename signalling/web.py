@@ -21,6 +21,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "login.html", headers={"Cache-Control": "no-cache"})
 
 
+async def invite(request: web.Request) -> web.StreamResponse:
+    """A chat's invite landing page: it asks /api/invites/{code} what to do next."""
+    return web.FileResponse(STATIC_DIR / "invite.html", headers={"Cache-Control": "no-cache"})
+
+
 async def revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
     """The client's modules must not mix versions after an upgrade: always revalidate."""
     if request.path.startswith("/static/"):

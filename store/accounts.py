@@ -10,7 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .ids import new_code, new_id
-from .tables import org_admins, org_invites, organisations, profiles, sessions, users
+from .tables import (
+    org_admins,
+    org_invites,
+    organisations,
+    profiles,
+    quiet_hours,
+    sessions,
+    users,
+)
 
 ROLES = ("teacher", "student", "parent")
 
@@ -41,6 +49,16 @@ class Profile:
     role: str
     full_name: str
     class_name: str | None
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Working hours: notifications outside them are silent."""
+
+    days: tuple[int, ...]  # ISO weekdays, 1 = Monday
+    start_minute: int  # minutes after midnight, local time
+    end_minute: int
+    time_zone: str
 
 
 def _profile(row: object) -> Profile:
@@ -271,3 +289,34 @@ class AccountStore:
         )
         async with self._engine.connect() as connection:
             return [_profile(r) for r in (await connection.execute(query)).all()]
+
+    # -- quiet hours ----------------------------------------------------------------------
+
+    async def quiet_hours(self, profile_id: str) -> QuietHours | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(quiet_hours).where(quiet_hours.c.profile_id == profile_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        return QuietHours(
+            tuple(int(d) for d in row.days), row.start_minute, row.end_minute, row.time_zone
+        )
+
+    async def set_quiet_hours(self, profile_id: str, hours: QuietHours | None) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                delete(quiet_hours).where(quiet_hours.c.profile_id == profile_id)
+            )
+            if hours is not None:
+                await connection.execute(
+                    insert(quiet_hours).values(
+                        profile_id=profile_id,
+                        days=list(hours.days),
+                        start_minute=hours.start_minute,
+                        end_minute=hours.end_minute,
+                        time_zone=hours.time_zone,
+                    )
+                )

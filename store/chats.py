@@ -392,6 +392,7 @@ class ChatStore:
                             & (messages.c.seq > state.last_read_seq)
                             & (messages.c.seq > state.cleared_seq)
                             & messages.c.deleted_at.is_(None)
+                            & (messages.c.kind != "system")  # notices are not "unread"
                             & messages.c.sender_id.is_distinct_from(row._mapping["profile_id"])
                         )
                     )

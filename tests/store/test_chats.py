@@ -64,7 +64,7 @@ async def test_messages_are_numbered_paged_edited_and_deleted(engine: AsyncEngin
 
     # unread counts others' messages after what was read; reading never goes backwards
     listing = {entry.chat.id: entry for entry in await store.listing([teacher.id])}
-    assert listing[chat.id].unread == 20  # "ann joined" and ann's 20, one deleted
+    assert listing[chat.id].unread == 19  # ann's 20, one deleted; notices do not count
     await store.update_state(chat.id, teacher.id, last_read_seq=22)
     await store.update_state(chat.id, teacher.id, last_read_seq=5)
     state = await store.state(chat.id, teacher.id)

@@ -1,0 +1,501 @@
+"""Chats over HTTP: chats, members, invites with QR codes, messages, read state, each
+member's own view (folders, archive, pins, unread mark, mute, cleared history), and
+the school's page."""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import segno
+from aiohttp import web
+
+from accounts.sessions import USER, user_of
+from signalling import keys
+from signalling.errors import Refused, json_body, text_field
+from store.accounts import QuietHours
+from store.chats import ChatListing, MessageDraft
+
+from .service import ChatService, Forbidden, Invalid, NotFound, Seat, describe_message
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PAGE = 50
+MAX_PAGE = 200
+
+
+def answers(handler: Handler) -> Handler:
+    """The service's refusals as JSON errors: 404, 403, 400."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except NotFound:
+            raise Refused(404, "not_found", "no such chat or message") from None
+        except Forbidden as exc:
+            raise Refused(403, "forbidden", str(exc)) from None
+        except Invalid as exc:
+            raise Refused(400, "bad_field", str(exc)) from None
+
+    return wrapped
+
+
+def _service(request: web.Request) -> ChatService:
+    return request.app[keys.CHAT_SERVICE]
+
+
+async def _seat(request: web.Request, *, member: bool = True) -> Seat:
+    return await _service(request).seat(user_of(request), request.match_info["chat"], member=member)
+
+
+def _url(request: web.Request, path: str) -> str:
+    return f"{request.scheme}://{request.host}{path}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _listing(entry: ChatListing) -> dict[str, Any]:
+    chat, state = entry.chat, entry.state
+    return {
+        "id": chat.id,
+        "org_id": chat.org_id,
+        "kind": chat.kind,
+        "title": chat.title,
+        "public": chat.public,
+        "role": state.role,
+        "unread": entry.unread,
+        "marked_unread": state.marked_unread,
+        "archived": state.archived,
+        "pinned_order": state.pinned_order,
+        "folder_id": state.folder_id,
+        "muted_until": _iso(state.muted_until),
+        "last_read_seq": state.last_read_seq,
+        "last_message": None if entry.last is None else describe_message(entry.last, {}),
+    }
+
+
+# -- chats ----------------------------------------------------------------------------------
+
+
+@answers
+async def create(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    title = text_field(body, "title")
+    assert title is not None
+    chat, _ = await _service(request).create(
+        user_of(request),
+        str(body.get("org_id", "")),
+        title,
+        str(body.get("kind", "group")),
+        bool(body.get("public", False)),
+    )
+    return web.json_response({"id": chat.id, "title": chat.title, "kind": chat.kind}, status=201)
+
+
+@answers
+async def listing(request: web.Request) -> web.Response:
+    """The caller's chats: pinned first (in their order), then by latest activity."""
+    service = _service(request)
+    profiles = await service.accounts.profiles_of(user_of(request).id)
+    entries = await service.chats.listing([p.id for p in profiles])
+    folder = request.query.get("folder")
+    archived = request.query.get("archived") in ("1", "true")
+    shown = [
+        e
+        for e in entries
+        if e.state.archived == archived and (folder is None or e.state.folder_id == folder)
+    ]
+    shown.sort(
+        key=lambda e: (e.state.pinned_order is None, e.state.pinned_order or 0, _activity(e))
+    )
+    return web.json_response({"chats": [_listing(e) for e in shown]})
+
+
+def _activity(entry: ChatListing) -> float:
+    return -(entry.last.created_at.timestamp() if entry.last is not None else 0.0)
+
+
+@answers
+async def one(request: web.Request) -> web.Response:
+    seat = await _seat(request, member=False)
+    members = await _service(request).chats.members(seat.chat.id)
+    return web.json_response(
+        {
+            "id": seat.chat.id,
+            "org_id": seat.chat.org_id,
+            "kind": seat.chat.kind,
+            "title": seat.chat.title,
+            "public": seat.chat.public,
+            "member": seat.state is not None,
+            "role": None if seat.state is None else seat.state.role,
+            "me": seat.profile.id,
+            "members": [
+                {
+                    "profile_id": m.profile_id,
+                    "full_name": m.full_name,
+                    "profile_role": m.profile_role,
+                    "role": m.role,
+                    "last_read_seq": m.last_read_seq,
+                }
+                for m in members
+            ],
+        }
+    )
+
+
+@answers
+async def join_public(request: web.Request) -> web.Response:
+    seat = await _seat(request, member=False)
+    await _service(request).join(user_of(request), seat.chat)
+    return web.json_response({"id": seat.chat.id, "joined": True})
+
+
+@answers
+async def leave(request: web.Request) -> web.Response:
+    seat = await _seat(request)
+    body = await json_body(request) if request.can_read_body else {}
+    await _service(request).leave(seat, delete_messages=bool(body.get("delete_messages", False)))
+    return web.json_response({"left": True})
+
+
+@answers
+async def set_member_role(request: web.Request) -> web.Response:
+    seat = await _seat(request)
+    if seat.state is None or seat.state.role != "owner":
+        raise Forbidden("only the chat's owner sets roles")
+    body = await json_body(request)
+    role = body.get("role")
+    if role not in ("admin", "member"):
+        raise Invalid("role is admin or member")
+    target = request.match_info["profile"]
+    if (
+        target == seat.profile.id
+        or await _service(request).chats.state(seat.chat.id, target) is None
+    ):
+        raise NotFound
+    await _service(request).chats.set_role(seat.chat.id, target, str(role))
+    return web.json_response({"profile_id": target, "role": role})
+
+
+# -- invites ---------------------------------------------------------------------------------
+
+
+@answers
+async def invite(request: web.Request) -> web.Response:
+    seat = await _seat(request)
+    if request.method == "POST":
+        if not seat.can_manage:
+            raise Forbidden("only the chat's owner and admins renew its invite")
+        code: str | None = await _service(request).chats.renew_invite(seat.chat.id)
+    else:
+        code = seat.chat.invite_code
+    if code is None:
+        raise NotFound
+    base = f"/api/chats/{seat.chat.id}/invite"
+    return web.json_response(
+        {
+            "code": code,
+            "url": _url(request, f"/invite/{code}"),
+            "qr_png": f"{base}.png",
+            "qr_svg": f"{base}.svg",
+        }
+    )
+
+
+@answers
+async def invite_qr(request: web.Request) -> web.Response:
+    """The invite link as a QR code, PNG or SVG."""
+    seat = await _seat(request)
+    if seat.chat.invite_code is None:
+        raise NotFound
+    qr = segno.make(_url(request, f"/invite/{seat.chat.invite_code}"), error="m")
+    out = io.BytesIO()
+    if request.match_info["format"] == "png":
+        qr.save(out, kind="png", scale=8, border=4)
+        content_type = "image/png"
+    else:
+        qr.save(out, kind="svg", scale=8, border=4, xmldecl=False)
+        content_type = "image/svg+xml"
+    return web.Response(
+        body=out.getvalue(), content_type=content_type, headers={"Cache-Control": "no-store"}
+    )
+
+
+async def invite_info(request: web.Request) -> web.Response:
+    """What an invite leads to, and the steps still to take (a public path: the
+    landing page asks it before the visitor has logged in)."""
+    service = _service(request)
+    chat = await service.chats.chat_by_invite(request.match_info["code"])
+    if chat is None:
+        raise Refused(404, "not_found", "this invite link does not work any more")
+    org = await service.accounts.organisation(chat.org_id)
+    user = request.get(USER)
+    steps = []
+    profile = None if user is None else await service.profile_in(user, chat.org_id)
+    if user is None:
+        steps.append({"step": "log_in", "text": "Log in, or create an account"})
+    if profile is None:
+        steps.append(
+            {
+                "step": "create_profile",
+                "text": "Create your profile in this school with the invite code your "
+                "school gave you (teacher, student or parent)",
+            }
+        )
+    joined = profile is not None and await service.chats.state(chat.id, profile.id) is not None
+    if not joined:
+        steps.append({"step": "join", "text": f"Join {chat.title}"})
+    return web.json_response(
+        {
+            "chat": {"id": chat.id if joined else None, "title": chat.title, "kind": chat.kind},
+            "organisation": {"name": org.name if org else ""},
+            "logged_in": user is not None,
+            "has_profile": profile is not None,
+            "member": joined,
+            "steps": steps,
+        }
+    )
+
+
+@answers
+async def invite_join(request: web.Request) -> web.Response:
+    user = request.get(USER)
+    if user is None:
+        raise Refused(401, "unauthorized", "log in first")
+    service = _service(request)
+    chat = await service.chats.chat_by_invite(request.match_info["code"])
+    if chat is None:
+        raise Refused(404, "not_found", "this invite link does not work any more")
+    if await service.profile_in(user, chat.org_id) is None:
+        raise Refused(
+            409, "profile_needed", "create your profile in this school first (POST /api/profiles)"
+        )
+    await service.join(user, chat)
+    return web.json_response({"id": chat.id, "joined": True})
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+@answers
+async def post_message(request: web.Request) -> web.Response:
+    seat = await _seat(request)
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise Invalid("send 'text'")
+    message = await _service(request).post(
+        seat, MessageDraft(kind="text", body=text, sender_id=seat.profile.id)
+    )
+    return web.json_response(
+        describe_message(message, {seat.profile.id: seat.profile.full_name}), status=201
+    )
+
+
+@answers
+async def history(request: web.Request) -> web.Response:
+    """Newest first, `limit` at a time; `before` (a seq) pages back."""
+    seat = await _seat(request)
+    assert seat.state is not None
+    try:
+        before = int(request.query["before"]) if "before" in request.query else None
+        limit = min(MAX_PAGE, max(1, int(request.query.get("limit", PAGE))))
+    except ValueError:
+        raise Invalid("before and limit are numbers") from None
+    service = _service(request)
+    page = await service.chats.history(
+        seat.chat.id, before=before, limit=limit, after_seq=seat.state.cleared_seq
+    )
+    names = {m.profile_id: m.full_name for m in await service.chats.members(seat.chat.id)}
+    missing = {m.sender_id for m in page if m.sender_id and m.sender_id not in names}
+    for profile_id in missing:  # people who left
+        profile = await service.accounts.profile(profile_id)
+        if profile is not None:
+            names[profile_id] = profile.full_name
+    return web.json_response(
+        {
+            "messages": [describe_message(m, names) for m in page],
+            "next_before": page[-1].seq if len(page) == limit and page[-1].seq > 1 else None,
+        }
+    )
+
+
+@answers
+async def edit_message(request: web.Request) -> web.Response:
+    seat = await _seat(request)
+    body = await json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise Invalid("send 'text'")
+    edited = await _service(request).edit(seat, request.match_info["message"], text)
+    return web.json_response(describe_message(edited, {seat.profile.id: seat.profile.full_name}))
+
+
+@answers
+async def delete_message(request: web.Request) -> web.Response:
+    seat = await _seat(request)
+    await _service(request).delete(seat, request.match_info["message"])
+    return web.Response(status=204)
+
+
+@answers
+async def read(request: web.Request) -> web.Response:
+    seat = await _seat(request)
+    body = await json_body(request)
+    seq = body.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise Invalid("send 'seq': the number of the last message read")
+    await _service(request).read(seat, seq)
+    return web.json_response({"last_read_seq": min(seq, seat.chat.last_seq)})
+
+
+# -- each member's own view --------------------------------------------------------------------
+
+
+@answers
+async def set_state(request: web.Request) -> web.Response:
+    """Archive, pin (with order), mark unread, mute until, put in a folder."""
+    seat = await _seat(request)
+    body = await json_body(request)
+    values: dict[str, Any] = {}
+    if "archived" in body:
+        values["archived"] = bool(body["archived"])
+    if "marked_unread" in body:
+        values["marked_unread"] = bool(body["marked_unread"])
+    if "pinned_order" in body:
+        order = body["pinned_order"]
+        if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
+            raise Invalid("pinned_order is a number, or null to unpin")
+        values["pinned_order"] = order
+    if "muted_until" in body:
+        until = body["muted_until"]
+        try:
+            values["muted_until"] = None if until is None else datetime.fromisoformat(until)
+        except (TypeError, ValueError):
+            raise Invalid("muted_until is an ISO 8601 time with offset, or null") from None
+        if values["muted_until"] is not None and values["muted_until"].tzinfo is None:
+            raise Invalid("muted_until needs a UTC offset")
+    if "folder_id" in body:
+        folder = body["folder_id"]
+        chats = _service(request).chats
+        if folder is not None and await chats.folder_owner(str(folder)) != user_of(request).id:
+            raise NotFound
+        values["folder_id"] = folder
+    if not values:
+        raise Invalid("nothing to change")
+    await _service(request).chats.update_state(seat.chat.id, seat.profile.id, **values)
+    return web.json_response({"changed": sorted(values)})
+
+
+@answers
+async def clear_history(request: web.Request) -> web.Response:
+    """Clear the history for me: the others keep it."""
+    seat = await _seat(request)
+    await _service(request).chats.update_state(
+        seat.chat.id, seat.profile.id, cleared_seq=seat.chat.last_seq
+    )
+    return web.json_response({"cleared_seq": seat.chat.last_seq})
+
+
+async def folders(request: web.Request) -> web.Response:
+    chats = request.app[keys.CHAT_SERVICE].chats
+    user = user_of(request)
+    if request.method == "POST":
+        name = text_field(await json_body(request), "name", max_len=64)
+        assert name is not None
+        folder = await chats.add_folder(user.id, name, datetime.now().astimezone())
+        return web.json_response({"id": folder.id, "name": folder.name}, status=201)
+    found = await chats.folders(user.id)
+    return web.json_response(
+        {"folders": [{"id": f.id, "name": f.name, "position": f.position} for f in found]}
+    )
+
+
+async def folder(request: web.Request) -> web.Response:
+    chats = request.app[keys.CHAT_SERVICE].chats
+    user, folder_id = user_of(request), request.match_info["folder"]
+    if await chats.folder_owner(folder_id) != user.id:
+        raise Refused(404, "not_found", "no such folder")
+    if request.method == "DELETE":
+        done = await chats.delete_folder(user.id, folder_id)
+    else:
+        name = text_field(await json_body(request), "name", max_len=64)
+        assert name is not None
+        done = await chats.rename_folder(user.id, folder_id, name)
+    if not done:
+        raise Refused(404, "not_found", "no such folder")
+    return web.Response(status=204)
+
+
+# -- quiet hours and the school's page -------------------------------------------------------------
+
+
+async def set_quiet_hours(request: web.Request) -> web.Response:
+    """A member's working hours (their own profile only): `{"days": [1,2,3,4,5],
+    "from": "08:00", "to": "17:00", "time_zone": "Europe/Moscow"}`, or null for none."""
+    service = request.app[keys.CHAT_SERVICE]
+    profile = await service.accounts.profile(request.match_info["profile"])
+    if profile is None or profile.user_id != user_of(request).id:
+        raise Refused(404, "not_found", "no such profile of yours")
+    body = await json_body(request)
+    try:
+        hours = _quiet_hours(body)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Refused(400, "bad_field", f"quiet hours: {exc}") from None
+    await service.accounts.set_quiet_hours(profile.id, hours)
+    return web.Response(status=204)
+
+
+def _quiet_hours(body: dict[str, Any]) -> QuietHours | None:
+    from zoneinfo import ZoneInfo
+
+    if body.get("days") is None:
+        return None
+    days = tuple(sorted({int(d) for d in body["days"]}))
+    if not days or not all(1 <= d <= 7 for d in days):
+        raise ValueError("days are ISO weekdays 1 (Monday) to 7")
+
+    def minutes(text: str) -> int:
+        hour, minute = (int(x) for x in str(text).split(":"))
+        if not (0 <= hour <= 24 and 0 <= minute < 60):
+            raise ValueError(f"{text!r} is not a time HH:MM")
+        return min(hour * 60 + minute, 24 * 60)
+
+    zone = str(body["time_zone"])
+    ZoneInfo(zone)
+    return QuietHours(days, minutes(body["from"]), minutes(body["to"]), zone)
+
+
+async def school_page(request: web.Request) -> web.Response:
+    """The organisation's page, for its members: teachers and students by role with
+    counts, its public chats and channels, and its upcoming events."""
+    from accounts.http import describe_profile, visible_organisation
+
+    org, admin = await visible_organisation(request, request.match_info["org"])
+    service = request.app[keys.CHAT_SERVICE]
+    people = await service.accounts.members(org.id)
+    by_role: dict[str, list[dict[str, Any]]] = {"teacher": [], "student": [], "parent": []}
+    for person in people:
+        by_role.setdefault(person.role, []).append(describe_profile(person))
+    me = await service.profile_in(user_of(request), org.id)
+    public = []
+    for chat in await service.chats.public_chats(org.id):
+        joined = me is not None and await service.chats.state(chat.id, me.id) is not None
+        public.append({"id": chat.id, "title": chat.title, "kind": chat.kind, "member": joined})
+    return web.json_response(
+        {
+            "id": org.id,
+            "name": org.name,
+            "admin": admin,
+            "counts": {role: len(found) for role, found in by_role.items()},
+            "people": by_role,
+            "chats": [c for c in public if c["kind"] == "group"],
+            "channels": [c for c in public if c["kind"] == "channel"],
+            "events": [],
+        }
+    )

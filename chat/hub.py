@@ -1,0 +1,104 @@
+"""Live delivery to connected users: one JSON encoding per event, then a non-blocking
+hand-off to each connection's outbox. A channel post to thousands of subscribers is
+one loop of `put_nowait`, never a loop of awaits; each connection's writer task sends
+at its own pace, and a connection that stops reading is cut off, not waited for."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 1024
+
+
+class Connection:
+    """One user's WebSocket (a user may have several: phone and laptop)."""
+
+    def __init__(self, user_id: str, ws: web.WebSocketResponse) -> None:
+        self.user_id = user_id
+        self.ws = ws
+        self.focus: str | None = None  # the chat this client is showing
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.writer = asyncio.create_task(self._write())
+        self.dropped = False
+
+    def push(self, text: str) -> None:
+        if self.dropped:
+            return
+        if self.outbox.qsize() >= OUTBOX_LIMIT:
+            logger.warning("cutting off a chat client that stopped reading (%s)", self.user_id)
+            self.dropped = True
+            self.outbox.put_nowait(None)
+            return
+        self.outbox.put_nowait(text)
+
+    async def _write(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            if text is None:
+                await self.ws.close()
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def close(self) -> None:
+        self.outbox.put_nowait(None)
+        try:
+            await asyncio.wait_for(self.writer, 2)
+        except (TimeoutError, asyncio.CancelledError):
+            self.writer.cancel()
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._by_user: dict[str, set[Connection]] = {}
+        self.delivered = 0  # events handed to connections
+
+    def add(self, connection: Connection) -> None:
+        self._by_user.setdefault(connection.user_id, set()).add(connection)
+
+    def remove(self, connection: Connection) -> None:
+        found = self._by_user.get(connection.user_id)
+        if found is not None:
+            found.discard(connection)
+            if not found:
+                del self._by_user[connection.user_id]
+
+    def connections(self, user_id: str) -> set[Connection]:
+        return self._by_user.get(user_id, set())
+
+    def online(self, user_id: str) -> bool:
+        return user_id in self._by_user
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(c) for c in self._by_user.values())
+
+    def publish(self, user_ids: Iterable[str], event: dict[str, Any]) -> int:
+        """Send one event to every connection of these users; returns how many."""
+        text = encode(event)
+        count = 0
+        for user_id in user_ids:
+            for connection in self._by_user.get(user_id, ()):
+                connection.push(text)
+                count += 1
+        self.delivered += count
+        return count
+
+    async def close(self) -> None:
+        everyone = [c for found in self._by_user.values() for c in found]
+        await asyncio.gather(*(c.close() for c in everyone), return_exceptions=True)
+        self._by_user.clear()
+
+
+def encode(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), default=str)
