@@ -111,7 +111,8 @@ def middleware(
         if user is not None and token is not None:
             request[USER] = user
             request[TOKEN] = token
-        elif not is_public(request.path):
+        elif not is_public(request.path) and request.method != "OPTIONS":
+            # (OPTIONS: capability discovery and CORS preflights carry no credentials)
             on_refused(request)
             if wants_json(request):
                 return web.json_response(

@@ -282,19 +282,59 @@ async def invite_join(request: web.Request) -> web.Response:
 # -- messages ---------------------------------------------------------------------------------
 
 
+VOICE_TYPES = ("audio/webm", "audio/ogg")
+MAX_VOICE_SECONDS = 30 * 60
+
+
 @answers
 async def post_message(request: web.Request) -> web.Response:
+    """Text, or a file (`file_id` of one's own complete upload into this chat, with an
+    optional caption), or a voice message (`kind: "voice"`, Opus in WebM or Ogg, with its
+    `duration` in seconds; its transcript comes later)."""
     seat = await _seat(request)
     body = await json_body(request)
-    text = body.get("text")
+    text = body.get("text", "")
     if not isinstance(text, str):
-        raise Invalid("send 'text'")
-    message = await _service(request).post(
-        seat, MessageDraft(kind="text", body=text, sender_id=seat.profile.id)
-    )
+        raise Invalid("'text' is a string")
+    file_id = body.get("file_id")
+    if file_id is None:
+        draft = MessageDraft(kind="text", body=text, sender_id=seat.profile.id)
+    else:
+        draft = await _attachment(request, seat, str(file_id), str(body.get("kind", "file")))
+        draft.body = text[:4000]
+        if draft.kind == "voice":
+            duration = body.get("duration")
+            if not isinstance(duration, int | float) or not 0 < duration <= MAX_VOICE_SECONDS:
+                raise Invalid(f"a voice message has a 'duration' of 0 to {MAX_VOICE_SECONDS} s")
+            draft.meta["duration"] = round(float(duration), 2)
+            draft.transcript_status = "pending"
+    message = await _service(request).post(seat, draft)
     return web.json_response(
         describe_message(message, {seat.profile.id: seat.profile.full_name}), status=201
     )
+
+
+async def _attachment(request: web.Request, seat: Seat, file_id: str, kind: str) -> MessageDraft:
+    if kind not in ("file", "voice"):
+        raise Invalid("kind is file or voice")
+    stored = await request.app[keys.FILES].get(file_id)
+    if stored is None or stored.chat_id != seat.chat.id or stored.uploader_id != seat.profile.id:
+        raise Invalid("file_id is not a file you uploaded into this chat")
+    if not stored.complete:
+        raise Invalid("the upload is not complete yet")
+    if kind == "voice" and stored.content_type.split(";")[0] not in VOICE_TYPES:
+        raise Invalid("a voice message is Opus audio in WebM or Ogg")
+    meta = {
+        "file": {
+            "id": stored.id,
+            "filename": stored.filename,
+            "size": stored.length,
+            "content_type": stored.content_type,
+            "sha256": stored.sha256,
+            "url": f"/api/files/{stored.id}",
+        }
+    }
+    return MessageDraft(kind=kind, body="", sender_id=seat.profile.id, meta=meta, file_id=stored.id)
 
 
 @answers

@@ -148,6 +148,8 @@ class ChatService:
             raise Forbidden("only the channel's admins post in it")
         if draft.kind == "text" and not 1 <= len(draft.body.strip()) <= MAX_TEXT:
             raise Invalid(f"a message is 1 to {MAX_TEXT} characters")
+        if len(draft.body) > MAX_TEXT:
+            raise Invalid(f"a message is 1 to {MAX_TEXT} characters")
         message = await self.chats.post(seat.chat.id, draft, now())
         await self.deliver(seat.chat, message, sender=seat.profile)
         return message

@@ -14,12 +14,15 @@ from accounts import sessions
 from accounts.sessions import Sessions
 from chat import events as chat_events
 from chat import http as chat_api
+from chat import uploads as tus
 from chat.hub import Hub
 from chat.service import ChatService
+from chat.uploads import Uploads
 from sfu.worker import Worker
 from store.accounts import AccountStore
 from store.chats import ChatStore
 from store.database import default_url, migrate, open_engine
+from store.files import FileStore
 
 from . import errors, keys, links, scheduling, whip, ws
 from . import web as pages
@@ -70,6 +73,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.SESSIONS] = Sessions(app[keys.ACCOUNTS])
     app[keys.CHATS] = ChatStore(engine)
     app[keys.HUB] = Hub()
+    app[keys.FILES] = FileStore(engine)
+    app[keys.UPLOADS] = Uploads(
+        config.data_dir / "files",
+        max_size=config.max_upload_bytes,
+        org_quota=config.org_quota_bytes,
+    )
     app[keys.CHAT_SERVICE] = ChatService(app[keys.ACCOUNTS], app[keys.CHATS], app[keys.HUB])
     yield
     await app[keys.HUB].close()
@@ -212,6 +221,12 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/folders", chat_api.folders)
     app.router.add_patch("/api/folders/{folder}", chat_api.folder)
     app.router.add_delete("/api/folders/{folder}", chat_api.folder)
+    app.router.add_route("OPTIONS", "/api/uploads", tus.options)
+    app.router.add_post("/api/uploads", tus.create)
+    app.router.add_route("HEAD", "/api/uploads/{upload}", tus.head)
+    app.router.add_patch("/api/uploads/{upload}", tus.patch)
+    app.router.add_delete("/api/uploads/{upload}", tus.terminate)
+    app.router.add_get("/api/files/{file}", tus.download)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

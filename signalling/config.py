@@ -57,6 +57,8 @@ class Config:
     database_url: str | None = None  # default: SQLite in data_dir
     smtp: SmtpSettings | None = None  # invitations by e-mail; else offered as .eml
     public_url: str | None = None  # where people open parta; default http://host:port
+    max_upload_bytes: int = 16 * 1024**3  # one file
+    org_quota_bytes: int = 500 * 1024**3  # all of a school's files
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

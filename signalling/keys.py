@@ -7,9 +7,11 @@ from aiohttp import web
 from accounts.sessions import Sessions
 from chat.hub import Hub
 from chat.service import ChatService
+from chat.uploads import Uploads
 from sfu.worker import Worker
 from store.accounts import AccountStore
 from store.chats import ChatStore
+from store.files import FileStore
 
 from .call_store import CallStore
 from .calls import Calls
@@ -35,3 +37,5 @@ SESSIONS = web.AppKey("sessions", Sessions)
 CHATS = web.AppKey("chats", ChatStore)
 HUB = web.AppKey("hub", Hub)
 CHAT_SERVICE = web.AppKey("chat_service", ChatService)
+UPLOADS = web.AppKey("uploads", Uploads)
+FILES = web.AppKey("files", FileStore)

@@ -50,6 +50,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.uploads = Counter(
+            "parta_uploads",
+            "Resumable uploads, by event (complete, interrupted)",
+            ["event"],
+            registry=self.registry,
+        )
         self.websocket_sessions = Counter(
             "parta_websocket_sessions",
             "WebSocket sessions opened",

@@ -196,6 +196,7 @@ files = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("org_id", String(32), ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("chat_id", String(32), ForeignKey("chats.id"), nullable=False, index=True),
     Column("uploader_id", String(32), ForeignKey("profiles.id"), nullable=False),
     Column("filename", String(255), nullable=False),
     Column("content_type", String(128), nullable=False),

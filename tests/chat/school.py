@@ -33,9 +33,12 @@ class School:
     outsider: Person  # logged in, no profile anywhere
     stranger: Person  # a teacher of another school
 
-    async def call(self, who: Person, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def call(
+        self, who: Person, method: str, path: str, body: Any = None, *, tus: bool = False
+    ) -> tuple[int, Any]:
+        headers = {**bearer(who.token), **({"Tus-Resumable": "1.0.0"} if tus else {})}
         async with self.http.request(
-            method, f"{self.base}{path.lstrip('/')}", json=body, headers=bearer(who.token)
+            method, f"{self.base}{path.lstrip('/')}", json=body, headers=headers
         ) as response:
             text = await response.text()
             return response.status, json.loads(text) if text else None

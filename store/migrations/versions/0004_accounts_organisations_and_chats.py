@@ -148,6 +148,7 @@ def upgrade() -> None:
         "files",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("org_id", sa.String(length=32), nullable=False),
+        sa.Column("chat_id", sa.String(length=32), nullable=False),
         sa.Column("uploader_id", sa.String(length=32), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=False),
         sa.Column("content_type", sa.String(length=128), nullable=False),
@@ -165,10 +166,15 @@ def upgrade() -> None:
             ["uploader_id"],
             ["profiles.id"],
         ),
+        sa.ForeignKeyConstraint(
+            ["chat_id"],
+            ["chats.id"],
+        ),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("files", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_files_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_files_chat_id"), ["chat_id"], unique=False)
 
     op.create_table(
         "quiet_hours",
@@ -253,6 +259,7 @@ def downgrade() -> None:
     op.drop_table("quiet_hours")
     with op.batch_alter_table("files", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_files_org_id"))
+        batch_op.drop_index(batch_op.f("ix_files_chat_id"))
 
     op.drop_table("files")
     with op.batch_alter_table("chats", schema=None) as batch_op:
