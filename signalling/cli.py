@@ -92,12 +92,39 @@ def build_parser() -> argparse.ArgumentParser:
         "'Authorization: Bearer ...' reach every call",
     )
     serve.add_argument(
+        "--max-upload-size",
+        metavar="SIZE",
+        default="16G",
+        help="largest file one may upload, e.g. 500M or 16G (default 16G)",
+    )
+    serve.add_argument(
+        "--org-quota",
+        metavar="SIZE",
+        default="500G",
+        help="how much all of a school's files may take (default 500G)",
+    )
+    serve.add_argument(
         "--public-url",
         metavar="URL",
         help="the address people open parta at, for links in e-mailed reminders "
         "(default: http://HOST:PORT)",
     )
     return parser
+
+
+def parse_size(text: str) -> int:
+    """`1500`, `500K`, `200M`, `16G`, `2T` (powers of 1024) to bytes."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    number, unit = text.strip().upper().rstrip("B"), ""
+    if number and number[-1] in units:
+        number, unit = number[:-1], number[-1]
+    try:
+        size = int(float(number) * units[unit])
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size such as 500M or 16G") from None
+    if size <= 0:
+        raise ValueError(f"{text!r}: a size is more than zero")
+    return size
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -124,7 +151,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
         smtp = SmtpSettings.parse(args.smtp) if args.smtp else None
     except InviteError as exc:
         raise SystemExit(f"parta: --smtp: {exc}") from None
+    try:
+        max_upload, quota = parse_size(args.max_upload_size), parse_size(args.org_quota)
+    except ValueError as exc:
+        raise SystemExit(f"parta: {exc}") from None
     return Config(
+        max_upload_bytes=max_upload,
+        org_quota_bytes=quota,
         smtp=smtp,
         host=args.host,
         port=args.port,

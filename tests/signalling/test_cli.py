@@ -41,6 +41,13 @@ def test_bad_options_are_refused_clearly() -> None:
     config = config_from_args(parser.parse_args(["serve", "--rtc-ports", "40000-40100"]))
     assert (config.rtc_port_min, config.rtc_port_max) == (40000, 40100)
     assert config.ice_addresses == ("127.0.0.1",)
+    assert config.max_upload_bytes == 16 * 1024**3
+    config = config_from_args(
+        parser.parse_args(["serve", "--max-upload-size", "500M", "--org-quota", "2T"])
+    )
+    assert (config.max_upload_bytes, config.org_quota_bytes) == (500 * 1024**2, 2 * 1024**4)
+    with pytest.raises(SystemExit, match="not a size"):
+        config_from_args(parser.parse_args(["serve", "--org-quota", "plenty"]))
 
 
 async def test_serve_starts_and_stops(tmp_path: Path) -> None:
@@ -72,7 +79,8 @@ async def test_serve_starts_and_stops(tmp_path: Path) -> None:
             else:
                 raise AssertionError("server did not become ready")
             async with http.get(f"http://127.0.0.1:{port}/call/lesson-1") as response:
-                assert response.status == 200
+                assert response.status == 200  # the log-in page, on the way to the call
+                assert str(response.url).endswith("/login?next=/call/lesson-1")
                 assert "<html" in (await response.text()).lower()
         assert (tmp_path / "d").is_dir()
     finally:
