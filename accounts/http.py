@@ -56,11 +56,20 @@ def _password(body: dict[str, Any]) -> str:
 async def _logged_in(request: web.Request, user: User, status: int) -> web.Response:
     token = await request.app[keys.SESSIONS].start(user)
     response = web.json_response({"user": describe_user(user), "token": token}, status=status)
-    set_cookie(response, token, secure=request.secure)
+    secure = request.secure or request.app[keys.CONFIG].base_url.startswith("https:")
+    set_cookie(response, token, secure=secure)
     return response
 
 
+def _same_site_json(request: web.Request) -> None:
+    """Log-in and sign-up take JSON only: a form on another site cannot send that
+    without the browser asking first, so no site can log a visitor in as someone else."""
+    if request.content_type != "application/json":
+        raise Refused(415, "bad_content_type", "send Content-Type: application/json")
+
+
 async def signup(request: web.Request) -> web.Response:
+    _same_site_json(request)
     body = await json_body(request)
     login = str(body.get("login", "")).strip().lower()
     if not LOGIN.match(login):
@@ -70,7 +79,7 @@ async def signup(request: web.Request) -> web.Response:
             "a login is 3 to 64 of a-z 0-9 . _ - and starts with a letter or digit",
         )
     password = _password(body)
-    name = text_field(body, "display_name") or login
+    name = text_field(body, "display_name", required=False) or login
     try:
         user = await request.app[keys.ACCOUNTS].add_user(
             login, await hash_password(password), name, _now()
@@ -81,15 +90,24 @@ async def signup(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
+    _same_site_json(request)
     body = await json_body(request)
     name = str(body.get("login", "")).strip().lower()
     password = body.get("password")
     accounts = request.app[keys.ACCOUNTS]
+    limiter = request.app[keys.LOGIN_LIMITER]
+    keys_tried = (f"login:{name}", f"ip:{request.remote}")
+    wait = limiter.wait(keys_tried)
+    if wait > 0:
+        raise Refused(
+            429, "too_many_attempts", f"too many failed log-ins: try again in {int(wait) + 1} s"
+        )
     user = await accounts.user_by_login(name) if LOGIN.match(name) else None
     ok = await verify_password(
         user.password_hash if user else None, password if isinstance(password, str) else ""
     )
     if user is None or not ok:
+        limiter.failed(keys_tried)
         raise Refused(401, "bad_credentials", "wrong login or password")
     if needs_rehash(user.password_hash):
         await accounts.set_password_hash(user.id, await hash_password(str(password)))

@@ -524,9 +524,15 @@ async def school_page(request: web.Request) -> web.Response:
         by_role.setdefault(person.role, []).append(describe_profile(person))
     me = await service.profile_in(user_of(request), org.id)
     public = []
+    seen: dict[str, str] = {}  # chats whose lessons the caller may see: id -> title
     for chat in await service.chats.public_chats(org.id):
         joined = me is not None and await service.chats.state(chat.id, me.id) is not None
         public.append({"id": chat.id, "title": chat.title, "kind": chat.kind, "member": joined})
+        seen[chat.id] = chat.title
+    if me is not None:
+        for entry in await service.chats.listing([me.id]):
+            seen[entry.chat.id] = entry.chat.title
+    events = await _upcoming(request, seen)
     return web.json_response(
         {
             "id": org.id,
@@ -536,6 +542,31 @@ async def school_page(request: web.Request) -> web.Response:
             "people": by_role,
             "chats": [c for c in public if c["kind"] == "group"],
             "channels": [c for c in public if c["kind"] == "channel"],
-            "events": [],
+            "events": events,
         }
     )
+
+
+async def _upcoming(request: web.Request, chats: dict[str, str]) -> list[dict[str, Any]]:
+    """Lessons scheduled on behalf of these chats that are still to come, soonest first."""
+    from signalling.schedule import next_occurrence
+
+    found = []
+    at = datetime.now().astimezone()
+    for stored in await request.app[keys.SCHEDULES].all():
+        if stored.chat_id not in chats:
+            continue
+        upcoming = next_occurrence(stored.schedule, at)
+        if upcoming is None:
+            continue
+        found.append(
+            {
+                "schedule_id": stored.schedule.uid,
+                "title": stored.schedule.title,
+                "chat": {"id": stored.chat_id, "title": chats[stored.chat_id]},
+                "start": upcoming.start.isoformat(),
+                "end": upcoming.end.isoformat(),
+                "time_zone": stored.schedule.time_zone,
+            }
+        )
+    return sorted(found, key=lambda e: str(e["start"]))

@@ -19,6 +19,7 @@ from .hub import Hub
 from .quiet import is_quiet
 
 MAX_TEXT = 4000
+NOTIFYING = ("call_reminder",)  # notices that notify like messages do
 KINDS = ("group", "channel")
 
 
@@ -193,6 +194,15 @@ class ChatService:
             {"type": "read", "chat_id": seat.chat.id, "profile_id": seat.profile.id, "seq": seq},
         )
 
+    async def notice(self, chat_id: str, draft: MessageDraft) -> Message | None:
+        """A notice from parta itself into a chat (a lesson about to start)."""
+        chat = await self.chats.chat(chat_id)
+        if chat is None:
+            return None
+        message = await self.chats.post(chat.id, draft, now())
+        await self.deliver(chat, message)
+        return message
+
     # -- delivery ---------------------------------------------------------------------------------
 
     async def _tell_members(self, chat: Chat, event: dict[str, Any]) -> int:
@@ -210,7 +220,7 @@ class ChatService:
             {user_id for user_id, _ in members},
             {"type": "message", "chat_id": chat.id, "message": described},
         )
-        if message.kind == "system":
+        if message.kind == "system" and message.meta.get("event") not in NOTIFYING:
             return
         at = now()
         for user_id, profile_id in members:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from accounts import http as account_api
 from accounts import sessions
+from accounts.limits import FailureLimiter
 from accounts.sessions import Sessions
 from chat import events as chat_events
 from chat import http as chat_api
@@ -20,13 +21,13 @@ from chat.service import ChatService
 from chat.uploads import Uploads
 from sfu.worker import Worker
 from store.accounts import AccountStore
-from store.chats import ChatStore
+from store.chats import ChatStore, MessageDraft
 from store.database import default_url, migrate, open_engine
 from store.files import FileStore
 
 from . import errors, keys, links, scheduling, whip, ws
 from . import web as pages
-from .access import CallAccess
+from .access import CallAccess, join_path
 from .call_store import CallStore
 from .calls import Calls
 from .config import Config
@@ -34,7 +35,8 @@ from .history_store import HistoryStore, PastCall
 from .metrics import Metrics
 from .reminders import Reminders
 from .room import Room
-from .schedule_store import ScheduleStore
+from .schedule import Reminder
+from .schedule_store import ScheduleStore, StoredSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.READY] = {"ready": False}
     app[keys.BACKGROUND] = set()
     app[keys.SOCKETS] = set()
+    app[keys.LOGIN_LIMITER] = FailureLimiter()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media_plane)
     app.on_shutdown.append(_stopping)
@@ -114,6 +117,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         config.base_url,
         counter=app[keys.METRICS].reminders,
         link_of=lambda call_id: calls.access[call_id].link if call_id in calls.access else None,
+        in_chat=_chat_reminder(app),
     )
     app[keys.REMINDERS] = reminders
     reminding = asyncio.create_task(reminders.run(), name="reminders")
@@ -129,6 +133,28 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     if background:
         await asyncio.gather(*background, return_exceptions=True)
+
+
+def _chat_reminder(
+    app: web.Application,
+) -> Callable[[StoredSchedule, Reminder], Awaitable[None]]:
+    async def remind(stored: StoredSchedule, reminder: Reminder) -> None:
+        assert stored.chat_id is not None
+        access = app[keys.CALLS].access.get(stored.call_id)
+        path = join_path(access.link if access else None)
+        meta = {
+            "event": "call_reminder",
+            "schedule_id": stored.schedule.uid,
+            "title": stored.schedule.title,
+            "link": None if path is None else app[keys.CONFIG].base_url + path,
+            "start": reminder.occurrence.start.isoformat(),
+            "time_zone": stored.schedule.time_zone,
+            "minutes_before": int(reminder.before.total_seconds() // 60),
+        }
+        draft = MessageDraft(kind="system", body="", sender_id=None, meta=meta)
+        await app[keys.CHAT_SERVICE].notice(stored.chat_id, draft)
+
+    return remind
 
 
 def _count_refused(request: web.Request) -> None:
@@ -152,6 +178,7 @@ def _recorder(history: HistoryStore) -> Callable[[Room], Awaitable[None]]:
                 started_at=room.started_at,
                 ended_at=datetime.now(UTC),
                 participants=tuple(room.participants.values()),
+                user_ids=tuple(room.user_ids),
                 ended_by_host=room.ended,
             )
         )

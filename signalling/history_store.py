@@ -19,6 +19,7 @@ class PastCall:
     ended_at: datetime
     participants: tuple[str, ...]
     ended_by_host: bool
+    user_ids: tuple[str, ...] = ()  # the accounts that took part
 
     @property
     def duration_seconds(self) -> int:
@@ -39,6 +40,7 @@ class HistoryStore:
                     ended_at=call.ended_at,
                     participants=list(call.participants),
                     ended_by_host=call.ended_by_host,
+                    user_ids=list(call.user_ids),
                 )
             )
 
@@ -56,6 +58,7 @@ class HistoryStore:
                 ended_at=_aware(r.ended_at),
                 participants=tuple(r.participants),
                 ended_by_host=bool(r.ended_by_host),
+                user_ids=tuple(r.user_ids or ()),
             )
             for r in rows
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from accounts.limits import FailureLimiter
 from accounts.sessions import Sessions
 from chat.hub import Hub
 from chat.service import ChatService
@@ -39,3 +40,4 @@ HUB = web.AppKey("hub", Hub)
 CHAT_SERVICE = web.AppKey("chat_service", ChatService)
 UPLOADS = web.AppKey("uploads", Uploads)
 FILES = web.AppKey("files", FileStore)
+LOGIN_LIMITER = web.AppKey("login_limiter", FailureLimiter)

@@ -58,6 +58,7 @@ class Peer:
     publish_in_flight: bool = False
     first_media_seen: bool = False
     left: bool = False
+    user_id: str | None = None  # the account behind a browser participant
 
     def info(self) -> PeerInfo:
         return PeerInfo(

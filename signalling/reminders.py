@@ -61,8 +61,10 @@ class Reminders:
         grace: timedelta = GRACE,
         counter: Counter | None = None,
         link_of: Callable[[str], str | None] = lambda call_id: None,
+        in_chat: Callable[[StoredSchedule, Reminder], Awaitable[None]] | None = None,
     ) -> None:
-        """`link_of`: a call's invite-link token (None: turned off)."""
+        """`link_of`: a call's invite-link token (None: turned off). `in_chat`: tells a
+        lesson's chat (scheduled on its behalf) that it starts soon."""
         self.schedules = schedules
         self.smtp = smtp
         self.base_url = base_url.rstrip("/")
@@ -71,6 +73,7 @@ class Reminders:
         self.grace = grace
         self.counter = counter  # by outcome: sent, failed
         self.link_of = link_of
+        self.in_chat = in_chat
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -81,7 +84,8 @@ class Reminders:
         """Send reminders as they fall due, until cancelled."""
         if self.smtp is None:
             logger.info("no --smtp: lesson reminders are not e-mailed")
-            return
+            if self.in_chat is None:
+                return
         while True:
             self._wake.clear()
             try:
@@ -106,17 +110,19 @@ class Reminders:
         return max(0.05, (soonest - now).total_seconds() + 0.05)
 
     async def run_once(self) -> list[SentReminder]:
-        """One pass: every reminder due in (now - grace, now] not yet sent goes out."""
-        if self.smtp is None:
-            return []
+        """One pass: every reminder due in (now - grace, now] not yet sent goes out, by
+        e-mail to the invitees (with --smtp) and into the lesson's chat."""
         now = self.clock()
         done: list[SentReminder] = []
         for stored in await self.schedules.all():
             due = reminders_between(stored.schedule, now - self.grace, now + timedelta(0, 0, 1))
             if not due:
                 continue
-            invitees = await self.schedules.invitees(stored.schedule.uid)
-            if not invitees:
+            invitees = (
+                [] if self.smtp is None else await self.schedules.invitees(stored.schedule.uid)
+            )
+            chat = stored.chat_id is not None and self.in_chat is not None
+            if not invitees and not chat:
                 continue
             for reminder in due:
                 sent = await self._send(
@@ -133,14 +139,19 @@ class Reminders:
         invitees: list[tuple[str, str]],
         now: datetime,
     ) -> SentReminder | None:
-        assert self.smtp is not None
         uid = stored.schedule.uid
         if not await self.schedules.claim_reminder(uid, reminder.at, now, len(invitees)):
             return None  # sent before (a restart, or another node)
         path = join_path(self.link_of(stored.call_id))
         link = f"{self.base_url}{path}" if path else f"{self.base_url}/"
+        if stored.chat_id is not None and self.in_chat is not None:
+            try:
+                await self.in_chat(stored, reminder)
+            except Exception:
+                logger.exception("reminder of %s into its chat", uid)
         try:
             for email, zone in invitees:
+                assert self.smtp is not None
                 message = build_reminder(
                     title=stored.schedule.title,
                     when=when_in(stored.schedule, reminder.occurrence, zone),

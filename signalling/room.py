@@ -72,6 +72,7 @@ class Room:
         self.on_access_changed: Callable[[], None] = lambda: None
         self.started_at: datetime | None = None  # when the first participant came in
         self.participants: dict[str, str] = {}  # everyone who came in: peer id -> name
+        self.user_ids: list[str] = []  # the accounts that came in, in order
         self.waiting: dict[str, Peer] = {}  # in order of arrival
         router.on_active_speaker = self._on_active_speaker
         router.on_producer_closed.append(self._on_producer_closed)
@@ -85,12 +86,13 @@ class Room:
         *,
         on_stuck: Callable[[], None] | None = None,
         host_token: str | None = None,
+        user_id: str | None = None,
     ) -> Peer:
         """A participant arrives. The creator becomes host; a host token brings a host
         back; with the waiting room on, everyone else waits for a host to admit them.
         `on_stuck` ends their session (when their client stops answering, or a host
         removes them). The participant is sent `joined` or `waiting`."""
-        peer = Peer(id=new_id("p"), name=name, send=send, close=on_stuck)
+        peer = Peer(id=new_id("p"), name=name, send=send, close=on_stuck, user_id=user_id)
         role = self._role_for(host_token)
         if role is not None:
             peer.role = role  # back in their role; admitted before, so they skip the wait
@@ -147,6 +149,8 @@ class Room:
         if self.started_at is None:
             self.started_at = datetime.now(UTC)
         self.participants[peer.id] = peer.name
+        if peer.user_id is not None and peer.user_id not in self.user_ids:
+            self.user_ids.append(peer.user_id)
         if peer.send is not None:
             peer.subscriber = SubscribeSession(
                 peer.id,

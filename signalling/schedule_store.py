@@ -20,6 +20,8 @@ class StoredSchedule:
     schedule: Schedule
     call_id: str
     created_at: datetime
+    created_by: str | None = None  # the user who scheduled it
+    chat_id: str | None = None  # scheduled on behalf of this chat
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,15 @@ class ScheduleStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, schedule: Schedule, *, call_id: str, now: datetime) -> StoredSchedule:
+    async def add(
+        self,
+        schedule: Schedule,
+        *,
+        call_id: str,
+        now: datetime,
+        created_by: str | None = None,
+        chat_id: str | None = None,
+    ) -> StoredSchedule:
         values = {
             "id": schedule.uid,
             "call_id": call_id,
@@ -46,10 +56,18 @@ class ScheduleStore:
             "reminders_seconds": [int(r.total_seconds()) for r in schedule.reminders],
             "waiting_room": schedule.waiting_room,
             "created_at": now,
+            "created_by": created_by,
+            "chat_id": chat_id,
         }
         async with self._engine.begin() as connection:
             await connection.execute(insert(scheduled_calls).values(**values))
-        return StoredSchedule(schedule=schedule, call_id=call_id, created_at=now)
+        return StoredSchedule(
+            schedule=schedule,
+            call_id=call_id,
+            created_at=now,
+            created_by=created_by,
+            chat_id=chat_id,
+        )
 
     async def invite(self, schedule_id: str, invitees: list[Invitee], now: datetime) -> None:
         """Remember who was invited (again: their time zone is updated)."""
@@ -146,4 +164,6 @@ def _from_row(row: Row[tuple[object, ...]]) -> StoredSchedule:
         ),
         call_id=m["call_id"],
         created_at=m["created_at"],
+        created_by=m["created_by"],
+        chat_id=m["chat_id"],
     )

@@ -12,6 +12,10 @@ from urllib.parse import quote
 import aiosmtplib
 from aiohttp import web
 
+from accounts.sessions import user_of
+from chat.service import NotFound
+from store.chats import MessageDraft
+
 from . import keys
 from .access import CallAccess, join_path, new_token, token_hash
 from .invites import InviteError, build_invite, check_recipients, send
@@ -90,9 +94,25 @@ async def create(request: web.Request) -> web.Response:
     except (ValueError, TypeError) as exc:  # ScheduleError is a ValueError
         message = str(exc) if isinstance(exc, ScheduleError) else f"bad field: {exc}"
         return _error(request, 400, "bad_schedule", message)
+    user = user_of(request)
+    chat_id = body.get("chat_id")
+    seat = None
+    if chat_id is not None:  # on behalf of a chat: its members see it and are reminded
+        try:
+            seat = await request.app[keys.CHAT_SERVICE].seat(user, str(chat_id))
+        except NotFound:
+            return _error(request, 404, "not_found", "no such chat")
+        if not seat.can_post:
+            return _error(request, 403, "forbidden", "only those who may post schedule here")
     call_id = "lesson-" + secrets.token_urlsafe(9).replace("_", "-")
     now = datetime.now(UTC)
-    stored = await request.app[keys.SCHEDULES].add(schedule, call_id=call_id, now=now)
+    stored = await request.app[keys.SCHEDULES].add(
+        schedule,
+        call_id=call_id,
+        now=now,
+        created_by=user.id,
+        chat_id=None if seat is None else seat.chat.id,
+    )
     host_key = new_token()
     calls = request.app[keys.CALLS]
     calls.add_access(
@@ -108,14 +128,49 @@ async def create(request: web.Request) -> web.Response:
     await calls.flush()
     request.app[keys.REMINDERS].wake()
     described = _describe(request, stored, now)
+    if seat is not None:
+        await request.app[keys.CHAT_SERVICE].post(
+            seat, announcement("call_scheduled", described, seat.profile.id)
+        )
     # only the organiser sees this, once: it makes whoever opens it the call's host
     described["host_link"] = _url(request, f"/call/{call_id}?host={host_key}")
     return web.json_response(described, status=201)
 
 
+def announcement(event: str, described: dict[str, Any], sender: str | None) -> MessageDraft:
+    """A lesson's notice in its chat: scheduled, or a reminder (see reminders.py)."""
+    meta = {
+        "event": event,
+        "schedule_id": described["id"],
+        "title": described["title"],
+        "link": described["link"],
+        "start": described["next"]["start"] if described["next"] else None,
+        "time_zone": described["time_zone"],
+    }
+    return MessageDraft(kind="system", body="", sender_id=sender, meta=meta)
+
+
+async def visible(request: web.Request, stored: StoredSchedule) -> bool:
+    """A lesson is seen by whoever scheduled it and by the members of its chat."""
+    user = user_of(request)
+    if stored.created_by == user.id:
+        return True
+    if stored.chat_id is None:
+        return False
+    try:
+        await request.app[keys.CHAT_SERVICE].seat(user, stored.chat_id)
+    except NotFound:
+        return False
+    return True
+
+
 async def listing(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
-    described = [_describe(request, s, now) for s in await request.app[keys.SCHEDULES].all()]
+    described = [
+        _describe(request, s, now)
+        for s in await request.app[keys.SCHEDULES].all()
+        if await visible(request, s)
+    ]
     if request.query.get("upcoming") in ("1", "true", "yes"):
         described = [d for d in described if d["next"] is not None]
         described.sort(key=lambda d: d["next"]["start"])
@@ -123,7 +178,10 @@ async def listing(request: web.Request) -> web.Response:
 
 
 async def _find(request: web.Request) -> StoredSchedule | None:
+    """The lesson, if the caller may see it (else None: 404, as if there were none)."""
     stored: StoredSchedule | None = await request.app[keys.SCHEDULES].get(request.match_info["id"])
+    if stored is None or not await visible(request, stored):
+        return None
     return stored
 
 
@@ -150,7 +208,14 @@ async def calendar(request: web.Request) -> web.Response:
 async def history(request: web.Request) -> web.Response:
     """Past calls, newest first: start, end, duration and participants."""
     call_id = request.query.get("call")
-    past = await request.app[keys.HISTORY].recent(call_id=call_id)
+    user = user_of(request)
+    schedules = {s.call_id: s for s in await request.app[keys.SCHEDULES].all()}
+    past = []
+    for p in await request.app[keys.HISTORY].recent(call_id=call_id, limit=500):
+        scheduled = schedules.get(p.call_id)
+        if user.id in p.user_ids or (scheduled is not None and await visible(request, scheduled)):
+            past.append(p)  # one took part, or may see the lesson
+    past = past[:100]
     return web.json_response(
         {
             "calls": [

@@ -8,6 +8,8 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from accounts.sessions import user_of
+
 from . import keys
 from .access import new_token
 from .peer import Peer
@@ -66,8 +68,9 @@ OUTBOX_LIMIT = 512
 class _Session:
     """One WebSocket: the reader runs in the handler, a writer task drains the outbox."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, user_id: str | None = None) -> None:
         self.ws = ws
+        self.user_id = user_id
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self.peer: Peer | None = None
         self.room: Room | None = None
@@ -111,7 +114,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     metrics.websocket_sessions.inc()
-    session = _Session(ws)
+    session = _Session(ws, user_of(request).id)
     sockets = app[keys.SOCKETS]
     sockets.add(ws)
     try:
@@ -173,7 +176,11 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
             )
         room = app[keys.CALLS].enter(message.call, link=message.link, host_token=message.host_token)
         peer = room.join(
-            message.name, session.send, on_stuck=session.abort, host_token=message.host_token
+            message.name,
+            session.send,
+            on_stuck=session.abort,
+            host_token=message.host_token,
+            user_id=session.user_id,
         )
         session.peer, session.room = peer, room
         return False

@@ -34,6 +34,19 @@ scheduled_calls = Table(
     Column("reminders_seconds", JSON, nullable=False),
     Column("waiting_room", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "created_by",
+        String(32),
+        ForeignKey("users.id", name="fk_scheduled_calls_created_by"),
+        nullable=True,  # NULL: scheduled before accounts existed
+    ),
+    Column(
+        "chat_id",
+        String(32),
+        ForeignKey("chats.id", name="fk_scheduled_calls_chat_id"),
+        nullable=True,  # NULL: on one's own behalf
+        index=True,
+    ),
 )
 
 # every call's access settings: scheduled calls' for good, ad-hoc calls' while they live
@@ -83,6 +96,7 @@ call_history = Table(
     Column("ended_at", DateTime(timezone=True), nullable=False),
     Column("participants", JSON, nullable=False),  # names, in order of joining
     Column("ended_by_host", Boolean, nullable=False),
+    Column("user_ids", JSON, nullable=True),  # the accounts that took part
 )
 
 # -- accounts, organisations and educational profiles ---------------------------------

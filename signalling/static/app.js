@@ -13,7 +13,7 @@ import { CallSession, saveHostToken, saveLink } from './session.js';
 import { CallView } from './view.js';
 import { icon } from './icons.js';
 import { showScheduling } from './schedule.js';
-import { applyStrings, byId, copyText, showScreen, toasts } from './ui.js';
+import { applyStrings, byId, copyText, hueOf, initials, showScreen, toasts } from './ui.js';
 
 const CALL_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const NAME_KEY = 'parta.name';
@@ -27,6 +27,7 @@ const app = {
   view: null,
   link: null, // the invite link's token from the address (kept when storage is blocked)
   hostKey: null, // a host key from the address
+  me: null, // GET /api/me once it has answered: {user, profiles, admin_of}
 };
 
 // ---- small pure helpers -----------------------------------------------------------
@@ -92,6 +93,69 @@ function setFieldError(input, errorNode, key) {
   input.setAttribute('aria-invalid', String(!!key));
 }
 
+// ---- who is logged in -------------------------------------------------------------
+
+/** Back to the log-in page, coming back here afterwards. */
+function toLogin(query = '') {
+  const here = `${location.pathname}${location.search}`;
+  location.assign(`/login?next=${encodeURIComponent(here)}${query}`);
+}
+
+/** GET /api/me: who is logged in (the page itself needs a session, so there is one,
+ * unless it expired since). Null when the server cannot be reached. */
+const mePromise = fetch('/api/me', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+  .then(async (response) => {
+    if (response.status === 401) {
+      toLogin('&expired=1');
+      return null;
+    }
+    return response.ok ? response.json() : null;
+  })
+  .catch(() => null)
+  .then((me) => {
+    app.me = me;
+    return me;
+  });
+
+function showAccount(me) {
+  const user = me?.user;
+  byId('account-bar').hidden = !user;
+  if (!user) return;
+  byId('current-user').textContent = user.display_name;
+  byId('current-login').textContent = user.login;
+  const avatar = byId('account-avatar');
+  avatar.textContent = initials(user.display_name);
+  avatar.style.setProperty('--hue', String(hueOf(user.display_name)));
+}
+
+/** A name field left empty gets the account's name (never overwrites what was typed). */
+function offerAccountName(input) {
+  mePromise.then((me) => {
+    const name = me?.user?.display_name ?? '';
+    if (name && !input.value && !checkName(name)) input.value = name;
+  });
+}
+
+async function logOut() {
+  const button = byId('btn-logout');
+  button.disabled = true;
+  try {
+    const response = await fetch('/api/auth/logout', { method: 'POST', credentials: 'same-origin' });
+    if (!response.ok && response.status !== 401) throw new Error(`HTTP ${response.status}`);
+  } catch (error) {
+    button.disabled = false;
+    toasts.show({ kind: 'error', text: t('logOutFailed', { message: error.message || t('networkError') }) });
+    return;
+  }
+  // a shared school computer: the next person must not join under this name
+  try {
+    localStorage.removeItem(NAME_KEY);
+  } catch {
+    // storage blocked: nothing was kept
+  }
+  location.assign('/login?bye=1');
+}
+
 // ---- screens ---------------------------------------------------------------------
 
 function showHome({ notice = null, call = null } = {}) {
@@ -101,7 +165,9 @@ function showHome({ notice = null, call = null } = {}) {
   const nameInput = byId('home-name');
   const callInput = byId('home-call');
   nameInput.value = loadName();
+  offerAccountName(nameInput);
   callInput.value = call || randomCallId();
+  mePromise.then(showAccount);
   const noticeNode = byId('home-notice');
   noticeNode.hidden = !notice;
   noticeNode.textContent = notice ?? '';
@@ -116,6 +182,7 @@ function wireHome() {
   byId('home-name').addEventListener('input', () => {
     setFieldError(byId('home-name'), byId('home-name-error'), null);
   });
+  byId('btn-logout').addEventListener('click', logOut);
   byId('home-shuffle').addEventListener('click', () => {
     byId('home-call').value = randomCallId();
     setFieldError(byId('home-call'), byId('home-call-error'), null);
@@ -149,6 +216,7 @@ function showPrejoin(call) {
   showScreen('screen-prejoin');
   const input = byId('prejoin-name');
   input.value = '';
+  offerAccountName(input);
   input.focus();
 }
 

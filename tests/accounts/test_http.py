@@ -70,8 +70,43 @@ async def test_bad_sign_ups_get_clear_errors(base_url: str) -> None:
                 assert response.status == 400
                 error = await response.json()
                 assert error["error"] == code and error["message"]
-        async with client.post(f"{base_url}api/auth/signup", data="[") as response:
+        json_type = {"Content-Type": "application/json"}
+        async with client.post(
+            f"{base_url}api/auth/signup", data="[", headers=json_type
+        ) as response:
             assert response.status == 400 and (await response.json())["error"] == "bad_json"
+        # a form from another site cannot sign anyone up or in
+        form = {"login": "forged", "password": PASSWORD}
+        for path in ("api/auth/signup", "api/auth/login"):
+            async with client.post(f"{base_url}{path}", data=form) as response:
+                assert response.status == 415
+        # the name is optional: the login stands in
+        async with client.post(
+            f"{base_url}api/auth/signup", json={"login": "no.name", "password": PASSWORD}
+        ) as response:
+            assert response.status == 201
+            assert (await response.json())["user"]["display_name"] == "no.name"
+
+
+async def test_password_guessing_is_slowed_down(base_url: str) -> None:
+    async with aiohttp.ClientSession() as client:
+        await sign_up(client, base_url, "Target")
+        async with client.post(
+            f"{base_url}api/auth/signup", json={"login": "target2", "password": PASSWORD}
+        ) as response:
+            assert response.status == 201
+        for attempt in range(11):
+            async with client.post(
+                f"{base_url}api/auth/login",
+                json={"login": "target2", "password": f"guess{attempt:04}"},
+            ) as response:
+                assert response.status == (401 if attempt < 10 else 429)
+        async with client.post(
+            f"{base_url}api/auth/login", json={"login": "target2", "password": PASSWORD}
+        ) as response:
+            assert response.status == 429  # even the right password waits
+            body = await response.json()
+            assert body["error"] == "too_many_attempts" and "try again" in body["message"]
 
 
 async def test_every_endpoint_but_a_few_needs_a_session(base_url: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from playwright.async_api import Page
 
 from signalling import keys
+from tests.browser.people import on_login_page, sign_up_on_login_page
 from tests.browser.stage import driver_main, parta_and_chromium
 
 
@@ -44,14 +45,18 @@ async def wait_until(page: Page, expression: str, timeout: float) -> bool:
 
 async def invite_link(host: Page, timeout: float) -> str:
     """The invite link (full URL) a host's page shows, once it is connected as host."""
-    await host.wait_for_function("!!window.parta.inviteLink()", timeout=timeout * 1000)
+    # `window.parta?.`: the page may still be on its way from the home page to the call
+    await host.wait_for_function("!!window.parta?.inviteLink()", timeout=timeout * 1000)
     link: str = await host.evaluate("window.parta.inviteLink()")
     return link
 
 
 async def join_by_invite(page: Page, link: str, name: str, timeout: float) -> None:
-    """What a student does with the link: open it, type a name, press Join."""
+    """What a student does with the link: open it (without an account yet, the log-in
+    page comes first: "Create an account", and on to the call), type a name, press Join."""
     await page.goto(link)
+    if on_login_page(page):
+        await sign_up_on_login_page(page, name, timeout)
     field = page.get_by_test_id("prejoin-input-name")
     await field.wait_for(state="visible", timeout=timeout * 1000)
     await field.fill(name)
@@ -112,13 +117,20 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
             page = await context.new_page()
             page.on("pageerror", lambda exc, n=name: errors.append(f"{n}: {exc}"))
             pages[name] = page
-        # Alice comes in through the home page's form, Bob through a call link
+        # Alice comes in through the home page's form, Bob through a call link; neither
+        # has an account yet, so the log-in page comes first and leads on to the page
         alice = pages["Alice"]
         await alice.goto(f"{base}/")
+        result["alice_sent_to_login"] = alice.url.startswith(f"{base}/login?next=")
+        await sign_up_on_login_page(alice, "Alice", timeout)
+        result["alice_url_after_signup"] = alice.url
+        await alice.get_by_test_id("current-user").wait_for(state="visible")
+        result["alice_current_user"] = await alice.get_by_test_id("current-user").inner_text()
         await alice.get_by_test_id("input-name").fill("Alice")
         await alice.get_by_test_id("input-call").fill("browser-test")
         await alice.screenshot(path=str(out_dir / "home.png"))
         await alice.get_by_test_id("btn-join").click()
+        await alice.wait_for_url("**/call/browser-test", timeout=timeout * 1000)
         # the call is new, so Alice is its host; Bob comes in through her invite link
         invite = await invite_link(alice, timeout)
         result["invite_link"] = invite

@@ -22,6 +22,7 @@ from typing import Any
 from playwright.async_api import Page
 
 from tests.browser.driver import join_by_invite, wait_until
+from tests.browser.people import log_in_on_login_page, login_for, sign_up
 from tests.browser.stage import driver_main, parta_and_chromium
 
 TITLE = "Maths 7b — fractions"
@@ -216,6 +217,7 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         context = await browser.new_context(viewport={"width": 1280, "height": 720})
         page = await context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await sign_up(page, base, "Teacher")
         await page.goto(f"{base}/")
         result["lists_loaded"] = await lists_loaded(page, timeout)
         result["browser_tz_selected"] = await page.evaluate(
@@ -227,6 +229,7 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         await full_screenshot(page, out_dir / "home-scheduled.png")
         await invite_by_email(page, result, out_dir, timeout)
         result["teacher_row"] = await upcoming_row_buttons(page)
+        # the student has no account yet: the share link leads through "Create an account"
         student = await (await browser.new_context()).new_page()
         student.on("pageerror", lambda exc: errors.append(f"student: {exc}"))
         await hold_lesson(page, student, link, result, out_dir, timeout)
@@ -235,14 +238,16 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         result["upcoming_text"] = await page.get_by_test_id("upcoming-list").inner_text()
         await page.screenshot(path=str(out_dir / "home-1280.png"))
         await full_screenshot(page, out_dir / "home-1280-full.png")
+        # the teacher on her phone: the same account (others do not see her lessons at
+        # all), but this browser did not schedule the lesson: no host link, only "Join"
         phone = await browser.new_context(
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
         )
         mobile = await phone.new_page()
         mobile.on("pageerror", lambda exc: errors.append(f"phone: {exc}"))
         await mobile.goto(f"{base}/")
+        await log_in_on_login_page(mobile, login_for("Teacher"), timeout)
         await lists_loaded(mobile, timeout)
-        # this browser did not schedule the lesson: no host link, only "Join"
         result["other_browser_row"] = await upcoming_row_buttons(mobile)
         await mobile.screenshot(path=str(out_dir / "home-390.png"))
         await full_screenshot(mobile, out_dir / "home-390-full.png")

@@ -28,6 +28,10 @@ def test_two_browsers_see_and_hear_each_other(tmp_path: Path) -> None:
         assert audio and audio[0]["totalSamplesReceived"] >= 48000
     # Bob followed Alice's invite link (/join/<token>) and typed his name; the token
     # left his address bar once stored
+    # both signed up on the log-in page on their way in, and went on where they were going
+    assert result["alice_sent_to_login"]
+    assert result["alice_url_after_signup"].endswith("/")
+    assert result["alice_current_user"] == "Alice"
     assert "/join/" in result["invite_link"]
     assert result["bob_url_after_join"].endswith("/call/browser-test")
     assert result["codecs_opened"] == 0

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from playwright.async_api import Browser, Page
 
 from tests.browser.driver import invite_link, join_by_invite, wait_for_remote_media, wait_until
+from tests.browser.people import person, sign_up
 from tests.browser.stage import driver_main, parta_and_chromium
 
 CALL = "waiting-test"
@@ -101,7 +102,7 @@ async def exercise_invite_link(
     new = await teacher.evaluate("window.parta.inviteLink()")
     steps["panel_shows_new_link"] = await box.input_value() == new
     old_token = old.rsplit("/", 1)[1]
-    late = await (await browser.new_context()).new_page()
+    late = await person(browser, base, "Late")
     response = await late.goto(old)
     steps["old_join_url_404"] = response is not None and response.status == 404
     await late.goto(f"{base}/call/{CALL}?link={quote(old_token)}&name=Late")
@@ -112,11 +113,11 @@ async def exercise_invite_link(
     steps["bad_link_stays"] = (await state(late))["screen"] == "bad-link" and not await visible(
         late, "toast-reconnecting"
     )
-    stranger = await (await browser.new_context()).new_page()
+    stranger = await person(browser, base, "Stranger")
     await stranger.goto(f"{base}/call/{CALL}?name=Stranger")
     steps["no_link_screen"] = await wait_until(stranger, shown("bad-link-screen"), timeout)
     steps["no_link_title"] = await stranger.get_by_test_id("over-title").text_content()
-    fresh = await (await browser.new_context()).new_page()
+    fresh = await person(browser, base, "Fresh")
     await join_by_invite(fresh, new, "Fresh", timeout)
     steps["new_link_works"] = await wait_state(fresh, "s.waiting === true", timeout)
     steps["teacher_sees_fresh"] = await wait_state(
@@ -144,7 +145,7 @@ async def exercise_invite_link(
     steps["topbar_copy_hidden_when_off"] = not await visible(teacher, "topbar-btn-copy-link")
     await panel_from_top(teacher)
     await teacher.screenshot(path=str(out_dir / "host-panel-link-off.png"))
-    blocked = await (await browser.new_context()).new_page()
+    blocked = await person(browser, base, "Blocked")
     await blocked.goto(f"{base}/call/{CALL}?link={quote(new.rsplit('/', 1)[1])}&name=Blocked")
     steps["revoked_link_refused"] = await wait_until(blocked, shown("bad-link-screen"), timeout)
     await blocked.context.close()
@@ -175,6 +176,8 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
             page.on("pageerror", lambda exc, n=name: errors.append(f"{n}: {exc}"))
             pages[name] = page
         teacher, student = pages["Teacher"], pages["Student"]
+        # the teacher has an account; the student makes one on the way in (join_by_invite)
+        await sign_up(teacher, base, "Teacher")
 
         # -- the teacher opens the call first: host ---------------------------------
         await teacher.goto(f"{base}/call/{CALL}?name=Teacher")

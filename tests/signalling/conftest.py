@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -12,6 +13,16 @@ from signalling import keys
 from signalling.app import create_app
 from signalling.config import Config
 from tests.support.accounts import logged_in_client
+
+
+async def start_server(data_dir: Path, *, port: int = 0, **settings: Any) -> TestServer:
+    """A server on its own; `port` of an earlier one restarts it where clients (and the
+    logged-in `http` client's session) expect it."""
+    server = TestServer(
+        create_app(Config(data_dir=data_dir, **settings)), host="127.0.0.1", port=port
+    )
+    await server.start_server()
+    return server
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from signalling.app import create_app
-from signalling.config import Config
+from tests.signalling.conftest import start_server
 from tests.signalling.test_whip_whep import whep_watch, whip_publish
 from tests.support.client import CallClient, loopback_pc
 from tests.support.media import ToneAudioTrack
@@ -106,9 +105,12 @@ async def test_links_over_http_and_the_join_page(
 async def test_a_scheduled_calls_new_link_is_kept_across_a_restart(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
+    port = 0
+
     async def started() -> tuple[TestServer, str]:
-        server = TestServer(create_app(Config(data_dir=tmp_path)), host="127.0.0.1")
-        await server.start_server()
+        nonlocal port
+        server = await start_server(tmp_path, port=port)
+        port = server.port or 0
         return server, str(server.make_url("/"))
 
     server, base = await started()
@@ -189,9 +191,12 @@ async def test_whip_and_whep_follow_the_same_rules(
 async def test_a_restart_keeps_a_live_calls_link_hosts_and_waiting_room(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
+    port = 0
+
     async def started() -> tuple[TestServer, str]:
-        server = TestServer(create_app(Config(data_dir=tmp_path)), host="127.0.0.1")
-        await server.start_server()
+        nonlocal port
+        server = await start_server(tmp_path, port=port)
+        port = server.port or 0
         return server, str(server.make_url("/"))
 
     server, base = await started()

@@ -9,8 +9,8 @@ import aiohttp
 import icalendar
 from aiohttp.test_utils import TestServer
 
-from signalling.app import create_app
-from signalling.config import Config
+from tests.signalling.conftest import start_server
+from tests.support.accounts import bearer
 from tests.support.client import CallClient
 
 LESSON = {
@@ -22,10 +22,8 @@ LESSON = {
 }
 
 
-async def started(data_dir: Path) -> TestServer:
-    server = TestServer(create_app(Config(data_dir=data_dir)), host="127.0.0.1")
-    await server.start_server()
-    return server
+async def started(data_dir: Path, port: int = 0) -> TestServer:
+    return await start_server(data_dir, port=port)
 
 
 async def test_schedule_list_download_and_keep_across_a_restart(
@@ -48,10 +46,11 @@ async def test_schedule_list_download_and_keep_across_a_restart(
         event = icalendar.Calendar.from_ical(await response.read()).walk("VEVENT")[0]
     assert str(event["summary"]) == "Maths 7b"
     assert event["rrule"].to_ical() == b"FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+    port = server.port or 0
     await server.close()
 
     # a new process on the same data directory still has the lesson
-    server = await started(tmp_path)
+    server = await started(tmp_path, port)
     base = str(server.make_url("/"))
     try:
         async with http.get(f"{base}api/schedule?upcoming=1") as response:
@@ -118,13 +117,19 @@ async def test_call_history_records_start_end_and_participants(
         await teacher.send({"type": "end_call"})
         await ended
         await teacher.close()
-        for _ in range(50):
-            async with http.get(f"{base}api/calls/history?call=history-1") as response:
+        assert teacher.session_token is not None
+        for _ in range(50):  # as the teacher, who took part
+            async with http.get(
+                f"{base}api/calls/history?call=history-1", headers=bearer(teacher.session_token)
+            ) as response:
                 calls = (await response.json())["calls"]
             if calls:
                 break
             await asyncio.sleep(0.1)
         (past,) = calls
+        # someone who was not in the call does not see it
+        async with http.get(f"{base}api/calls/history?call=history-1") as response:
+            assert (await response.json())["calls"] == []
         assert past["participants"] == ["Anna Petrova", "Boris"]
         assert past["ended_by_host"] is True
         assert past["started_at"] <= past["ended_at"]
