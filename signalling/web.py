@@ -21,6 +21,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "login.html", headers={"Cache-Control": "no-cache"})
 
 
+async def chats(request: web.Request) -> web.StreamResponse:
+    """The chats client (`/chats`, `/chats?chat=ID`) and the school's page (`/school/ID`)."""
+    return web.FileResponse(STATIC_DIR / "chats.html", headers={"Cache-Control": "no-cache"})
+
+
 async def invite(request: web.Request) -> web.StreamResponse:
     """A chat's invite landing page: it asks /api/invites/{code} what to do next."""
     return web.FileResponse(STATIC_DIR / "invite.html", headers={"Cache-Control": "no-cache"})

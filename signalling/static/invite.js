@@ -38,7 +38,7 @@ async function refresh() {
   $('btn-login').hidden = data.logged_in;
   $('profile-form').hidden = !data.logged_in || data.has_profile;
   $('btn-join').hidden = !data.logged_in || !data.has_profile || data.member;
-  if (data.member) location.assign(`/?chat=${encodeURIComponent(data.chat.id)}`);
+  if (data.member) location.assign(`/chats?chat=${encodeURIComponent(data.chat.id)}`);
 }
 
 $('btn-login').addEventListener('click', () => {
@@ -58,7 +58,7 @@ $('profile-form').addEventListener('submit', async (event) => {
 $('btn-join').addEventListener('click', async () => {
   const { ok, data } = await api('POST', `/api/invites/${encodeURIComponent(code)}/join`);
   if (!ok) return notify(data.message || 'Joining failed.');
-  location.assign(`/?chat=${encodeURIComponent(data.id)}`);
+  location.assign(`/chats?chat=${encodeURIComponent(data.id)}`);
 });
 
 refresh();
