@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
-logger = logging.getLogger(__name__)
+from signalling.outbox import Outbox
 
 OUTBOX_LIMIT = 1024
 
@@ -25,37 +24,13 @@ class Connection:
         self.user_id = user_id
         self.ws = ws
         self.focus: str | None = None  # the chat this client is showing
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
-        self.writer = asyncio.create_task(self._write())
-        self.dropped = False
+        self.outbox = Outbox(ws, limit=OUTBOX_LIMIT, what=f"chat user {user_id}")
 
     def push(self, text: str) -> None:
-        if self.dropped:
-            return
-        if self.outbox.qsize() >= OUTBOX_LIMIT:
-            logger.warning("cutting off a chat client that stopped reading (%s)", self.user_id)
-            self.dropped = True
-            self.outbox.put_nowait(None)
-            return
-        self.outbox.put_nowait(text)
-
-    async def _write(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            if text is None:
-                await self.ws.close()
-                return
-            try:
-                await self.ws.send_str(text)
-            except (ConnectionError, RuntimeError):
-                return
+        self.outbox.push(text)
 
     async def close(self) -> None:
-        self.outbox.put_nowait(None)
-        try:
-            await asyncio.wait_for(self.writer, 2)
-        except (TimeoutError, asyncio.CancelledError):
-            self.writer.cancel()
+        await self.outbox.close()
 
 
 class Hub:

@@ -213,7 +213,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/calls/history", scheduling.history)
     app.router.add_get("/login", pages.login)
     app.router.add_get("/chats", pages.chats)
-    app.router.add_get("/school/{org}", pages.chats)
+    app.router.add_get("/school/{org}", pages.school)
     app.router.add_post("/api/auth/signup", account_api.signup)
     app.router.add_post("/api/auth/login", account_api.login)
     app.router.add_post("/api/auth/logout", account_api.logout)

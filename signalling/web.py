@@ -26,6 +26,14 @@ async def chats(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "chats.html", headers={"Cache-Control": "no-cache"})
 
 
+async def school(request: web.Request) -> web.StreamResponse:
+    """A school's page, for its members only: 404 for anyone else."""
+    from accounts.http import visible_organisation
+
+    await visible_organisation(request, request.match_info["org"])
+    return await chats(request)
+
+
 async def invite(request: web.Request) -> web.StreamResponse:
     """A chat's invite landing page: it asks /api/invites/{code} what to do next."""
     return web.FileResponse(STATIC_DIR / "invite.html", headers={"Cache-Control": "no-cache"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -12,6 +11,7 @@ from accounts.sessions import user_of
 
 from . import keys
 from .access import new_token
+from .outbox import Outbox
 from .peer import Peer
 from .protocol import (
     MAX_MESSAGE_BYTES,
@@ -60,52 +60,29 @@ HOST_ACTIONS = (
     RevokeLink,
 )
 
-# A client that lets this many messages pile up is not reading: it is cut off rather
-# than letting its queue grow without bound.
+# A client that lets this many messages pile up is not reading: it is cut off.
 OUTBOX_LIMIT = 512
 
 
 class _Session:
-    """One WebSocket: the reader runs in the handler, a writer task drains the outbox."""
+    """One WebSocket: the reader runs in the handler, the outbox's writer sends."""
 
     def __init__(self, ws: web.WebSocketResponse, user_id: str | None = None) -> None:
         self.ws = ws
         self.user_id = user_id
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.outbox = Outbox(ws, limit=OUTBOX_LIMIT, what=f"call participant {user_id}")
         self.peer: Peer | None = None
         self.room: Room | None = None
-        self.writer = asyncio.create_task(self._write())
 
     def send(self, message: ServerMessage) -> None:
-        if self.outbox.qsize() >= OUTBOX_LIMIT:
-            logger.warning("closing a WebSocket whose client stopped reading")
-            self.outbox.put_nowait(None)
-            return
-        self.outbox.put_nowait(encode(message))
-
-    async def _write(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            if text is None:
-                await self.ws.close()
-                return
-            try:
-                await self.ws.send_str(text)
-            except (ConnectionError, RuntimeError):
-                return
+        self.outbox.push(encode(message))
 
     def abort(self) -> None:
         """Close the socket after what is queued has been sent."""
-        self.outbox.put_nowait(None)
+        self.outbox.finish()
 
     async def close(self) -> None:
-        self.outbox.put_nowait(None)
-        try:
-            await asyncio.wait_for(self.writer, 2)
-        except (TimeoutError, asyncio.CancelledError):
-            self.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.writer
+        await self.outbox.close()
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:

@@ -25,6 +25,19 @@ async def start_server(data_dir: Path, *, port: int = 0, **settings: Any) -> Tes
     return server
 
 
+class Restartable:
+    """One server on one data directory and port, started again as often as a test
+    needs (a restart)."""
+
+    def __init__(self, data_dir: Path, **settings: Any) -> None:
+        self.data_dir, self.settings, self.port = data_dir, settings, 0
+
+    async def start(self) -> tuple[TestServer, str]:
+        server = await start_server(self.data_dir, port=self.port, **self.settings)
+        self.port = server.port or 0
+        return server, str(server.make_url("/"))
+
+
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
     app = create_app(Config(data_dir=tmp_path / "data"))

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.signalling.conftest import start_server
+from tests.signalling.conftest import Restartable
 from tests.signalling.test_whip_whep import whep_watch, whip_publish
 from tests.support.client import CallClient, loopback_pc
 from tests.support.media import ToneAudioTrack
@@ -105,13 +104,7 @@ async def test_links_over_http_and_the_join_page(
 async def test_a_scheduled_calls_new_link_is_kept_across_a_restart(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
-    port = 0
-
-    async def started() -> tuple[TestServer, str]:
-        nonlocal port
-        server = await start_server(tmp_path, port=port)
-        port = server.port or 0
-        return server, str(server.make_url("/"))
+    started = Restartable(tmp_path).start
 
     server, base = await started()
     async with http.post(f"{base}api/schedule", json=LESSON) as response:
@@ -191,13 +184,7 @@ async def test_whip_and_whep_follow_the_same_rules(
 async def test_a_restart_keeps_a_live_calls_link_hosts_and_waiting_room(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
-    port = 0
-
-    async def started() -> tuple[TestServer, str]:
-        nonlocal port
-        server = await start_server(tmp_path, port=port)
-        port = server.port or 0
-        return server, str(server.make_url("/"))
+    started = Restartable(tmp_path).start
 
     server, base = await started()
     teacher = CallClient(http, base, "resumed", "teacher")
