@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         "'Authorization: Bearer ...' reach every call",
     )
     serve.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=os.environ.get("PARTA_DATABASE_URL"),
+        help="SQL database, e.g. postgresql+asyncpg://user:pass@host/parta "
+        "(default: SQLite in --data-dir; also PARTA_DATABASE_URL)",
+    )
+    serve.add_argument(
         "--max-upload-size",
         metavar="SIZE",
         default="16G",
@@ -156,6 +164,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     except ValueError as exc:
         raise SystemExit(f"parta: {exc}") from None
     return Config(
+        database_url=args.database_url,
         max_upload_bytes=max_upload,
         org_quota_bytes=quota,
         smtp=smtp,
