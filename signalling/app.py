@@ -21,22 +21,22 @@ from chat.service import ChatService
 from chat.uploads import Uploads
 from sfu.worker import Worker
 from store.accounts import AccountStore
+from store.calls import CallStore
 from store.chats import ChatStore, MessageDraft
 from store.database import default_url, migrate, open_engine
 from store.files import FileStore
+from store.history import HistoryStore, PastCall
+from store.schedules import ScheduleStore, StoredSchedule
 
 from . import errors, keys, links, scheduling, whip, ws
 from . import web as pages
 from .access import CallAccess, join_path
-from .call_store import CallStore
 from .calls import Calls
 from .config import Config
-from .history_store import HistoryStore, PastCall
 from .metrics import Metrics
 from .reminders import Reminders
 from .room import Room
 from .schedule import Reminder
-from .schedule_store import ScheduleStore, StoredSchedule
 
 logger = logging.getLogger(__name__)
 

@@ -11,16 +11,16 @@ from chat.service import ChatService
 from chat.uploads import Uploads
 from sfu.worker import Worker
 from store.accounts import AccountStore
+from store.calls import CallStore
 from store.chats import ChatStore
 from store.files import FileStore
+from store.history import HistoryStore
+from store.schedules import ScheduleStore
 
-from .call_store import CallStore
 from .calls import Calls
 from .config import Config
-from .history_store import HistoryStore
 from .metrics import Metrics
 from .reminders import Reminders
-from .schedule_store import ScheduleStore
 
 CONFIG = web.AppKey("config", Config)
 WORKER = web.AppKey("worker", Worker)

@@ -21,10 +21,11 @@ from email.message import EmailMessage
 import aiosmtplib
 from prometheus_client import Counter
 
+from store.schedules import ScheduleStore, StoredSchedule
+
 from .access import join_path
 from .invites import SmtpSettings, build_reminder, send
 from .schedule import Reminder, reminders_between, when_in
-from .schedule_store import ScheduleStore, StoredSchedule
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from accounts.sessions import user_of
 from chat.service import NotFound
 from store.chats import MessageDraft
+from store.schedules import Invitee, StoredSchedule
 
 from . import keys
 from .access import CallAccess, join_path, new_token, token_hash
@@ -27,7 +28,6 @@ from .schedule import (
     to_ics,
     when_in,
 )
-from .schedule_store import Invitee, StoredSchedule
 
 
 def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:

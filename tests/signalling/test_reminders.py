@@ -21,8 +21,8 @@ from signalling.config import Config
 from signalling.invites import SmtpSettings
 from signalling.reminders import Reminders
 from signalling.schedule import check_schedule
-from signalling.schedule_store import Invitee, ScheduleStore
 from store.database import default_url, migrate, open_engine
+from store.schedules import Invitee, ScheduleStore
 from tests.signalling.test_invites import Inbox, free_port
 
 WEEKLY = check_schedule(

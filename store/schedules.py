@@ -1,4 +1,4 @@
-"""Where scheduled lessons are kept. The only module of signalling/ that runs SQL."""
+"""Where scheduled lessons, their invitees and the reminders sent are kept."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.tables import call_invitees, reminders_sent, scheduled_calls
+from signalling.schedule import Schedule
 
-from .schedule import Schedule
+from .tables import call_invitees, reminders_sent, scheduled_calls
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from signalling.access import CallAccess, token_hash
-from signalling.call_store import STALE, CallStore
+from store.calls import STALE, CallStore
 from store.database import default_url, migrate, open_engine
 
 

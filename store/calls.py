@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.tables import calls
+from signalling.access import CallAccess
 
-from .access import CallAccess
+from .tables import calls
 
 # an ad-hoc call found in the store this long after its last change is not resumed
 STALE = timedelta(hours=12)
