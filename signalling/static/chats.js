@@ -594,6 +594,7 @@ function route() {
     else showWelcome();
   }
   renderList();
+  renderSchoolLinks();
 }
 
 export function renderSchoolLinks() {
@@ -604,6 +605,7 @@ export function renderSchoolLinks() {
     href: `/school/${encodeURIComponent(id)}`,
     class: 'school-link',
     'data-testid': 'school-link',
+    'aria-current': location.pathname === `/school/${encodeURIComponent(id)}` ? 'page' : null,
     onclick: (event) => {
       event.preventDefault();
       navigate(`/school/${encodeURIComponent(id)}`);

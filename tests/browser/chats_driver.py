@@ -1,0 +1,366 @@
+"""Chats in headless Chromium: a teacher sets up a school, a class chat and talks with a
+student live; a file goes up (resumed after a broken connection) and comes down intact;
+the student sends a voice message.
+
+Run by tests/browser/test_chats_page.py inside a private network namespace (only
+loopback exists there). Starts parta in-process, prints one JSON object, and leaves
+screenshots of the chat list, a chat with text, file and voice messages, the info panel
+with the invite QR code, the school's page, and the phone layout.
+
+The teacher opens /chats without a school: "Create a school" leads to its page, whose
+invite codes the teacher shares, joining with the teachers' one. The student has only an
+account and the chat's invite link (/invite/<code>): the landing page asks for the
+student code, then "Join" opens the chat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Page, Route
+
+from tests.browser.driver import wait_until
+from tests.browser.people import person
+from tests.browser.stage import driver_main, parta_and_chromium
+
+SCHOOL = "Lyceum 7"
+CHAT = "Algebra 7b"
+FILE_SIZE = 3 * 1024 * 1024 + 123
+
+OVERFLOW = (
+    "[...document.querySelectorAll('body *')].some((n) => {"
+    " const r = n.getBoundingClientRect();"
+    " return r.width > 0 && r.right > window.innerWidth + 0.5; })"
+)
+
+
+def testid(name: str) -> str:
+    return f"[data-testid='{name}']"
+
+
+async def see_message(page: Page, text: str, timeout: float) -> bool:
+    return await wait_until(
+        page,
+        f'[...document.querySelectorAll("{testid("message-text")}")]'
+        f".some((n) => n.textContent === {text!r})",
+        timeout,
+    )
+
+
+async def chat_loaded(page: Page, timeout: float) -> None:
+    await page.wait_for_function(
+        "document.getElementById('pane-chat')?.dataset.loaded === 'true'"
+        " && !document.getElementById('pane-chat').hidden",
+        timeout=timeout * 1000,
+    )
+
+
+async def clear_toasts(page: Page) -> None:
+    await page.evaluate("document.getElementById('toasts').replaceChildren()")
+
+
+async def send(page: Page, text: str) -> None:
+    await page.get_by_test_id("composer-text").fill(text)
+    await page.get_by_test_id("composer-text").press("Enter")
+
+
+async def teacher_sets_up(
+    teacher: Page, base: str, out_dir: Path, timeout: float, result: dict[str, Any]
+) -> dict[str, str]:
+    # from the home page's account bar to the chats
+    await teacher.goto(f"{base}/")
+    await teacher.get_by_test_id("link-chats").click()
+    await teacher.wait_for_url(f"{base}/chats", timeout=timeout * 1000)
+    welcome = teacher.get_by_test_id("pane-welcome")
+    await welcome.wait_for(state="visible", timeout=timeout * 1000)
+    result["welcome_forms"] = [
+        await teacher.get_by_test_id("join-school-form").is_visible(),
+        await teacher.get_by_test_id("create-school-form").is_visible(),
+    ]
+    await teacher.screenshot(path=str(out_dir / "chats-welcome-1280.png"))
+
+    # "Create a school": its page shows the invite codes; join it as a teacher
+    await teacher.get_by_test_id("input-school-name").fill(SCHOOL)
+    await teacher.get_by_test_id("btn-create-school").click()
+    codes = teacher.get_by_test_id("school-codes")
+    await codes.wait_for(state="visible", timeout=timeout * 1000)
+    found = {}
+    for role in ("teacher", "student", "parent"):
+        row = teacher.get_by_test_id(f"code-{role}")
+        found[role] = (await row.get_by_test_id("code-value").inner_text()).strip()
+    result["school_url"] = teacher.url.replace(base, "")
+    result["join_code_prefilled"] = (
+        await codes.get_by_test_id("input-school-code").input_value() == found["teacher"]
+    )
+    await codes.get_by_test_id("input-full-name").fill("Olga Ivanova")
+    await codes.get_by_test_id("btn-join-school").click()
+    await teacher.wait_for_function(
+        "document.querySelector(\"[data-testid='count-teacher'] strong\")?.textContent === '1'",
+        timeout=timeout * 1000,
+    )
+    result["teacher_joined_school"] = True
+
+    # a new class chat, public in the school
+    await teacher.get_by_test_id("btn-new-chat").click()
+    await teacher.get_by_test_id("input-chat-title").fill(CHAT)
+    result["channel_offered_to_teacher"] = await teacher.get_by_test_id(
+        "radio-channel"
+    ).is_visible()
+    await teacher.get_by_test_id("check-public").check()
+    await clear_toasts(teacher)
+    await teacher.screenshot(path=str(out_dir / "new-chat-dialog-1280.png"))
+    await teacher.get_by_test_id("btn-create-chat").click()
+    await chat_loaded(teacher, timeout)
+    result["chat_title"] = await teacher.get_by_test_id("chat-title").inner_text()
+    result["created_notice"] = await teacher.get_by_test_id("system-message").first.inner_text()
+
+    # the info panel: the invite link and its QR code
+    await clear_toasts(teacher)
+    await teacher.get_by_test_id("btn-info").click()
+    url = teacher.get_by_test_id("invite-url")
+    await url.wait_for(state="visible", timeout=timeout * 1000)
+    invite = await url.input_value()
+    result["invite_url"] = invite
+    result["qr_loaded"] = await wait_until(
+        teacher,
+        f'document.querySelector("{testid("invite-qr")}")?.naturalWidth > 100',
+        timeout,
+    )
+    await teacher.screenshot(path=str(out_dir / "chat-info-qr-1280.png"))
+    await teacher.get_by_test_id("btn-info-close").click()
+    return {"invite": invite, **found}
+
+
+async def student_joins(
+    student: Page, invite: str, code: str, out_dir: Path, timeout: float, result: dict[str, Any]
+) -> None:
+    await student.goto(invite)
+    await student.get_by_test_id("profile-form").wait_for(state="visible", timeout=timeout * 1000)
+    result["invite_page_title"] = await student.get_by_test_id("invite-title").inner_text()
+    result["invite_page_school"] = await student.get_by_test_id("invite-school").inner_text()
+    await student.screenshot(path=str(out_dir / "invite-page-1280.png"))
+    await student.get_by_test_id("input-school-code").fill(code)
+    await student.get_by_test_id("input-full-name").fill("Pavel Smirnov")
+    await student.get_by_test_id("input-class").fill("7b")
+    await student.get_by_test_id("btn-create-profile").click()
+    await student.get_by_test_id("btn-invite-join").click(timeout=timeout * 1000)
+    await student.wait_for_url("**/chats?chat=*", timeout=timeout * 1000)
+    await chat_loaded(student, timeout)
+    result["student_chat_title"] = await student.get_by_test_id("chat-title").inner_text()
+
+
+async def upload_with_a_break(
+    teacher: Page, out_dir: Path, timeout: float, result: dict[str, Any]
+) -> str:
+    """A ~3 MB file whose first PATCH breaks: "Resume" asks HEAD and finishes it."""
+    data = os.urandom(FILE_SIZE)
+    path = out_dir / "worksheet.bin"
+    path.write_bytes(data)
+    broken: list[str] = []
+
+    async def break_first_patch(route: Route) -> None:
+        if route.request.method == "PATCH" and not broken:
+            broken.append(route.request.url)
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await teacher.route("**/api/uploads/*", break_first_patch)
+    await teacher.get_by_test_id("file-input").set_input_files(str(path))
+    row = teacher.get_by_test_id("upload-row")
+    await teacher.wait_for_function(
+        f"document.querySelector(\"{testid('upload-row')}\")?.dataset.state === 'failed'",
+        timeout=timeout * 1000,
+    )
+    result["upload_failed_text"] = await row.get_by_test_id("upload-status").inner_text()
+    await teacher.screenshot(path=str(out_dir / "upload-failed-1280.png"))
+    await row.get_by_test_id("btn-resume").click()
+    await row.wait_for(state="detached", timeout=timeout * 1000)
+    await teacher.unroute("**/api/uploads/*")
+    result["upload_broken_once"] = len(broken) == 1
+    return hashlib.sha256(data).hexdigest()
+
+
+async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
+    errors: list[str] = []
+    result["page_errors"] = errors
+    async with parta_and_chromium(out_dir) as (_app, base, browser):
+        desk = {"viewport": {"width": 1280, "height": 800}}
+        teacher = await person(browser, base, "Olga Ivanova", errors=errors, **desk)
+        student = await person(browser, base, "Pavel Smirnov", errors=errors, **desk)
+        setup = await teacher_sets_up(teacher, base, out_dir, timeout, result)
+        await student_joins(student, setup["invite"], setup["student"], out_dir, timeout, result)
+
+        # live, both ways, without reloading
+        result["teacher_sees_join"] = await wait_until(
+            teacher,
+            f'[...document.querySelectorAll("{testid("system-message")}")]'
+            ".some((n) => n.textContent.includes('Pavel Smirnov joined'))",
+            timeout,
+        )
+        await send(teacher, "Good morning, 7b!")
+        result["student_sees_teacher"] = await see_message(student, "Good morning, 7b!", timeout)
+        await send(student, "Good morning!")
+        result["teacher_sees_student"] = await see_message(teacher, "Good morning!", timeout)
+        result["teacher_sees_seen_mark"] = await wait_until(
+            teacher, f'!!document.querySelector("{testid("msg-seen")}")', timeout
+        )
+
+        # a file, resumed after a broken connection, downloaded by the student intact
+        digest = await upload_with_a_break(teacher, out_dir, timeout, result)
+        card = student.get_by_test_id("file-card")
+        await card.wait_for(state="visible", timeout=timeout * 1000)
+        result["student_file_name"] = await card.get_by_test_id("file-name").inner_text()
+        async with student.expect_download(timeout=timeout * 1000) as info:
+            await card.get_by_test_id("file-download").click()
+        download = await info.value
+        saved = Path(await download.path())
+        result["download_size"] = saved.stat().st_size
+        result["download_sha_matches"] = hashlib.sha256(saved.read_bytes()).hexdigest() == digest
+
+        # the student records a voice message; the teacher gets a player
+        await student.get_by_test_id("btn-record").click()
+        await student.get_by_test_id("recorder").wait_for(state="visible", timeout=timeout * 1000)
+        await student.wait_for_timeout(2200)
+        result["rec_timer"] = await student.get_by_test_id("rec-timer").inner_text()
+        await student.get_by_test_id("btn-rec-send").click()
+        voice = teacher.get_by_test_id("voice-message")
+        await voice.wait_for(state="visible", timeout=timeout * 1000)
+        result["voice_playable"] = await wait_until(
+            teacher, f'document.querySelector("{testid("voice-audio")}")?.readyState >= 1', timeout
+        )
+        result["voice_src"] = await voice.get_by_test_id("voice-audio").get_attribute("src")
+        result["voice_transcript_state"] = await teacher.evaluate(
+            f'document.querySelector("{testid("transcript-pending")}")?.textContent'
+            f' ?? document.querySelector("{testid("transcript")}")?.textContent ?? null'
+        )
+        await teacher.locator("#messages").evaluate("(n) => { n.scrollTop = n.scrollHeight; }")
+        await clear_toasts(teacher)
+        await teacher.screenshot(path=str(out_dir / "chat-view-1280.png"))
+
+        # edit a message: the student sees the new text
+        await teacher.get_by_test_id("message").filter(has_text="Good morning, 7b!").hover()
+        await (
+            teacher.get_by_test_id("message")
+            .filter(has_text="Good morning, 7b!")
+            .get_by_test_id("message-menu")
+            .click()
+        )
+        await teacher.get_by_test_id("menu-edit").click()
+        await teacher.get_by_test_id("composer-text").fill("Good morning, class 7b!")
+        await teacher.get_by_test_id("composer-text").press("Enter")
+        result["student_sees_edit"] = await see_message(student, "Good morning, class 7b!", timeout)
+
+        # the student looks at the list: a new message is a toast and a badge
+        await student.get_by_test_id("link-calls").wait_for(state="attached")
+        await student.goto(f"{base}/chats")
+        await student.wait_for_function(
+            "document.getElementById('chats-app')?.dataset.live === 'online'",
+            timeout=timeout * 1000,
+        )
+        await send(teacher, "Homework: page 42")
+        toast = student.locator("[data-testid^='toast-note-']")
+        await toast.wait_for(state="visible", timeout=timeout * 1000)
+        result["toast_text"] = await toast.inner_text()
+        result["badge"] = await wait_until(
+            student,
+            f"document.querySelector(\"{testid('unread-badge')}\")?.textContent === '1'",
+            timeout,
+        )
+        await student.screenshot(path=str(out_dir / "chat-list-1280.png"))
+
+        # folders, pins and mute, on the teacher's list
+        await teacher.get_by_test_id("btn-folders").click()
+        await teacher.get_by_test_id("input-new-folder").fill("Class 7b")
+        await teacher.get_by_test_id("btn-add-folder").click()
+        await teacher.get_by_test_id("folder-row").wait_for(timeout=timeout * 1000)
+        await teacher.get_by_test_id("btn-dialog-close").click()
+        item = teacher.get_by_test_id("chat-item").filter(has_text=CHAT)
+        await item.get_by_test_id("chat-menu").click()
+        await teacher.get_by_test_id("menu-folder").click()
+        await item.get_by_test_id("chat-menu").click()
+        await teacher.get_by_test_id("menu-pin").click()
+        await teacher.wait_for_function(
+            "window.partaChats.state.chats[0]?.pinned_order != null", timeout=timeout * 1000
+        )
+        await item.get_by_test_id("chat-menu").click()
+        await teacher.get_by_test_id("menu-mute-1h").click()
+        await teacher.wait_for_function(
+            "!!window.partaChats.state.chats[0]?.muted_until", timeout=timeout * 1000
+        )
+        await teacher.get_by_test_id("folder-tab").click()
+        result["folder_shows_chat"] = await wait_until(
+            teacher,
+            f'[...document.querySelectorAll("{testid("chat-item-title")}")]'
+            f".map((n) => n.textContent).join() === {CHAT!r}",
+            timeout,
+        )
+        result["teacher_marks"] = await item.locator(".chat-mark").evaluate_all(
+            "(nodes) => nodes.map((n) => n.title)"
+        )
+        await teacher.screenshot(path=str(out_dir / "chat-list-folder-1280.png"))
+
+        # settings: the teacher's working hours
+        await teacher.get_by_test_id("btn-settings").click()
+        await teacher.get_by_test_id("hours-form").wait_for(timeout=timeout * 1000)
+        await teacher.get_by_test_id("check-day-6").check()
+        await teacher.get_by_test_id("input-hours-from").fill("08:30")
+        await teacher.get_by_test_id("btn-save-hours").click()
+        saved = teacher.get_by_test_id("toast-success").filter(has_text="Working hours saved")
+        await saved.wait_for(timeout=timeout * 1000)
+        result["hours_saved"] = True
+        await teacher.screenshot(path=str(out_dir / "settings-1280.png"))
+        await teacher.get_by_test_id("btn-dialog-close").click()
+
+        # the school's page, as the student sees it
+        await student.goto(f"{base}{result['school_url']}")
+        page = student.get_by_test_id("school-page")
+        await student.wait_for_function(
+            "document.getElementById('pane-school')?.dataset.loaded === 'true'",
+            timeout=timeout * 1000,
+        )
+        result["school_name"] = await page.get_by_test_id("school-name").inner_text()
+        result["school_counts"] = {
+            role: await page.locator(f"{testid('count-' + role)} strong").inner_text()
+            for role in ("teacher", "student", "parent")
+        }
+        result["school_chats"] = await page.get_by_test_id("school-chats").inner_text()
+        result["student_sees_codes"] = await page.get_by_test_id("school-codes").count()
+        await student.screenshot(path=str(out_dir / "school-page-1280.png"), full_page=True)
+
+        # the same on a phone
+        await student.set_viewport_size({"width": 390, "height": 844})
+        await student.goto(f"{base}/chats")
+        await student.get_by_test_id("chat-item").first.wait_for(timeout=timeout * 1000)
+        result["phone_overflow_list"] = await student.evaluate(OVERFLOW)
+        await student.screenshot(path=str(out_dir / "phone-list-390.png"))
+        await student.get_by_test_id("chat-link").first.click()
+        await chat_loaded(student, timeout)
+        result["phone_list_hidden_in_chat"] = not await student.locator("#sidebar").is_visible()
+        result["phone_overflow_chat"] = await student.evaluate(OVERFLOW)
+        await student.screenshot(path=str(out_dir / "phone-chat-390.png"))
+        await student.get_by_test_id("btn-info").click()
+        await student.get_by_test_id("invite-qr").wait_for(timeout=timeout * 1000)
+        result["phone_overflow_info"] = await student.evaluate(OVERFLOW)
+        await student.screenshot(path=str(out_dir / "phone-info-390.png"))
+        await student.get_by_test_id("btn-info-close").click()
+        await student.get_by_test_id("btn-back").click()
+        result["phone_back_to_list"] = await student.get_by_test_id("chat-list").is_visible()
+        await student.goto(f"{base}{result['school_url']}")
+        await student.wait_for_function(
+            "document.getElementById('pane-school')?.dataset.loaded === 'true'",
+            timeout=timeout * 1000,
+        )
+        result["phone_overflow_school"] = await student.evaluate(OVERFLOW)
+        await student.screenshot(path=str(out_dir / "phone-school-390.png"), full_page=True)
+
+
+def main() -> None:
+    driver_main(run, default_timeout=20)
+
+
+if __name__ == "__main__":
+    main()
