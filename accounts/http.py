@@ -15,7 +15,7 @@ from aiohttp import web
 
 from signalling import keys
 from signalling.errors import Refused, json_body, text_field
-from store.accounts import ROLES, Conflict, Organisation, Profile, User
+from store.accounts import ROLES, Conflict, Organisation, Profile, QuietHours, User
 
 from .passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
 from .sessions import COOKIE, TOKEN, set_cookie, user_of
@@ -42,6 +42,20 @@ def describe_profile(profile: Profile, org: Organisation | None = None) -> dict[
     if org is not None:
         described["org"] = {"id": org.id, "name": org.name}
     return described
+
+
+def describe_hours(hours: QuietHours) -> dict[str, Any]:
+    """Working hours as PUT /api/profiles/{id}/quiet-hours takes them."""
+
+    def clock(minutes: int) -> str:
+        return f"{minutes // 60:02}:{minutes % 60:02}"
+
+    return {
+        "days": list(hours.days),
+        "from": clock(hours.start_minute),
+        "to": clock(hours.end_minute),
+        "time_zone": hours.time_zone,
+    }
 
 
 def _password(body: dict[str, Any]) -> str:
@@ -128,7 +142,10 @@ async def me(request: web.Request) -> web.Response:
     accounts = request.app[keys.ACCOUNTS]
     profiles = []
     for profile in await accounts.profiles_of(user.id):
-        profiles.append(describe_profile(profile, await accounts.organisation(profile.org_id)))
+        described = describe_profile(profile, await accounts.organisation(profile.org_id))
+        hours = await accounts.quiet_hours(profile.id)
+        described["quiet_hours"] = None if hours is None else describe_hours(hours)
+        profiles.append(described)
     admin_of = [{"id": o.id, "name": o.name} for o in await accounts.admin_of(user.id)]
     return web.json_response(
         {"user": describe_user(user), "profiles": profiles, "admin_of": admin_of}

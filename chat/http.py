@@ -17,7 +17,7 @@ from accounts.sessions import USER, user_of
 from signalling import keys
 from signalling.errors import Refused, json_body, text_field
 from store.accounts import QuietHours
-from store.chats import ChatListing, MessageDraft
+from store.chats import ChatListing, MemberState, MessageDraft
 
 from .service import ChatService, Forbidden, Invalid, NotFound, Seat, describe_message
 
@@ -57,6 +57,18 @@ def _url(request: web.Request, path: str) -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def _state(state: MemberState) -> dict[str, Any]:
+    """The caller's own view of a chat."""
+    return {
+        "marked_unread": state.marked_unread,
+        "archived": state.archived,
+        "pinned_order": state.pinned_order,
+        "folder_id": state.folder_id,
+        "muted_until": _iso(state.muted_until),
+        "last_read_seq": state.last_read_seq,
+    }
 
 
 def _listing(entry: ChatListing) -> dict[str, Any]:
@@ -134,6 +146,7 @@ async def one(request: web.Request) -> web.Response:
             "member": seat.state is not None,
             "role": None if seat.state is None else seat.state.role,
             "me": seat.profile.id,
+            "state": None if seat.state is None else _state(seat.state),
             "members": [
                 {
                     "profile_id": m.profile_id,

@@ -168,7 +168,10 @@ class ChatService:
         assert edited is not None
         await self._tell_members(
             seat.chat,
-            {"type": "message_edited", "message": self.describe(edited, {})},
+            {
+                "type": "message_edited",
+                "message": self.describe(edited, {seat.profile.id: seat.profile.full_name}),
+            },
         )
         return edited
 

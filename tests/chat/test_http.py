@@ -152,7 +152,8 @@ async def test_messages_live_delivery_read_state_and_notifications(
     assert (await school.call(ann, "PATCH", path, {"text": "forged"}))[0] == 403
     status, edited = await school.call(bob, "PATCH", path, {"text": "Hello!"})
     assert status == 200 and edited["text"] == "Hello!" and edited["edited_at"]
-    assert (await teacher_live.wait_for("message_edited"))[0]["message"]["text"] == "Hello!"
+    edited_event = (await teacher_live.wait_for("message_edited"))[0]["message"]
+    assert edited_event["text"] == "Hello!" and edited_event["sender"]["full_name"] == "Student 1"
     assert (await school.call(ann, "DELETE", path))[0] == 403
     assert (await school.call(school.teacher, "DELETE", path))[0] == 204
     assert (await ann_live.wait_for("message_deleted"))[0]["seq"] == sent["seq"]
@@ -210,6 +211,8 @@ async def test_muted_chats_notify_nobody_and_quiet_hours_are_silent(
     assert (await school.call(teacher, "PUT", path, hours))[0] == 204
     assert (await school.call(ann, "PUT", path, hours))[0] == 404  # not hers
     assert (await school.call(teacher, "PUT", path, {**hours, "time_zone": "Mars/Base"}))[0] == 400
+    _, me = await school.call(teacher, "GET", "api/me")
+    assert me["profiles"][0]["quiet_hours"] == hours
     from datetime import UTC, datetime
 
     from chat.quiet import is_quiet
@@ -254,6 +257,8 @@ async def test_each_members_own_view_of_a_chat(base_url: str, http: aiohttp.Clie
     await school.call(teacher, "PATCH", f"api/chats/{second}/state", {"pinned_order": 1})
     _, listing = await school.call(teacher, "GET", "api/chats")
     assert [c["id"] for c in listing["chats"]] == [second, first]
+    _, detail = await school.call(teacher, "GET", f"api/chats/{second}")
+    assert detail["state"]["pinned_order"] == 1 and detail["state"]["archived"] is False
     # mark unread, archive (out of the main list, into ?archived=1), unarchive
     await school.call(teacher, "PATCH", state, {"marked_unread": True, "archived": True})
     _, listing = await school.call(teacher, "GET", "api/chats")
