@@ -92,7 +92,10 @@ DEFINITIONS = {
 class Server:
     """`parta serve` on a free port, in its own process; always stopped by `stop`."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, extra_args: Sequence[str] | None = None
+    ) -> None:
+        self.extra_args = list(extra_args or ())
         self.port = procstat.free_tcp_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -119,6 +122,7 @@ class Server:
             "warning",
             "--bearer-token",
             _child_env()[procstat.TOKEN_VARIABLE],
+            *self.extra_args,
         ]
         script = Path(sys.executable).with_name("parta")
         if script.exists():

@@ -86,3 +86,43 @@ def test_forwarding_benchmark_prints_json() -> None:
     assert run["server"]["forwarded_pps"] > 0
     assert run["loss_percent"]["mean"] < 5
     assert "p99" in run["latency_ms"]
+
+
+def _run_benchmark(module: str, *args: str) -> dict[str, object]:
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result: dict[str, object] = json.loads(completed.stdout)
+    return result
+
+
+@pytest.mark.timeout(60)
+def test_upload_benchmark_prints_json() -> None:
+    """`python -m benchmarks.upload` with a small file in two PATCH requests; the figures
+    are not judged, the server's SHA-256 must match."""
+    result = _run_benchmark("benchmarks.upload", "--size", "8M", "--chunk", "5M")
+    assert result["size_bytes"] == 8 * 1024 * 1024
+    assert result["patch_requests"] == 2
+    digests = result["sha256"]
+    assert isinstance(digests, dict) and digests["match"] is True, digests
+    assert isinstance(result["throughput_mb_s"], float)
+    server = result["server"]
+    assert isinstance(server, dict) and server["peak_rss_mib"] > 0
+
+
+@pytest.mark.timeout(60)
+def test_chat_fanout_benchmark_prints_json() -> None:
+    """`python -m benchmarks.chat_fanout` with 20 subscribers and 10 posts: every post
+    reaches every subscriber; the figures are not judged."""
+    result = _run_benchmark(
+        "benchmarks.chat_fanout", "--clients", "20", "--messages", "10", "--setup-concurrency", "8"
+    )
+    assert result["deliveries"] == result["deliveries_expected"] == 200
+    assert result["clients_with_every_message"] == 20
+    latency = result["latency_ms"]
+    assert isinstance(latency, dict) and latency["p99"] is not None
