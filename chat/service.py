@@ -215,37 +215,41 @@ class ChatService:
     async def deliver(self, chat: Chat, message: Message, sender: Profile | None = None) -> None:
         """A new message to every member online, and a notification to those not
         looking at the chat: none for a muted chat, a silent one outside the
-        recipient's working hours."""
-        members = await self.chats.member_user_ids(chat.id)
+        recipient's working hours. One query and two fan-outs, whatever the number of
+        members: no await per member."""
+        audience = await self.chats.audience(chat.id)
         names = {sender.id: sender.full_name} if sender is not None else {}
         described = self.describe(message, names)
         self.hub.publish(
-            {user_id for user_id, _ in members},
+            {member.user_id for member in audience},
             {"type": "message", "chat_id": chat.id, "message": described},
         )
         if message.kind == "system" and message.meta.get("event") not in NOTIFYING:
             return
         at = now()
-        for user_id, profile_id in members:
-            if profile_id == message.sender_id or not self.hub.online(user_id):
+        loud: set[str] = set()
+        silent: set[str] = set()
+        for member in audience:
+            if member.profile_id == message.sender_id or not self.hub.online(member.user_id):
                 continue
-            looking = [c for c in self.hub.connections(user_id) if c.focus == chat.id]
-            if looking:
+            if any(c.focus == chat.id for c in self.hub.connections(member.user_id)):
+                continue  # looking at the chat
+            if member.muted_until is not None and _aware(member.muted_until) > at:
                 continue
-            state = await self.chats.state(chat.id, profile_id)
-            if state is None or (state.muted_until is not None and _aware(state.muted_until) > at):
-                continue
-            hours = await self.accounts.quiet_hours(profile_id)
-            self.hub.publish(
-                [user_id],
-                {
-                    "type": "notification",
-                    "chat_id": chat.id,
-                    "title": chat.title,
-                    "message": described,
-                    "silent": hours is not None and is_quiet(hours, at),
-                },
-            )
+            quiet = member.quiet_hours is not None and is_quiet(member.quiet_hours, at)
+            (silent if quiet else loud).add(member.user_id)
+        for users, is_silent in ((loud, False), (silent, True)):
+            if users:
+                self.hub.publish(
+                    users,
+                    {
+                        "type": "notification",
+                        "chat_id": chat.id,
+                        "title": chat.title,
+                        "message": described,
+                        "silent": is_silent,
+                    },
+                )
 
     @staticmethod
     def describe(message: Message, names: dict[str, str]) -> dict[str, Any]:
