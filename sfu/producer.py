@@ -13,7 +13,7 @@ from .keyframe import KeyframeLimiter
 from .rtp import h264_keyframe_start, vp8_keyframe_start
 
 if TYPE_CHECKING:
-    from .consumer import Consumer
+    from .consumer import Forwarder
 
 NTP_EPOCH_OFFSET = 2208988800
 # A larger gap is an outage, not loss: a keyframe request repairs it better.
@@ -60,7 +60,7 @@ class Producer:
         self.muted = False
         self.forwarding = True  # False while a host has muted this source
         self.closed = False
-        self.consumers: tuple[Consumer, ...] = ()
+        self.consumers: tuple[Forwarder, ...] = ()
         self.history = PacketHistory(1024 if kind == "video" else 128)
         self._clock = clock
         self._clock_rate = codec.clock_rate

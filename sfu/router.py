@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .consumer import Consumer
+from .consumer import Consumer, Forwarder
 from .producer import Producer
 from .sdp import IncomingTrack
 from .speaker import ActiveSpeakerDetector
@@ -144,6 +144,17 @@ class Router:
         producer.consumers = (*producer.consumers, consumer)
         producer.request_keyframe()
         return consumer
+
+    def add_tap(self, producer: Producer, tap: Forwarder) -> None:
+        """An in-process consumer (the recorder's) joins the producer's fan-out: it gets
+        the decrypted packets as they are, before any subscriber's rewriting."""
+        if not producer.forwarding:
+            tap.pause()
+        producer.consumers = (*producer.consumers, tap)
+        producer.request_keyframe()
+
+    def remove_tap(self, producer: Producer, tap: Forwarder) -> None:
+        producer.consumers = tuple(c for c in producer.consumers if c is not tap)
 
     def set_forwarding(self, producer: Producer, forwarding: bool) -> None:
         """Stop or restart forwarding `producer` to every consumer (enforced muting)."""
