@@ -48,6 +48,7 @@ class Router:
         self.detector = ActiveSpeakerDetector()
         self.on_active_speaker: Callable[[str], None] | None = None
         self.on_producer_closed: list[Callable[[Producer], None]] = []
+        self.on_producer_added: list[Callable[[Producer], None]] = []
         self._totals = totals
         self._clock = clock
         self._consumer_transport: dict[str, WebRtcTransport] = {}
@@ -100,6 +101,8 @@ class Router:
         transport.attach_producer(producer, track)
         if producer.kind == "audio" and self._speaker_task is None:
             self._speaker_task = asyncio.create_task(self._run_speaker_detection())
+        for callback in list(self.on_producer_added):
+            callback(producer)
         return producer
 
     def close_producer(self, producer: Producer) -> None:

@@ -26,14 +26,16 @@ from store.chats import ChatStore, MessageDraft
 from store.database import default_url, migrate, open_engine
 from store.files import FileStore
 from store.history import HistoryStore, PastCall
+from store.recordings import RecordingStore
 from store.schedules import ScheduleStore, StoredSchedule
 
-from . import errors, keys, links, scheduling, whip, ws
+from . import errors, keys, links, recording_api, scheduling, whip, ws
 from . import web as pages
 from .access import CallAccess, join_path
 from .calls import Calls
 from .config import Config
 from .metrics import Metrics
+from .recordings import Recordings
 from .reminders import Reminders
 from .room import Room
 from .schedule import Reminder
@@ -77,6 +79,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.CHATS] = ChatStore(engine)
     app[keys.HUB] = Hub()
     app[keys.FILES] = FileStore(engine)
+    app[keys.RECORDING_STORE] = RecordingStore(engine)
     app[keys.UPLOADS] = Uploads(
         config.data_dir / "files",
         max_size=config.max_upload_bytes,
@@ -106,6 +109,13 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.WORKER] = worker
     app[keys.CALLS] = calls
+    recordings = Recordings(config.data_dir / "recordings", recording_api.lander(app))
+    app[keys.RECORDINGS] = recordings
+
+    async def finish_recording(room: Room) -> None:
+        await recordings.stop(room, None, quiet=True)
+
+    calls.before_close.append(finish_recording)
     app[keys.METRICS].attach(worker, calls)
     calls.on_call_over = _recorder(app[keys.HISTORY])
     schedules = app[keys.SCHEDULES]
@@ -256,6 +266,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch("/api/uploads/{upload}", tus.patch)
     app.router.add_delete("/api/uploads/{upload}", tus.terminate)
     app.router.add_get("/api/files/{file}", tus.download)
+    app.router.add_get("/api/calls/{call}/recordings", recording_api.listing)
+    app.router.add_post("/api/calls/{call}/recording", recording_api.control)
+    app.router.add_delete("/api/calls/{call}/recording", recording_api.control)
+    app.router.add_get("/api/recordings/{recording}", recording_api.download)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

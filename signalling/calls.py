@@ -45,6 +45,8 @@ class Calls:
         self._by_link: dict[str, str] = {}
         # told about every call that took place, when its room closes
         self.on_call_over: Callable[[Room], Awaitable[None]] | None = None
+        # told before a room closes (a recording in it is finished)
+        self.before_close: list[Callable[[Room], Awaitable[None]]] = []
         self._reports: set[asyncio.Task[None]] = set()
         # Calls a host ended take no one for a while, so the people sent away cannot
         # simply start them again; after that the link works again (next week's
@@ -210,8 +212,16 @@ class Calls:
             over = not room.access.scheduled and room.access.ended_until is None
             if over and not self.stopping:
                 self._forget(room.id)  # an ad-hoc call's name and link are free again
+            await self._closing(room)
             await self.worker.close_router(room.id)
             await self._report(room)
+
+    async def _closing(self, room: Room) -> None:
+        for callback in list(self.before_close):
+            try:
+                await callback(room)
+            except Exception:
+                logger.exception("closing call %s", room.id)
 
     async def _report(self, room: Room) -> None:
         # A task of our own: the write must not die with the WebSocket handler that
@@ -242,6 +252,7 @@ class Calls:
         the people of a live call get back in after a restart."""
         self.stopping = True
         for room in list(self.rooms.values()):
+            await self._closing(room)
             await room.close()
             await self._report(room)
         self.rooms.clear()

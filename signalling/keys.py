@@ -15,11 +15,13 @@ from store.calls import CallStore
 from store.chats import ChatStore
 from store.files import FileStore
 from store.history import HistoryStore
+from store.recordings import RecordingStore
 from store.schedules import ScheduleStore
 
 from .calls import Calls
 from .config import Config
 from .metrics import Metrics
+from .recordings import Recordings
 from .reminders import Reminders
 
 CONFIG = web.AppKey("config", Config)
@@ -41,3 +43,5 @@ CHAT_SERVICE = web.AppKey("chat_service", ChatService)
 UPLOADS = web.AppKey("uploads", Uploads)
 FILES = web.AppKey("files", FileStore)
 LOGIN_LIMITER = web.AppKey("login_limiter", FailureLimiter)
+RECORDINGS = web.AppKey("recordings", Recordings)
+RECORDING_STORE = web.AppKey("recording_store", RecordingStore)

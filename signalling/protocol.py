@@ -129,6 +129,16 @@ class RevokeLink:
 
 
 @dataclass(frozen=True)
+class StartRecording:
+    type: ClassVar[str] = "start_recording"
+
+
+@dataclass(frozen=True)
+class StopRecording:
+    type: ClassVar[str] = "stop_recording"
+
+
+@dataclass(frozen=True)
 class SetWaitingRoom:
     type: ClassVar[str] = "set_waiting_room"
     enabled: bool
@@ -169,6 +179,8 @@ ClientMessage = (
     | AdmitAll
     | NewLink
     | RevokeLink
+    | StartRecording
+    | StopRecording
 )
 ROLES = ("host", "cohost", "participant")
 
@@ -287,6 +299,10 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         return Deny(peer_id=_field(data, "peer_id", str, kind))
     if kind == "admit_all":
         return AdmitAll()
+    if kind == "start_recording":
+        return StartRecording()
+    if kind == "stop_recording":
+        return StopRecording()
     if kind == "new_link":
         return NewLink()
     if kind == "revoke_link":
@@ -338,6 +354,7 @@ class Joined:
     waiting_room: bool = False
     title: str = ""
     invite_link: str | None = None  # hosts only: the path of the call's join link
+    recording: bool = False
     version: int = VERSION
 
 
@@ -412,6 +429,15 @@ class RoleChanged:
 
 
 @dataclass(frozen=True)
+class RecordingState:
+    """To everyone in the call: recording started (`on`) or stopped, and by whom."""
+
+    type: ClassVar[str] = "recording"
+    on: bool
+    by: str | None
+
+
+@dataclass(frozen=True)
 class LinkChanged:
     """Sent to hosts when the join link was regenerated or (None) revoked."""
 
@@ -460,7 +486,8 @@ class CallEnded:
 
 
 ServerMessage = (
-    LinkChanged
+    RecordingState
+    | LinkChanged
     | Waiting
     | Denied
     | WaitingList

@@ -68,6 +68,9 @@ class Room:
         self.ended = False
         self.ice_servers: list[dict[str, str]] = []
         self.title = self.access.title
+        self.recording = False  # a host is recording the call
+        self.speaker_listeners: list[Callable[[str], None]] = []
+        self.entry_listeners: list[Callable[[Peer], None]] = []  # someone came in
         # told whenever access settings change, to keep them in the store
         self.on_access_changed: Callable[[], None] = lambda: None
         self.started_at: datetime | None = None  # when the first participant came in
@@ -177,8 +180,11 @@ class Room:
                 waiting_room=self.waiting_room,
                 title=self.title,
                 invite_link=join_path(self.access.link) if peer.is_host else None,
+                recording=self.recording,
             )
         )
+        for listener in list(self.entry_listeners):
+            listener(peer)
         if peer.is_host:
             peer.notify(self._waiting_list())
 
@@ -462,6 +468,8 @@ class Room:
 
     def _on_active_speaker(self, peer_id: str) -> None:
         self.broadcast(ActiveSpeaker(peer_id=peer_id), skip=None)
+        for listener in list(self.speaker_listeners):
+            listener(peer_id)
         for viewer in self.viewers.values():
             viewer.update_stage()
 

@@ -37,6 +37,8 @@ from .protocol import (
     ServerMessage,
     SetRole,
     SetWaitingRoom,
+    StartRecording,
+    StopRecording,
     SubscribeAnswer,
     UnlockParticipant,
     encode,
@@ -58,6 +60,8 @@ HOST_ACTIONS = (
     AdmitAll,
     NewLink,
     RevokeLink,
+    StartRecording,
+    StopRecording,
 )
 
 # A client that lets this many messages pile up is not reading: it is cut off.
@@ -185,6 +189,8 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
     elif isinstance(message, RemoveParticipant):
         await room.remove_participant(peer, message.peer_id)
     elif isinstance(message, EndCall):
+        room.require_host(peer, "end_call")
+        await app[keys.RECORDINGS].stop(room, None, quiet=True)
         await room.end(peer)
         app[keys.METRICS].host_actions.labels(message.type).inc()
         return True
@@ -196,6 +202,10 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
         room.admit_all(peer)
     elif isinstance(message, Deny):
         room.deny(peer, message.peer_id)
+    elif isinstance(message, StartRecording):
+        await app[keys.RECORDINGS].start(room, peer)
+    elif isinstance(message, StopRecording):
+        await app[keys.RECORDINGS].stop(room, peer)
     elif isinstance(message, NewLink | RevokeLink):
         room.require_host(peer, message.type)
         token = new_token() if isinstance(message, NewLink) else None

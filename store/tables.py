@@ -251,3 +251,21 @@ quiet_hours = Table(
     Column("end_minute", Integer, nullable=False),
     Column("time_zone", String(64), nullable=False),
 )
+
+# recordings of calls; the file is in <data dir>/recordings, and in the call's chat
+# (as one of its files) when the call was scheduled on behalf of one
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("call_id", String(64), nullable=False, index=True),
+    Column("title", String(128), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("duration_seconds", Float, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("user_ids", JSON, nullable=False),  # who took part while it was recorded
+    Column("chat_id", String(32), ForeignKey("chats.id"), nullable=True),
+    Column("file_id", String(32), ForeignKey("files.id"), nullable=True),
+    Column("message_id", String(32), nullable=True),
+)

@@ -1,0 +1,52 @@
+"""What the call's process tells the recorder process, over the recorder's stdin.
+
+Each record: a type byte, a 4-byte big-endian length, then the body.
+- `P` a packet: producer number (2), sequence (2), timestamp (4), flags (1: marker,
+  keyframe), arrival in microseconds since the recording started (8), then the payload;
+- `A` a producer added: JSON {number, kind, codec, owner, name, source};
+- `R` a producer removed: JSON {number};
+- `S` the active speaker: JSON {owner};
+- `E` the end: finish the file and exit.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, BinaryIO
+
+PACKET_HEAD = struct.Struct("!HHIBQ")
+RECORD_HEAD = struct.Struct("!cI")
+
+
+def packet_record(
+    number: int, seq: int, ts: int, marker: bool, keyframe: bool, arrival_us: int, payload: bytes
+) -> bytes:
+    flags = (1 if marker else 0) | (2 if keyframe else 0)
+    body = PACKET_HEAD.pack(number, seq, ts, flags, arrival_us) + payload
+    return RECORD_HEAD.pack(b"P", len(body)) + body
+
+
+def json_record(kind: bytes, data: dict[str, Any]) -> bytes:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return RECORD_HEAD.pack(kind, len(body)) + body
+
+
+END = RECORD_HEAD.pack(b"E", 0)
+
+
+def read_record(stream: BinaryIO) -> tuple[bytes, bytes] | None:
+    """The next record's type and body; None at the end of the stream."""
+    head = stream.read(RECORD_HEAD.size)
+    if len(head) < RECORD_HEAD.size:
+        return None
+    kind, length = RECORD_HEAD.unpack(head)
+    body = stream.read(length)
+    if len(body) < length:
+        return None
+    return kind, body
+
+
+def parse_packet(body: bytes) -> tuple[int, int, int, bool, bool, int, bytes]:
+    number, seq, ts, flags, arrival_us = PACKET_HEAD.unpack_from(body)
+    return number, seq, ts, bool(flags & 1), bool(flags & 2), arrival_us, body[PACKET_HEAD.size :]

@@ -1,0 +1,207 @@
+"""The recorder process: `python -m recorder.worker --out FILE.mp4`.
+
+Reads the records of recorder/ipc.py from stdin, decodes each producer's frames (PyAV),
+mixes the audio (numpy) and composes the picture (a grid of cameras, or a shared screen
+large with the speaker beside it; the active speaker highlighted), and writes H.264 and
+AAC into a fragmented MP4 as it goes: killed at any moment, the file plays up to near
+there. Time is the packets' arrival time at the call, so however far behind the recorder
+runs, what it writes keeps the call's own timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+
+from . import ipc
+from .compose import AudioMixer, Tile, compose, layout
+from .depacketize import Depacketizer
+from .tap import Packet
+from .writer import FragmentedMp4Writer
+
+logger = logging.getLogger("recorder")
+
+SAMPLE_RATE = 48000
+BLOCK = 960  # 20 ms
+AUDIO_DELAY = 0.3  # how late a source's audio may come and still be mixed in
+
+
+@dataclass
+class Source:
+    number: int
+    kind: str
+    codec: str
+    owner: str
+    name: str
+    source: str  # microphone, camera, screen
+    depacketizer: Depacketizer
+    decoder: av.CodecContext
+    resampler: av.AudioResampler | None = None
+    first_ts: int | None = None
+    base_sample: int = 0
+    frames: int = 0
+
+
+@dataclass
+class Picture:
+    """What the recording shows: each owner's latest camera and screen frames."""
+
+    cameras: dict[str, np.ndarray] = field(default_factory=dict)
+    screens: dict[str, np.ndarray] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # owners, in order of arrival
+    speaker: str | None = None
+
+
+class Recorder:
+    def __init__(self, out: str, width: int, height: int, fps: int) -> None:
+        self.size = (width, height)
+        self.fps = fps
+        self.writer = FragmentedMp4Writer(out, width, height, fps, sample_rate=SAMPLE_RATE)
+        self.sources: dict[int, Source] = {}
+        self.picture = Picture()
+        self.mixer = AudioMixer()
+        self.next_frame = 0  # index of the next video frame to write
+        self.audio_until = 0  # samples written
+        self.now = 0.0  # seconds since the start, by the latest arrival
+
+    # -- records ------------------------------------------------------------------
+
+    def handle(self, kind: bytes, body: bytes) -> None:
+        if kind == b"P":
+            self.packet(body)
+        elif kind == b"A":
+            self.add(json.loads(body))
+        elif kind == b"R":
+            self.remove(int(json.loads(body)["number"]))
+        elif kind == b"S":
+            self.picture.speaker = json.loads(body).get("owner")
+
+    def add(self, info: dict[str, object]) -> None:
+        codec = str(info["codec"]).upper()
+        decoder = av.CodecContext.create(
+            {"VP8": "vp8", "H264": "h264", "OPUS": "libopus"}.get(codec, codec.lower()), "r"
+        )
+        source = Source(
+            number=int(str(info["number"])),
+            kind=str(info["kind"]),
+            codec=codec,
+            owner=str(info["owner"]),
+            name=str(info["name"]),
+            source=str(info["source"]),
+            depacketizer=Depacketizer(codec),
+            decoder=decoder,
+        )
+        if source.kind == "audio":
+            source.resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self.sources[source.number] = source
+        self.picture.names[source.owner] = source.name
+        if source.owner not in self.picture.order:
+            self.picture.order.append(source.owner)
+
+    def remove(self, number: int) -> None:
+        source = self.sources.pop(number, None)
+        if source is None:
+            return
+        if source.source == "screen":
+            self.picture.screens.pop(source.owner, None)
+        elif source.kind == "video":
+            self.picture.cameras.pop(source.owner, None)
+        if not any(s.owner == source.owner for s in self.sources.values()):
+            # they left: their tile goes
+            self.picture.order = [o for o in self.picture.order if o != source.owner]
+
+    def packet(self, body: bytes) -> None:
+        number, seq, ts, marker, keyframe, arrival_us, payload = ipc.parse_packet(body)
+        source = self.sources.get(number)
+        arrival = arrival_us / 1_000_000
+        self.advance(arrival)
+        if source is None:
+            return
+        packet = Packet(str(number), seq, ts, marker, keyframe, payload, arrival)
+        for frame in source.depacketizer.push(packet):
+            try:
+                decoded = source.decoder.decode(av.Packet(frame.data))
+            except av.error.FFmpegError:
+                source.depacketizer.need_keyframe = source.kind == "video"
+                continue
+            for item in decoded:
+                if isinstance(item, av.VideoFrame):
+                    image = item.to_ndarray(format="rgb24")
+                    target = (
+                        self.picture.screens if source.source == "screen" else self.picture.cameras
+                    )
+                    target[source.owner] = image
+                elif isinstance(item, av.AudioFrame) and source.resampler is not None:
+                    self.audio(source, frame.ts, frame.arrival, item)
+
+    def audio(self, source: Source, ts: int, arrival: float, frame: av.AudioFrame) -> None:
+        if source.first_ts is None:
+            source.first_ts = ts
+            source.base_sample = int(arrival * SAMPLE_RATE)
+        # RTP time keeps a source's audio continuous; arrival placed its start
+        at = source.base_sample + ((ts - source.first_ts) & 0xFFFFFFFF)
+        assert source.resampler is not None
+        for resampled in source.resampler.resample(frame):
+            samples = resampled.to_ndarray().reshape(-1)
+            self.mixer.push(source.owner, samples, at)
+            at += len(samples)
+
+    # -- the timeline -------------------------------------------------------------
+
+    def advance(self, now: float) -> None:
+        """Write everything up to `now` (video) and `now - AUDIO_DELAY` (audio)."""
+        self.now = max(self.now, now)
+        while self.next_frame / self.fps <= self.now:
+            self.video_frame(self.next_frame / self.fps)
+            self.next_frame += 1
+        until = int((self.now - AUDIO_DELAY) * SAMPLE_RATE) // BLOCK * BLOCK
+        if until > self.audio_until:
+            block = self.mixer.pull(until)
+            if len(block):
+                self.writer.add_audio(block, self.audio_until / SAMPLE_RATE)
+                self.audio_until += len(block)
+
+    def video_frame(self, at: float) -> None:
+        picture = self.picture
+        tiles = [Tile(owner, picture.names.get(owner, "")) for owner in picture.order]
+        screen = next(iter(picture.screens), None)
+        placements = layout(tiles, screen, picture.speaker, self.size)
+        frames = dict(picture.cameras)
+        if screen is not None:
+            frames[f"screen:{screen}"] = picture.screens[screen]
+        self.writer.add_video(compose(frames, placements, self.size), at)
+
+    def finish(self) -> None:
+        self.advance(self.now + AUDIO_DELAY)
+        self.writer.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--size", default="1280x720")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    width, height = (int(x) for x in args.size.split("x"))
+    recorder = Recorder(args.out, width, height, args.fps)
+    stream = sys.stdin.buffer
+    try:
+        while (record := ipc.read_record(stream)) is not None:
+            kind, body = record
+            if kind == b"E":
+                break
+            recorder.handle(kind, body)
+    finally:
+        recorder.finish()
+
+
+if __name__ == "__main__":
+    main()
