@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import numpy as np
@@ -41,7 +42,7 @@ class Source:
     name: str
     source: str  # microphone, camera, screen
     depacketizer: Depacketizer
-    decoder: av.CodecContext
+    decoder: Any  # a PyAV decoder (video or audio codec context)
     resampler: av.AudioResampler | None = None
     first_ts: int | None = None
     base_sample: int = 0

@@ -1,0 +1,200 @@
+"""H.264 and AAC into a fragmented MP4 that survives its writer being killed.
+
+The moov box is written empty at the start (`empty_moov`) and the media follows in
+moof+mdat fragments, cut at each keyframe and at least every FRAGMENT_SECONDS
+(`frag_keyframe` + `frag_duration`), each flushed to the file as soon as it is complete
+(`flush_packets`). A process killed with SIGKILL leaves every complete fragment on
+disk: the file opens and plays up to about one fragment (plus the encoder's few frames
+of delay) before the kill; the last, incomplete fragment is ignored by players.
+
+Video: libx264, preset veryfast, tune zerolatency (no lookahead and no B-frames, so
+little sits in the encoder), yuv420p, a keyframe every KEYFRAME_SECONDS. Audio: AAC at
+128 kbit/s, in the 1024-sample frames the encoder wants (blocks are buffered and cut).
+Timestamps are the caller's, in seconds; video's are kept strictly increasing, and
+audio's decide where a block goes: a gap is filled with silence and an overlap cut, so
+sound stays in step with the picture.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+KEYFRAME_SECONDS = 2
+FRAGMENT_SECONDS = 0.5
+VIDEO_TIME_BASE = Fraction(1, 90000)
+AAC_FRAME = 1024
+AUDIO_BIT_RATE = 128_000
+# The AAC encoder's delay: its first packet is 1024 samples of priming that a fragmented
+# MP4 (no edit list: the moov is written before any sample) cannot tell players to skip,
+# so every sample would be heard 21 ms late. The first AAC_PRIMING samples given are
+# dropped instead, and the priming plays in their place: sound and picture stay aligned.
+AAC_PRIMING = 1024
+AUDIO_SLACK = 0.005  # a block this close to where the last one ended just follows it
+
+
+class FragmentedMp4Writer:
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: int,
+        sample_rate: int = 48000,
+        channels: int = 1,
+        preset: str = "veryfast",
+        crf: int = 23,
+    ) -> None:
+        if width % 2 or height % 2:
+            raise ValueError("width and height must be even for yuv420p")
+        if channels not in (1, 2):
+            raise ValueError("channels must be 1 or 2")
+        self.path = Path(path)
+        self.width, self.height, self.fps = width, height, fps
+        self.sample_rate, self.channels = sample_rate, channels
+        self.container = av.open(
+            str(self.path),
+            mode="w",
+            format="mp4",
+            options={
+                "movflags": "frag_keyframe+empty_moov+default_base_moof",
+                "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000)),
+                "flush_packets": "1",
+                "avoid_negative_ts": "make_non_negative",
+            },
+        )
+        video = self.container.add_stream("libx264", rate=fps)
+        video.width, video.height = width, height
+        video.pix_fmt = "yuv420p"
+        video.time_base = VIDEO_TIME_BASE
+        video.codec_context.time_base = VIDEO_TIME_BASE
+        video.codec_context.framerate = Fraction(fps, 1)
+        video.codec_context.gop_size = KEYFRAME_SECONDS * fps
+        video.codec_context.options = {
+            "preset": preset,
+            "tune": "zerolatency",
+            "crf": str(crf),
+            "x264-params": f"keyint={KEYFRAME_SECONDS * fps}:min-keyint={fps}:scenecut=0",
+        }
+        self.video = video
+        audio = self.container.add_stream("aac", rate=sample_rate)
+        audio.codec_context.layout = "mono" if channels == 1 else "stereo"
+        audio.codec_context.format = "fltp"
+        audio.codec_context.bit_rate = AUDIO_BIT_RATE
+        audio.time_base = Fraction(1, sample_rate)
+        self.audio = audio
+        self._last_video_pts = -1
+        self._audio_next: int | None = None  # the sample the buffer's end stands for
+        self._audio_buffer = np.zeros((channels, 0), np.float32)
+        self._audio_pts = 0  # pts (samples) of the buffer's first sample
+        self._audio_skip = AAC_PRIMING
+        self.closed = False
+        self.video_frames = 0
+        self.audio_samples = 0
+
+    # -- video ---------------------------------------------------------------------
+
+    def add_video(self, rgb: npt.NDArray[np.uint8], pts_seconds: float) -> None:
+        """One picture (height x width x 3 uint8 RGB) shown from pts_seconds."""
+        if rgb.shape != (self.height, self.width, 3):
+            raise ValueError(f"expected {(self.height, self.width, 3)}, got {rgb.shape}")
+        pts = max(round(pts_seconds / VIDEO_TIME_BASE), self._last_video_pts + 1)
+        self._last_video_pts = pts
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = pts
+        frame.time_base = VIDEO_TIME_BASE
+        self.container.mux(self.video.encode(frame))
+        self.video_frames += 1
+
+    # -- audio ---------------------------------------------------------------------
+
+    def add_audio(self, block: npt.NDArray[np.generic], pts_seconds: float) -> None:
+        """Samples (int16 or float in [-1, 1]; 1-D mono, (n, 2) or (2, n) stereo) that
+        start at pts_seconds."""
+        samples = self._planar(block)
+        start = round(pts_seconds * self.sample_rate)
+        if self._audio_next is None:
+            self._audio_next = self._audio_pts = max(0, start)
+        slack = round(AUDIO_SLACK * self.sample_rate)
+        if start > self._audio_next + slack:  # a gap: silence, to keep in step
+            gap = np.zeros((self.channels, start - self._audio_next), np.float32)
+            samples = np.concatenate([gap, samples], axis=1)
+        elif start < self._audio_next - slack:  # an overlap: what was written stays
+            samples = samples[:, self._audio_next - start :]
+        if not samples.shape[1]:
+            return
+        self._audio_next += samples.shape[1]
+        if self._audio_skip:  # the encoder's priming takes these samples' place
+            cut = min(self._audio_skip, samples.shape[1])
+            samples = samples[:, cut:]
+            self._audio_skip -= cut
+            self._audio_pts += cut
+        self._audio_buffer = np.concatenate([self._audio_buffer, samples], axis=1)
+        self._drain_audio(final=False)
+
+    def _planar(self, block: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+        array = np.asarray(block)
+        if array.dtype == np.int16:
+            data = array.astype(np.float32) / 32768.0
+        elif np.issubdtype(array.dtype, np.floating):
+            data = array.astype(np.float32)
+        else:
+            raise TypeError(f"audio must be int16 or float, not {array.dtype}")
+        if data.ndim == 1:
+            data = data[np.newaxis, :]
+        elif data.ndim == 2 and data.shape[0] not in (1, 2) and data.shape[1] in (1, 2):
+            data = data.T  # (n, channels)
+        if data.ndim != 2 or data.shape[0] not in (1, 2):
+            raise ValueError(f"audio block of shape {array.shape}")
+        if data.shape[0] != self.channels:
+            data = np.repeat(data, 2, axis=0) if self.channels == 2 else data.mean(0, keepdims=True)
+        return np.ascontiguousarray(data)
+
+    def _drain_audio(self, final: bool) -> None:
+        layout = "mono" if self.channels == 1 else "stereo"
+        while self._audio_buffer.shape[1] >= AAC_FRAME or (final and self._audio_buffer.size):
+            chunk = self._audio_buffer[:, :AAC_FRAME]
+            self._audio_buffer = self._audio_buffer[:, AAC_FRAME:]
+            if chunk.shape[1] < AAC_FRAME:  # the last one, padded
+                pad = np.zeros((self.channels, AAC_FRAME - chunk.shape[1]), np.float32)
+                chunk = np.concatenate([chunk, pad], axis=1)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk), format="fltp", layout=layout
+            )
+            frame.sample_rate = self.sample_rate
+            frame.pts = self._audio_pts
+            frame.time_base = Fraction(1, self.sample_rate)
+            self._audio_pts += AAC_FRAME
+            self.audio_samples += AAC_FRAME
+            self.container.mux(self.audio.encode(frame))
+
+    # -- the end -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush both encoders and finish the file (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._drain_audio(final=True)
+            self.container.mux(self.video.encode(None))
+            self.container.mux(self.audio.encode(None))
+        finally:
+            self.container.close()
+
+    def __enter__(self) -> FragmentedMp4Writer:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
