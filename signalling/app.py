@@ -267,6 +267,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/uploads/{upload}", tus.terminate)
     app.router.add_get("/api/files/{file}", tus.download)
     app.router.add_get("/api/calls/{call}/recordings", recording_api.listing)
+    app.router.add_get("/calls/{call}/recordings", recording_api.listing)
     app.router.add_post("/api/calls/{call}/recording", recording_api.control)
     app.router.add_delete("/api/calls/{call}/recording", recording_api.control)
     app.router.add_get("/api/recordings/{recording}", recording_api.download)
