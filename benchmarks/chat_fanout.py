@@ -44,6 +44,7 @@ import numpy as np
 from . import procstat
 from .chatapi import (
     Api,
+    create_chat,
     make_school,
     memory_kib,
     mib,
@@ -404,13 +405,7 @@ async def _measure(
     server_ready = time.perf_counter()
     owner = await Api(http, server.base_url).sign_up("Channel Owner")
     school = await make_school(owner)
-    chat = await owner.call(
-        "POST",
-        "/api/chats",
-        {"org_id": school.org_id, "title": "Announcements", "kind": "channel", "public": True},
-        expect=201,
-    )
-    chat_id = str(chat["id"])
+    chat_id = await create_chat(owner, school, "Announcements", "channel", True)
 
     logger.info("signing up %d users (%d at a time)", n, args.setup_concurrency)
     setup_cpu_before = procstat.process_cpu_seconds(pid)

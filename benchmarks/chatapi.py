@@ -134,3 +134,14 @@ async def make_school(owner: Api, name: str = "Benchmark school") -> School:
         expect=201,
     )
     return school
+
+
+async def create_chat(owner: Api, school: School, title: str, kind: str, public: bool) -> str:
+    """A chat (or channel) in the school, owned by `owner`: its id."""
+    chat = await owner.call(
+        "POST",
+        "/api/chats",
+        {"org_id": school.org_id, "title": title, "kind": kind, "public": public},
+        expect=201,
+    )
+    return str(chat["id"])

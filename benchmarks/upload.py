@@ -38,6 +38,7 @@ import aiohttp
 from . import procstat
 from .chatapi import (
     Api,
+    create_chat,
     make_school,
     memory_kib,
     mib,
@@ -104,13 +105,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         owner = await Api(http, server.base_url).sign_up("Bench Teacher")
         school = await make_school(owner)
-        chat = await owner.call(
-            "POST",
-            "/api/chats",
-            {"org_id": school.org_id, "title": "Uploads", "kind": "group", "public": False},
-            expect=201,
-        )
-        chat_id = str(chat["id"])
+        chat_id = await create_chat(owner, school, "Uploads", "group", False)
         tus = {"Tus-Resumable": "1.0.0", **owner.headers}
         memory_before = memory_kib(server.pid)
         peak_reset = reset_peak_rss(server.pid)
