@@ -50,6 +50,7 @@ class Recording:
         fps: int = 15,
         size: tuple[int, int] = (1280, 720),
         queue_limit: int = 4096,
+        pipe_limit: int = PIPE_LIMIT,
         python: str = sys.executable,
     ) -> None:
         """`describe(producer)`: the name to show for its owner, and its source
@@ -61,6 +62,7 @@ class Recording:
         self.size = size
         self.queue = PacketQueue(queue_limit)
         self.python = python
+        self.pipe_limit = pipe_limit
         self.process: asyncio.subprocess.Process | None = None
         self._taps: dict[str, tuple[int, Tap]] = {}  # producer id -> (number, tap)
         self._numbers = iter(range(1, 65536))
@@ -172,7 +174,7 @@ class Recording:
             if found is None:
                 continue
             number, tap = found
-            if self._backlog() > PIPE_LIMIT:
+            if self._backlog() > self.pipe_limit:
                 # the recorder is behind: drop, and let video start again at a keyframe
                 self.dropped += 1
                 if tap.video and not tap.waiting_for_keyframe:

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import av
 
-from recorder.session import Recorded, Recording
+from recorder.session import PIPE_LIMIT, Recorded, Recording
 from sfu.producer import Producer
 
 from .peer import Peer
@@ -53,6 +54,9 @@ class Recordings:
         self.directory = directory
         self.on_finished = on_finished
         self.active: dict[str, Active] = {}  # room id -> recording
+        # how recorder processes are run (tests slow one down to see it fall behind)
+        self.python = sys.executable
+        self.pipe_limit = PIPE_LIMIT
 
     def is_recording(self, room: Room) -> bool:
         return room.id in self.active
@@ -73,7 +77,9 @@ class Recordings:
             peer = room.peers.get(producer.owner)
             return (peer.name if peer is not None else producer.owner), producer.source
 
-        recording = Recording(room.router, path, describe)
+        recording = Recording(
+            room.router, path, describe, python=self.python, pipe_limit=self.pipe_limit
+        )
         await recording.start()
         self.active[room.id] = Active(
             recording,
