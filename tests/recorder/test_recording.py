@@ -16,6 +16,7 @@ import av
 import numpy as np
 from aiortc import MediaStreamTrack
 
+from signalling import keys
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
@@ -25,6 +26,7 @@ from tests.support.media import FPS, SAMPLE_RATE, VIDEO_CLOCK, ToneAudioTrack
 
 COLOURS = {"teacher": (220, 40, 40), "ann": (40, 200, 40), "bob": (40, 60, 230)}
 TONES = {"teacher": 440.0, "ann": 660.0, "bob": 990.0}
+SCREEN = (40, 220, 220)  # a shared screen's colour: cyan
 
 
 class ColourVideoTrack(MediaStreamTrack):
@@ -198,5 +200,71 @@ async def test_a_lesson_is_recorded_into_its_chat(tmp_path: Path) -> None:
             for client in people.values():
                 await client.close()
             await chat_live.close()
+    finally:
+        await server.close()
+
+
+async def test_a_shared_screen_and_a_host_mute_show_in_the_recording(tmp_path: Path) -> None:
+    server = await start_server(tmp_path / "data")
+    base = str(server.make_url("/"))
+    try:
+        async with aiohttp.ClientSession() as http:
+            teacher = CallClient(http, base, "screen-lesson", "teacher")
+            await teacher.join()
+            await teacher.publish(
+                [
+                    (ColourVideoTrack(COLOURS["teacher"]), "camera"),
+                    (ToneAudioTrack(TONES["teacher"]), "microphone"),
+                ]
+            )
+            student = CallClient(http, base, "screen-lesson", "ann")
+            await student.join()
+            await student.publish(
+                [
+                    (ColourVideoTrack(COLOURS["ann"]), "camera"),
+                    (ToneAudioTrack(TONES["ann"]), "microphone"),
+                ]
+            )
+            await asyncio.sleep(1.5)
+            await teacher.request({"type": "start_recording"}, "recording")
+            await asyncio.sleep(3)
+            await student.publish([(ColourVideoTrack(SCREEN), "screen")])  # shares a screen
+            await asyncio.sleep(3)
+            await teacher.send(
+                {"type": "mute_participant", "peer_id": student.peer_id, "source": "microphone"}
+            )
+            await asyncio.sleep(3)
+            await teacher.request({"type": "stop_recording"}, "recording")
+            for _ in range(100):
+                listed = server.app[keys.RECORDING_STORE]
+                found = await listed.of_call("screen-lesson")
+                if found:
+                    break
+                await asyncio.sleep(0.2)
+            path = server.app[keys.RECORDINGS].directory / found[0].filename
+            with av.open(str(path)) as container:
+                pictures = [
+                    (f.time, f.to_ndarray(format="rgb24"))
+                    for f in container.decode(container.streams.video[0])
+                    if f.time is not None and abs(f.time * 2 - round(f.time * 2)) < 0.04
+                ]
+            _, _, samples = analyse(path.read_bytes())
+
+            def screen_share(start: float, stop: float) -> float:
+                close = [
+                    float(np.all(np.abs(image.astype(np.int16) - SCREEN) < 40, axis=2).mean())
+                    for at, image in pictures
+                    if start <= at < stop
+                ]
+                return min(close) if close else 0.0
+
+            assert screen_share(0.5, 2.5) < 0.005
+            assert screen_share(4.5, 5.5) > 0.3  # shown large
+            heard = tones_in(samples[int(1 * SAMPLE_RATE) : int(2.5 * SAMPLE_RATE)])
+            assert heard == {"teacher", "ann"}
+            muted = tones_in(samples[int(7 * SAMPLE_RATE) : int(8.5 * SAMPLE_RATE)])
+            assert muted == {"teacher"}  # the host muted ann: nobody hears her, nor does it
+            for client in (teacher, student):
+                await client.close()
     finally:
         await server.close()
