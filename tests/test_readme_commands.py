@@ -42,9 +42,11 @@ def test_run_serve_starts_the_server_with_the_web_client(tmp_path: Path) -> None
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
                 time.sleep(0.2)
+        # the home page asks a newcomer to log in first
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert r.url.endswith("/login?next=/")
             page = r.read().decode()
-        assert "parta" in page and "/static/app.js" in page
+        assert "parta" in page and "/static/login.js" in page
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/app.js", timeout=5) as r:
             assert r.headers["Cache-Control"] == "no-cache"
     finally:
