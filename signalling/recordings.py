@@ -33,6 +33,7 @@ class Active:
     by: str | None  # peer id
     by_user: str | None
     user_ids: list[str]
+    entered: Callable[[Peer], None] | None = None  # our listener on the room
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ class Recordings:
             [p.user_id for p in room.peers.values() if p.user_id is not None],
         )
         room.speaker_listeners.append(recording.speaker)
-        room.entry_listeners.append(self._entered(room))
+        entered = self._entered(room)
+        self.active[room.id].entered = entered
+        room.entry_listeners.append(entered)
         recording.speaker(room.router.active_speaker)
         room.recording = True
         room.broadcast(RecordingState(on=True, by=actor.id if actor else None), skip=None)
@@ -118,7 +121,8 @@ class Recordings:
             raise ProtocolError("out_of_order", "the call is not being recorded", "stop_recording")
         if active.recording.speaker in room.speaker_listeners:
             room.speaker_listeners.remove(active.recording.speaker)
-        room.entry_listeners.clear()
+        if active.entered in room.entry_listeners:
+            room.entry_listeners.remove(active.entered)
         room.recording = False
         room.broadcast(RecordingState(on=False, by=actor.id if actor else None), skip=None)
         recorded = await active.recording.stop()

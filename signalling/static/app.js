@@ -388,6 +388,9 @@ window.parta = Object.freeze({
         waitingRoom: false,
         waitingList: [],
         locked: [],
+        recording: false,
+        recordingBy: null,
+        recordingBusy: false,
       };
     }
     const snapshot = app.session.snapshot();

@@ -131,6 +131,15 @@ export function bytes(n) {
   return t('bytesGB', { n: (n / 1024 ** 3).toFixed(2) });
 }
 
+/** A length of time: "12:34", or "1:02:03" from an hour up. */
+export function duration(seconds) {
+  const total = Math.max(0, Math.round(Number(seconds) || 0));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
 const sameDay = (a, b) => a.toDateString() === b.toDateString();
 
 export function clockTime(iso) {
@@ -178,6 +187,7 @@ export function preview(message) {
   if (message.deleted) return t('messageDeleted');
   if (message.kind === 'system') return systemText(message).text;
   if (message.kind === 'voice') return t('voiceShort');
+  if (message.kind === 'recording') return t('recordingShort', { duration: duration(message.meta?.duration) });
   if (message.kind === 'file') return message.text || t('fileMessage', { name: message.meta?.file?.filename ?? '' });
   return message.text;
 }

@@ -6,7 +6,7 @@ import { t } from './strings.js';
 import { icon } from './icons.js';
 import { byId, copyText, el, hueOf, initials, toasts } from './ui.js';
 import {
-  api, bytes, clockTime, dayLabel, hooks, preview, roleName, state, systemText,
+  api, bytes, clockTime, dayLabel, duration, hooks, preview, roleName, state, systemText,
 } from './chats-api.js';
 import { TusUpload } from './upload.js';
 import { VoiceRecorder, clock, voiceSupported } from './voice.js';
@@ -250,6 +250,9 @@ function messageNode(message, { mine, grouped, seen }) {
     if (message.text) bubble.append(el('p', { class: 'msg-text', text: message.text }));
   } else if (message.kind === 'voice') {
     bubble.append(voiceNode(message));
+  } else if (message.kind === 'recording') {
+    bubble.classList.add('bubble-recording');
+    bubble.append(recordingCard(message));
   } else {
     bubble.append(el('p', { class: 'msg-text', 'data-testid': 'message-text', text: message.text }));
   }
@@ -324,6 +327,63 @@ function fileCard(message) {
       href: file.url, download: file.filename, class: 'btn btn-secondary btn-small file-download',
       'aria-label': t('downloadNamed', { name: file.filename }), title: t('downloadNamed', { name: file.filename }),
       'data-testid': 'file-download', html: `${icon('download')}<span>${t('download')}</span>`,
+    }),
+  );
+  return card;
+}
+
+/**
+ * A call recording (posted by the server when a recorded lesson ends): its picture,
+ * title, length and size; Play opens an inline player in place of the picture.
+ */
+export function recordingCard(message) {
+  const meta = message.meta ?? {};
+  const file = meta.file ?? {};
+  const title = meta.title || file.filename || t('recordingCardTitle');
+  const length = duration(meta.duration);
+  const src = file.url ? `${file.url}?inline=1` : '';
+  const card = el('div', { class: 'rec-card', 'data-testid': 'recording-card' });
+  const media = el('div', { class: 'rec-media' });
+  const play = el('button', {
+    type: 'button', class: 'rec-play', 'data-testid': 'recording-play',
+    'aria-label': t('playRecordingNamed', { title }), title: t('playRecordingNamed', { title }),
+  });
+  if (meta.thumbnail) {
+    play.append(el('img', {
+      class: 'rec-thumb', src: `${meta.thumbnail}?inline=1`, alt: '', loading: 'lazy', 'data-testid': 'recording-thumbnail',
+    }));
+  } else {
+    play.append(el('span', { class: 'rec-thumb rec-thumb-none' })); // no picture: the play mark alone
+  }
+  play.append(
+    el('span', { class: 'rec-play-mark', html: icon('play') }),
+    el('span', { class: 'rec-length', text: length, 'aria-hidden': 'true' }),
+  );
+  play.addEventListener('click', () => {
+    const video = el('video', {
+      class: 'rec-video', controls: true, autoplay: true, playsinline: true, preload: 'metadata', src,
+      'aria-label': t('recordingVideoLabel', { title }), 'data-testid': 'recording-video',
+    });
+    media.replaceChildren(video);
+    video.play().catch(() => {}); // no autoplay allowed: the controls are there
+    video.focus();
+  });
+  media.append(play);
+  card.append(
+    media,
+    el('div', { class: 'rec-info' }, [
+      el('span', { class: 'rec-kind', html: `${icon('video')}<span>${t('recordingCardTitle')}</span>` }),
+      el('span', { class: 'rec-title', text: title, 'data-testid': 'recording-title' }),
+      el('span', { class: 'rec-facts' }, [
+        el('span', { class: 'rec-duration', text: length, 'aria-label': t('recordingDuration', { duration: length }), 'data-testid': 'recording-duration' }),
+        el('span', { 'aria-hidden': 'true', text: ' · ' }),
+        el('span', { class: 'rec-size', text: bytes(file.size ?? 0), 'data-testid': 'recording-size' }),
+      ]),
+    ]),
+    el('a', {
+      href: file.url, download: file.filename, class: 'btn btn-secondary btn-small rec-download',
+      'aria-label': t('downloadNamed', { name: file.filename ?? title }), title: t('downloadNamed', { name: file.filename ?? title }),
+      'data-testid': 'recording-download', html: `${icon('download')}<span>${t('download')}</span>`,
     }),
   );
   return card;

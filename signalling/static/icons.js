@@ -128,6 +128,12 @@ const PATHS = {
   upload:
     '<path d="M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4"/><polyline points="17 8 12 3 7 8"/>' +
     '<line x1="12" y1="3" x2="12" y2="15"/>',
+  record: '<circle cx="12" cy="12" r="9"/><circle cx="12" cy="12" r="4" fill="currentColor"/>',
+  recordStop: '<circle cx="12" cy="12" r="9"/><rect x="9" y="9" width="6" height="6" fill="currentColor"/>',
+  video:
+    '<polygon points="23 7 16 12 23 17 23 7"/>' +
+    '<rect x="1" y="5" width="15" height="14" rx="2" ry="2"/>',
+  play: '<polygon points="6 3 20 12 6 21 6 3" fill="currentColor"/>',
   channel:
     '<path d="M3 11l18-5v12L3 14v-3z"/><path d="M11.6 16.8a3 3 0 1 1-5.8-1.6"/>',
 };

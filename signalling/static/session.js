@@ -141,6 +141,10 @@ export class CallSession {
     this.over = null; // 'removed' | 'ended' | 'denied': this session is finished for good
     this.endedByMe = false;
     this.pendingUnmute = null; // the source of our last `mute {muted: false}`
+    this.recording = false; // the call is being recorded (`joined.recording`, `recording`)
+    this.recordingBy = null; // who started it (peer id), when known
+    this.recordingBusy = false; // our start_recording / stop_recording awaits its answer
+    this.recordingTimer = null;
 
     this.local = { microphone: null, camera: null, screen: null }; // MediaStreamTrack
     this.muted = { microphone: false, camera: false };
@@ -417,6 +421,8 @@ export class CallSession {
   closeSocket() {
     const ws = this.ws;
     this.ws = null;
+    clearTimeout(this.recordingTimer);
+    this.recordingBusy = false; // a request on this socket gets no answer now
     clearInterval(this.pingTimer);
     this.pingTimer = null;
     if (ws) {
@@ -535,6 +541,9 @@ export class CallSession {
       case 'waiting_list':
         this.onWaitingList(msg);
         break;
+      case 'recording':
+        this.onRecording(msg);
+        break;
       case 'muted_by_host':
         this.onMutedByHost(msg);
         break;
@@ -579,6 +588,10 @@ export class CallSession {
     this.pendingUnmute = null;
     this.setHostToken(typeof msg.host_token === 'string' ? msg.host_token : null);
     this.setInviteLink(msg.invite_link);
+    const wasRecording = this.recording;
+    this.recording = !!msg.recording;
+    if (!this.recording) this.recordingBy = null;
+    this.setRecordingBusy(false);
     const wasReconnect = this.everJoined;
     this.connected = true;
     this.everJoined = true;
@@ -588,6 +601,9 @@ export class CallSession {
     toasts.hide('reconnect-failed');
     if (wasReconnect) toasts.show({ kind: 'success', text: t('reconnected'), timeout: 3000 });
     else if (wasWaiting) toasts.show({ kind: 'success', text: t('admittedToast'), timeout: 4000 });
+    if (this.recording && !wasRecording) {
+      toasts.show({ id: 'recording', kind: 'warning', icon: 'record', text: t('recordingOnJoin'), timeout: 6000 });
+    }
     this.setStatus('connected');
     this.startPing();
     this.ensureSubPc();
@@ -601,6 +617,7 @@ export class CallSession {
     this.title = typeof msg.title === 'string' && msg.title.trim() ? msg.title.trim() : null;
     this.waiting = true;
     this.connected = false;
+    this.recording = false; // told again with `joined`
     this.peers = new Map();
     this.attempt = 0;
     toasts.hide('reconnecting');
@@ -764,6 +781,57 @@ export class CallSession {
     return this.send({ type: 'admit_all' });
   }
 
+  /** Hosts: start or stop recording. One request at a time; `recording` answers it. */
+  startRecording() {
+    return this.sendRecordingRequest('start_recording');
+  }
+
+  stopRecording() {
+    return this.sendRecordingRequest('stop_recording');
+  }
+
+  sendRecordingRequest(type) {
+    if (this.recordingBusy || !this.isHost()) return false;
+    if (!this.send({ type })) return false;
+    this.setRecordingBusy(true);
+    return true;
+  }
+
+  setRecordingBusy(busy) {
+    clearTimeout(this.recordingTimer);
+    this.recordingTimer = null;
+    this.recordingBusy = busy;
+    if (busy) {
+      // no answer at all (a lost socket reconnects with `joined`): let the host try again
+      this.recordingTimer = setTimeout(() => {
+        if (!this.recordingBusy) return;
+        this.recordingBusy = false;
+        toasts.show({ id: 'recording', kind: 'warning', text: t('recordNoAnswer'), timeout: 6000 });
+        this.view.render();
+      }, 20000);
+    }
+    this.view.render();
+  }
+
+  /** Recording started or stopped (by a host, by HTTP, or with the call's end). */
+  onRecording(msg) {
+    const on = !!msg.on;
+    const by = msg.by != null ? String(msg.by) : null;
+    const changed = on !== this.recording;
+    this.recording = on;
+    this.recordingBy = on ? by : null;
+    this.setRecordingBusy(false);
+    if (!changed) return;
+    let text;
+    if (by && by === this.peerId) text = t(on ? 'recordingStartedYou' : 'recordingStoppedYou');
+    else if (by && this.peers.has(by)) {
+      text = t(on ? 'recordingStartedBy' : 'recordingStoppedBy', { name: this.peers.get(by).name });
+    } else text = t(on ? 'recordingStarted' : 'recordingStopped');
+    toasts.show({
+      id: 'recording', kind: on ? 'warning' : 'info', icon: on ? 'record' : 'recordStop', text, timeout: 5000,
+    });
+  }
+
   onServerError(msg) {
     if (msg.code === 'call_ended') {
       this.finish('ended');
@@ -791,6 +859,17 @@ export class CallSession {
       }
       toasts.show({ id: 'locked', kind: 'warning', text: t('errorLocked'), timeout: 6000 });
       return;
+    }
+    if (msg.in_reply_to === 'start_recording' || msg.in_reply_to === 'stop_recording') {
+      this.setRecordingBusy(false);
+      if (msg.code === 'out_of_order') {
+        // another host was quicker: follow the server
+        const on = msg.in_reply_to === 'start_recording';
+        this.recording = on;
+        toasts.show({ id: 'recording', kind: 'info', text: t(on ? 'recordAlreadyOn' : 'recordAlreadyOff'), timeout: 5000 });
+        this.view.render();
+        return;
+      }
     }
     const friendly = { forbidden: 'errorForbidden', not_found: 'errorNotFound' }[msg.code];
     if (friendly) {
@@ -1074,6 +1153,9 @@ export class CallSession {
       inviteLink: this.inviteUrl(),
       waiting: this.waiting,
       waitingRoom: this.waitingRoom,
+      recording: this.recording,
+      recordingBy: this.recordingBy,
+      recordingBusy: this.recordingBusy,
       waitingList: this.waitingList.map((p) => ({ ...p })),
       locked: [...this.locked],
       peers: [...this.peers.values()].map((peer) => ({

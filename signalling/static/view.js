@@ -43,6 +43,7 @@ export class CallView {
     });
     byId('btn-leave').addEventListener('click', () => this.session?.leave());
     byId('btn-end-call').addEventListener('click', () => this.confirmEndCall());
+    byId('btn-record').addEventListener('click', () => this.toggleRecording());
     byId('switch-waiting-room').addEventListener('click', () => {
       const s = this.session;
       if (s?.isHost()) s.setWaitingRoom(!s.waitingRoom);
@@ -108,6 +109,8 @@ export class CallView {
     if (dialog.open) dialog.close('cancel');
     toasts.hide('sound');
     toasts.hide('waiting');
+    toasts.hide('recording');
+    byId('rec-indicator').hidden = true;
   }
 
   onScreenShareStarted() {
@@ -427,6 +430,7 @@ export class CallView {
     });
     setControl('btn-leave', { icon: 'leave', label: t('leave'), title: t('leaveTitle') });
     byId('btn-end-call').hidden = !s.isHost();
+    this.renderRecording(s);
     // Hosts share the invite link from the top bar too; participants have none to share.
     byId('topbar-copy-link').hidden = !s.inviteUrl() || !s.isHost();
     setControl('btn-end-call', {
@@ -434,6 +438,44 @@ export class CallView {
       label: t('endCallForEveryone'),
       title: t('endCallForEveryone'),
     });
+  }
+
+  /** The REC mark for everyone; the Record button for hosts. */
+  renderRecording(s) {
+    const indicator = byId('rec-indicator');
+    indicator.hidden = !s.recording;
+    byId('screen-call').classList.toggle('recording', s.recording);
+    const button = byId('btn-record');
+    button.hidden = !s.isHost();
+    if (button.hidden) return;
+    const on = s.recording;
+    setControl('btn-record', {
+      pressed: on,
+      icon: on ? 'recordStop' : 'record',
+      label: s.recordingBusy ? t('recordBusy') : t(on ? 'stopRecordTitle' : 'record'),
+      text: t(on ? 'stopRecord' : 'record'),
+      title: s.recordingBusy ? t('recordBusy') : t(on ? 'stopRecordTitle' : 'recordTitle'),
+    });
+    button.classList.toggle('recording', on);
+    // aria-disabled, not disabled: the button keeps the keyboard focus while it waits
+    if (s.recordingBusy) button.setAttribute('aria-disabled', 'true');
+    else button.removeAttribute('aria-disabled');
+    button.classList.toggle('busy', s.recordingBusy);
+  }
+
+  async toggleRecording() {
+    const s = this.session;
+    if (!s?.isHost() || s.recordingBusy) return;
+    if (!s.recording) {
+      s.startRecording();
+      return;
+    }
+    const ok = await confirmDialog({
+      title: t('stopRecordingTitle'),
+      body: t('stopRecordingBody'),
+      ok: t('stopRecordingOk'),
+    });
+    if (ok && this.session === s && s.recording) s.stopRecording();
   }
 
   togglePanel(open = !this.panelOpen) {
