@@ -84,10 +84,10 @@ class CallClient:
         """Join; `expect="waiting"` when the waiting room should hold this client.
         `link`: the join link's token; True for the one this call's host was given, if
         any; None for none."""
-        self.joined_at = time.monotonic()
         if self.session_token is None:  # each participant is a user of their own
             base = self.url.removesuffix("/ws").replace("ws", "http", 1)
             self.session_token, _ = await sign_up(self.http, base, self.name)
+        self.joined_at = time.monotonic()  # the join itself, not the sign-up before it
         self.ws = await self.http.ws_connect(self.url, headers=bearer(self.session_token))
         self._reader = asyncio.create_task(self._read())
         message: dict[str, Any] = {
