@@ -128,3 +128,21 @@ def test_chat_fanout_benchmark_prints_json() -> None:
     assert result["clients_with_every_message"] == 20
     latency = result["latency_ms"]
     assert isinstance(latency, dict) and latency["p99"] is not None
+
+
+@pytest.mark.timeout(60)
+def test_recording_benchmark_prints_json() -> None:
+    """`python -m benchmarks.recording --quick`: the recorder process records two
+    participants' 2 s, and forwarding is measured with and without a recording; the
+    figures are not judged."""
+    result = _run_benchmark("benchmarks.recording", "--quick")
+    recorder = result["recorder"]
+    assert isinstance(recorder, dict)
+    two = recorder["by_participants"]["2"]
+    assert two["recorder"]["exit_code"] == 0 and two["mp4_duration_matches"], two
+    assert two["cpu_seconds_per_recorded_second"] > 0
+    forwarding = result["forwarding"]
+    assert isinstance(forwarding, dict) and "error" not in forwarding, forwarding
+    assert forwarding["with_recording"]["recorder_processes"] == 1
+    assert forwarding["with_recording"]["stop_reply"] == {"recording": False}
+    assert forwarding["without_recording"]["latency_ms"]["p99"] is not None
