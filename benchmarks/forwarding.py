@@ -1094,15 +1094,7 @@ def main(argv: list[str] | None = None) -> None:
         args.idle_window = min(args.idle_window, 1.0)
         args.warmup = min(args.warmup, 1.0)
         args.step_duration = min(args.step_duration, 2.0)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    for name in ("aioice", "aiortc"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    report = asyncio.run(_main(args))
-    text = json.dumps(report, indent=2)
-    if args.output is not None:
-        args.output.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    report = procstat.run_and_report(_main(args), args.output)
     if "error" in report:
         sys.exit(1)
 

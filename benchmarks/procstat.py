@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
+import logging
 import os
 import platform
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -137,3 +141,20 @@ def operator_headers() -> dict[str, str]:
     environment."""
     token = os.environ.get(TOKEN_VARIABLE)
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def run_and_report(
+    main: Coroutine[Any, Any, dict[str, Any]], output: Path | None
+) -> dict[str, Any]:
+    """Run a benchmark with aiortc's chatter quieted, print its JSON report on stdout
+    (and keep it in `output`), and return it."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    for name in ("aioice", "aiortc"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    report = asyncio.run(main)
+    text = json.dumps(report, indent=2)
+    if output is not None:
+        output.write_text(text + "\n")
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    return report

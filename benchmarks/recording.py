@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import fractions
-import json
 import logging
 import os
 import subprocess
@@ -547,14 +546,7 @@ def main(argv: list[str] | None = None) -> None:
         args.window = min(args.window, 1.5)
         args.warmup = min(args.warmup, 0.5)
         args.quiet_wait = 0.0
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    for name in ("aioice", "aiortc"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    report = asyncio.run(_main(args))
-    text = json.dumps(report, indent=2)
-    if args.output is not None:
-        args.output.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
+    report = procstat.run_and_report(_main(args), args.output)
     failed = "error" in report.get("forwarding", {}) or any(
         r["recorder"]["exit_code"] != 0 for r in report["recorder"]["by_participants"].values()
     )
