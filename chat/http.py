@@ -320,7 +320,8 @@ async def post_message(request: web.Request) -> web.Response:
             if not isinstance(duration, int | float) or not 0 < duration <= MAX_VOICE_SECONDS:
                 raise Invalid(f"a voice message has a 'duration' of 0 to {MAX_VOICE_SECONDS} s")
             draft.meta["duration"] = round(float(duration), 2)
-            draft.transcript_status = "pending"
+            if _service(request).transcribes:
+                draft.transcript_status = "pending"
     message = await _service(request).post(seat, draft)
     return web.json_response(
         describe_message(message, {seat.profile.id: seat.profile.full_name}), status=201

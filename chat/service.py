@@ -8,6 +8,7 @@ for a chat the caller may not see.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,10 @@ class ChatService:
         self.accounts = accounts
         self.chats = chats
         self.hub = hub
+        # voice messages are transcribed: each starts "pending" and is handed to
+        # every listener once posted (the server's transcription queue)
+        self.transcribes = False
+        self.posted_listeners: list[Callable[[Message], Awaitable[None]]] = []
 
     # -- who sees what ---------------------------------------------------------------------
 
@@ -153,6 +158,8 @@ class ChatService:
             raise Invalid(f"a message is 1 to {MAX_TEXT} characters")
         message = await self.chats.post(seat.chat.id, draft, now())
         await self.deliver(seat.chat, message, sender=seat.profile)
+        for listener in self.posted_listeners:
+            await listener(message)
         return message
 
     async def edit(self, seat: Seat, message_id: str, text: str) -> Message:
@@ -204,6 +211,30 @@ class ChatService:
             return None
         message = await self.chats.post(chat.id, draft, now())
         await self.deliver(chat, message)
+        return message
+
+    async def updated(self, message_id: str) -> Message | None:
+        """Tell the chat's members that a message changed without being edited by its
+        author (its transcript arrived, a recording got its captions)."""
+        message = await self.chats.message_by_id(message_id)
+        if message is None:
+            return None
+        chat = await self.chats.chat(message.chat_id)
+        if chat is None:
+            return None
+        names: dict[str, str] = {}
+        if message.sender_id is not None:
+            sender = await self.accounts.profile(message.sender_id)
+            if sender is not None:
+                names[sender.id] = sender.full_name
+        await self._tell_members(
+            chat,
+            {
+                "type": "message_updated",
+                "chat_id": chat.id,
+                "message": self.describe(message, names),
+            },
+        )
         return message
 
     # -- delivery ---------------------------------------------------------------------------------
@@ -278,4 +309,6 @@ def describe_message(message: Message, names: dict[str, str]) -> dict[str, Any]:
         "deleted": deleted,
         "transcript": message.transcript,
         "transcript_status": message.transcript_status,
+        "transcript_language": message.transcript_language,
+        "transcript_reason": message.transcript_reason,
     }

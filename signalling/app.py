@@ -22,14 +22,16 @@ from chat.uploads import Uploads
 from sfu.worker import Worker
 from store.accounts import AccountStore
 from store.calls import CallStore
-from store.chats import ChatStore, MessageDraft
+from store.chats import ChatStore, Message, MessageDraft
 from store.database import default_url, migrate, open_engine
 from store.files import FileStore
 from store.history import HistoryStore, PastCall
 from store.recordings import RecordingStore
 from store.schedules import ScheduleStore, StoredSchedule
+from store.transcriptions import TranscriptionStore
+from transcriber.pool import Pool, PoolSettings
 
-from . import errors, keys, links, recording_api, scheduling, whip, ws
+from . import errors, keys, links, recording_api, scheduling, transcripts, whip, ws
 from . import web as pages
 from .access import CallAccess, join_path
 from .calls import Calls
@@ -39,6 +41,7 @@ from .recordings import Recordings
 from .reminders import Reminders
 from .room import Room
 from .schedule import Reminder
+from .transcription import Transcription, TranscriptionMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.LOGIN_LIMITER] = FailureLimiter()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media_plane)
+    app.cleanup_ctx.append(_transcription)
     app.on_shutdown.append(_stopping)
     app.on_response_prepare.append(pages.revalidate_static)
     setup_routes(app)
@@ -71,6 +75,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     url = config.database_url or default_url(config.data_dir)
     await asyncio.to_thread(migrate, url)
     engine = open_engine(url)
+    app[keys.ENGINE] = engine
     app[keys.SCHEDULES] = ScheduleStore(engine)
     app[keys.HISTORY] = HistoryStore(engine)
     app[keys.CALL_STORE] = CallStore(engine)
@@ -143,6 +148,43 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     if background:
         await asyncio.gather(*background, return_exceptions=True)
+
+
+async def _transcription(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    if config.speech_model is None:
+        yield
+        return
+    settings = PoolSettings(
+        model=config.speech_model,
+        cache_dir=config.model_cache,
+        workers=config.transcribers,
+        threads=config.transcriber_threads,
+    )
+    transcription = Transcription(
+        TranscriptionStore(app[keys.ENGINE]),
+        Pool(settings),
+        TranscriptionMetrics(app[keys.METRICS].registry),
+        max_backlog=config.transcription_backlog,
+    )
+    transcription.handlers["voice"] = transcripts.voice(app)
+    transcription.handlers["recording"] = transcripts.recording(app)
+    app[keys.TRANSCRIPTION] = transcription
+    service = app[keys.CHAT_SERVICE]
+    uploads = app[keys.UPLOADS]
+
+    async def posted(message: Message) -> None:
+        if message.kind == "voice" and message.file_id is not None:
+            await transcription.submit("voice", message.id, uploads.path(message.file_id))
+
+    service.transcribes = True
+    service.posted_listeners.append(posted)
+    running = asyncio.create_task(transcription.run(), name="transcription")
+    yield
+    service.posted_listeners.remove(posted)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    await transcription.close()
 
 
 def _chat_reminder(
@@ -271,6 +313,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/calls/{call}/recording", recording_api.control)
     app.router.add_delete("/api/calls/{call}/recording", recording_api.control)
     app.router.add_get("/api/recordings/{recording}", recording_api.download)
+    app.router.add_get("/api/recordings/{recording}/captions.vtt", recording_api.captions)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from transcriber import models
+
 from .app import create_app
 from .config import Config, IceServer
 from .invites import InviteError, SmtpSettings
@@ -117,6 +119,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="the address people open parta at, for links in e-mailed reminders "
         "(default: http://HOST:PORT)",
     )
+    serve.add_argument(
+        "--speech-model",
+        metavar="NAME|DIR",
+        default=os.environ.get("PARTA_SPEECH_MODEL", "base"),
+        help="speech-to-text model for voice messages and recordings' captions: 'base' "
+        "(packaged, multilingual), 'tiny.en' (packaged, English only, faster), a directory "
+        "holding a CTranslate2 Whisper model, or 'off' (default base; also PARTA_SPEECH_MODEL)",
+    )
+    serve.add_argument(
+        "--transcribers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="transcriber processes working at once (default 1)",
+    )
+    serve.add_argument(
+        "--transcriber-threads",
+        type=int,
+        default=2,
+        metavar="N",
+        help="CPU threads of each transcriber process (default 2)",
+    )
+    serve.add_argument(
+        "--model-cache",
+        type=Path,
+        metavar="DIR",
+        help="where packaged speech models are unpacked (default ~/.cache/parta/models)",
+    )
     return parser
 
 
@@ -163,7 +193,19 @@ def config_from_args(args: argparse.Namespace) -> Config:
         max_upload, quota = parse_size(args.max_upload_size), parse_size(args.org_quota)
     except ValueError as exc:
         raise SystemExit(f"parta: {exc}") from None
+    speech_model = None if args.speech_model == "off" else args.speech_model
+    if speech_model is not None:
+        try:
+            models.check(speech_model)
+        except models.ModelNotFound as exc:
+            raise SystemExit(f"parta: --speech-model: {exc}") from None
+    if args.transcribers < 1 or args.transcriber_threads < 1:
+        raise SystemExit("parta: --transcribers and --transcriber-threads are at least 1")
     return Config(
+        speech_model=speech_model,
+        transcribers=args.transcribers,
+        transcriber_threads=args.transcriber_threads,
+        model_cache=args.model_cache or models.default_cache_dir(),
         database_url=args.database_url,
         max_upload_bytes=max_upload,
         org_quota_bytes=quota,

@@ -9,6 +9,7 @@ from aiortc import RTCIceServer
 
 from sfu.aiortc_seam import IcePolicy
 from sfu.transport import TransportSettings
+from transcriber.models import default_cache_dir
 
 from .invites import SmtpSettings
 
@@ -59,6 +60,12 @@ class Config:
     public_url: str | None = None  # where people open parta; default http://host:port
     max_upload_bytes: int = 16 * 1024**3  # one file
     org_quota_bytes: int = 500 * 1024**3  # all of a school's files
+    # speech to text: a packaged model's name or a model directory; None: off
+    speech_model: str | None = "base"
+    transcribers: int = 1  # processes
+    transcriber_threads: int = 2  # each
+    model_cache: Path = field(default_factory=default_cache_dir)
+    transcription_backlog: int = 10_000  # jobs waiting, beyond which new ones are refused
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

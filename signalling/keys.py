@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accounts.limits import FailureLimiter
 from accounts.sessions import Sessions
@@ -23,8 +24,10 @@ from .config import Config
 from .metrics import Metrics
 from .recordings import Recordings
 from .reminders import Reminders
+from .transcription import Transcription
 
 CONFIG = web.AppKey("config", Config)
+ENGINE = web.AppKey("engine", AsyncEngine)
 WORKER = web.AppKey("worker", Worker)
 CALLS = web.AppKey("calls", Calls)
 METRICS = web.AppKey("metrics", Metrics)
@@ -45,3 +48,4 @@ FILES = web.AppKey("files", FileStore)
 LOGIN_LIMITER = web.AppKey("login_limiter", FailureLimiter)
 RECORDINGS = web.AppKey("recordings", Recordings)
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
+TRANSCRIPTION = web.AppKey("transcription", Transcription)  # absent when speech is off

@@ -30,6 +30,7 @@ from . import keys
 from .errors import Refused
 from .links import HOST_TOKEN_HEADER
 from .recordings import Finished, duration_of, sha256_of, thumbnail
+from .transcripts import captions_url
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def lander(app: web.Application) -> Callable[[Finished], Awaitable[None]]:
         file_id = message_id = None
         if chat_id is not None:
             file_id, message_id = await _into_chat(app, finished, chat_id, duration)
-        await app[keys.RECORDING_STORE].add(
+        transcription = app.get(keys.TRANSCRIPTION)
+        stored = await app[keys.RECORDING_STORE].add(
             call_id=finished.room_id,
             title=finished.title,
             filename=recorded.path.name,
@@ -59,7 +61,10 @@ def lander(app: web.Application) -> Callable[[Finished], Awaitable[None]]:
             chat_id=chat_id,
             file_id=file_id,
             message_id=message_id,
+            captions_status=None if transcription is None else "pending",
         )
+        if transcription is not None:
+            await transcription.submit("recording", stored.id, recorded.path)
 
     return land
 
@@ -103,6 +108,8 @@ async def _into_chat(
         "call_id": finished.room_id,
         "title": finished.title,
     }
+    if keys.TRANSCRIPTION in app:
+        meta["captions_status"] = "pending"
     picture = await asyncio.to_thread(thumbnail, path, duration / 2)
     if picture is not None:
         thumb = await files.create(
@@ -162,6 +169,12 @@ def _describe(recording: StoredRecording) -> dict[str, Any]:
         "chat_id": recording.chat_id,
         "file_id": recording.file_id,
         "message_id": recording.message_id,
+        "captions": {
+            "status": recording.captions_status,
+            "language": recording.captions_language,
+            "reason": recording.captions_reason,
+            "url": captions_url(recording.id) if recording.captions_status == "done" else None,
+        },
     }
 
 
@@ -182,6 +195,25 @@ async def download(request: web.Request) -> web.StreamResponse:
         path,
         headers={
             "Content-Type": "video/mp4",
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def captions(request: web.Request) -> web.StreamResponse:
+    """A recording's captions (WebVTT), once transcribed."""
+    recording = await request.app[keys.RECORDING_STORE].get(request.match_info["recording"])
+    if recording is None or not await _visible(request, recording):
+        raise Refused(404, "not_found", "no such recording")
+    path = request.app[keys.RECORDINGS].directory / recording.captions_filename
+    if recording.captions_status != "done" or not path.exists():
+        status = recording.captions_status or "off"
+        raise Refused(404, "no_captions", f"the recording has no captions (they are {status})")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "text/vtt; charset=utf-8",
             "Cache-Control": "private, max-age=3600",
             "X-Content-Type-Options": "nosniff",
         },

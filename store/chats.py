@@ -83,7 +83,9 @@ class Message:
     edited_at: datetime | None
     deleted_at: datetime | None
     transcript: str | None = None
-    transcript_status: str | None = None
+    transcript_status: str | None = None  # pending, done, failed
+    transcript_language: str | None = None
+    transcript_reason: str | None = None  # why it failed
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ def _message(row: Row[Any]) -> Message:
         deleted_at=m["deleted_at"],
         transcript=m["transcript"],
         transcript_status=m["transcript_status"],
+        transcript_language=m["transcript_language"],
+        transcript_reason=m["transcript_reason"],
     )
 
 
@@ -525,6 +529,43 @@ class ChatStore:
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(messages).where(messages.c.id == message_id).values(body=body, edited_at=now)
+            )
+
+    async def set_transcript(
+        self,
+        message_id: str,
+        *,
+        status: str,
+        text: str | None = None,
+        language: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """A voice message's transcript, or why there is none; False when the message
+        was deleted meanwhile."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(messages)
+                .where((messages.c.id == message_id) & messages.c.deleted_at.is_(None))
+                .values(
+                    transcript=text,
+                    transcript_status=status,
+                    transcript_language=language,
+                    transcript_reason=reason,
+                )
+            )
+        return bool(result.rowcount)
+
+    async def message_by_id(self, message_id: str) -> Message | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(select(messages).where(messages.c.id == message_id))
+            ).first()
+        return None if row is None else _message(row)
+
+    async def set_meta(self, message_id: str, meta: dict[str, Any]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(messages).where(messages.c.id == message_id).values(meta=meta)
             )
 
     async def delete_message(self, message_id: str, now: datetime) -> None:

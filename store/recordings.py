@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +27,13 @@ class StoredRecording:
     chat_id: str | None
     file_id: str | None
     message_id: str | None
+    captions_status: str | None = None  # pending, done, failed
+    captions_reason: str | None = None
+    captions_language: str | None = None
+
+    @property
+    def captions_filename(self) -> str:
+        return self.filename.rsplit(".", 1)[0] + ".vtt"
 
 
 def _recording(row: Row[Any]) -> StoredRecording:
@@ -44,6 +51,9 @@ def _recording(row: Row[Any]) -> StoredRecording:
         chat_id=m["chat_id"],
         file_id=m["file_id"],
         message_id=m["message_id"],
+        captions_status=m["captions_status"],
+        captions_reason=m["captions_reason"],
+        captions_language=m["captions_language"],
     )
 
 
@@ -64,6 +74,7 @@ class RecordingStore:
         chat_id: str | None = None,
         file_id: str | None = None,
         message_id: str | None = None,
+        captions_status: str | None = None,
     ) -> StoredRecording:
         recording_id = new_id()
         values = {
@@ -78,12 +89,28 @@ class RecordingStore:
             "chat_id": chat_id,
             "file_id": file_id,
             "message_id": message_id,
+            "captions_status": captions_status,
         }
         async with self._engine.begin() as connection:
             await connection.execute(insert(recordings).values(**values))
         found = await self.get(recording_id)
         assert found is not None
         return found
+
+    async def set_captions(
+        self,
+        recording_id: str,
+        *,
+        status: str,
+        language: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(recordings)
+                .where(recordings.c.id == recording_id)
+                .values(captions_status=status, captions_language=language, captions_reason=reason)
+            )
 
     async def get(self, recording_id: str) -> StoredRecording | None:
         async with self._engine.connect() as connection:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -238,6 +239,8 @@ messages = Table(
     Column("deleted_at", DateTime(timezone=True), nullable=True),
     Column("transcript", Text, nullable=True),  # voice messages, once transcribed
     Column("transcript_status", String(16), nullable=True),  # pending, done, failed
+    Column("transcript_language", String(8), nullable=True),  # as detected
+    Column("transcript_reason", Text, nullable=True),  # why it failed
     UniqueConstraint("chat_id", "seq", name="uq_messages_chat_seq"),
 )
 
@@ -268,4 +271,27 @@ recordings = Table(
     Column("chat_id", String(32), ForeignKey("chats.id"), nullable=True),
     Column("file_id", String(32), ForeignKey("files.id"), nullable=True),
     Column("message_id", String(32), nullable=True),
+    # WebVTT captions, <file name>.vtt beside the recording: pending, done, failed
+    Column("captions_status", String(16), nullable=True),
+    Column("captions_reason", Text, nullable=True),
+    Column("captions_language", String(8), nullable=True),
+)
+
+# speech to text to do: a voice message's transcript or a recording's captions. The
+# queue is the table: a server takes pending jobs in order and finds them again after a
+# restart (a job left "running" by a process that stopped is pending again)
+transcription_jobs = Table(
+    "transcription_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # voice, recording
+    Column("target_id", String(32), nullable=False),  # the message or the recording
+    Column("path", Text, nullable=False),  # the audio
+    Column("status", String(16), nullable=False),  # pending, running, done, failed
+    Column("attempts", Integer, nullable=False),
+    Column("reason", Text, nullable=True),  # why the last attempt failed
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("not_before", DateTime(timezone=True), nullable=False),  # retry after
+    Index("ix_transcription_jobs_status", "status", "not_before"),
 )
