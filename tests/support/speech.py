@@ -8,14 +8,17 @@ talk without numerals or hard names, so a transcript can be compared word for wo
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
+import time
 import unicodedata
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from aiortc import MediaStreamTrack
 
 OPUS_RATE = 48000
 CONTAINERS = ("webm", "ogg")
@@ -177,3 +180,37 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             )
         previous = current
     return previous[-1] / len(ref)
+
+
+class SpeechAudioTrack(MediaStreamTrack):
+    """A microphone that says the sentences in `wavs`, `pause` seconds apart, after
+    `start_after` seconds of silence, then stays silent: real time, 20 ms frames."""
+
+    kind = "audio"
+
+    def __init__(self, wavs: list[Path], start_after: float = 1.0, pause: float = 1.0) -> None:
+        super().__init__()
+        gap = np.zeros(int(OPUS_RATE * pause), dtype=np.int16)
+        parts = [np.zeros(int(OPUS_RATE * start_after), dtype=np.int16)]
+        for wav in wavs:
+            parts += [_read_mono_48k(wav), gap]
+        self.speech = np.concatenate(parts)
+        self.sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        count = OPUS_RATE // 50
+        delay = self._start + self.sent / OPUS_RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        chunk = self.speech[self.sent : self.sent + count]
+        if len(chunk) < count:
+            chunk = np.concatenate([chunk, np.zeros(count - len(chunk), dtype=np.int16)])
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = OPUS_RATE
+        frame.pts = self.sent
+        frame.time_base = Fraction(1, OPUS_RATE)
+        self.sent += count
+        return frame
