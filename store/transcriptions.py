@@ -84,28 +84,42 @@ class TranscriptionStore:
 
     async def claim(self, limit: int, now: datetime) -> list[Job]:
         """Up to `limit` pending jobs that are due, oldest first, now running. Each is
-        claimed by a conditional update, so two claimers never take the same job."""
-        query = (
-            select(jobs.c.id)
-            .where((jobs.c.status == "pending") & (jobs.c.not_before <= now))
-            .order_by(jobs.c.created_at, jobs.c.id)
-            .limit(limit)
-        )
+        claimed by a conditional update, so two claimers never take the same job; one
+        that loses a job to another looks further down the queue (PostgreSQL skips rows
+        another claimer holds)."""
         claimed: list[str] = []
         async with self._engine.begin() as connection:
-            for (job_id,) in (await connection.execute(query)).all():
-                taken = await connection.execute(
-                    update(jobs)
-                    .where((jobs.c.id == job_id) & (jobs.c.status == "pending"))
-                    .values(status="running", attempts=jobs.c.attempts + 1, updated_at=now)
+            for _ in range(3):
+                query = (
+                    select(jobs.c.id)
+                    .where(
+                        (jobs.c.status == "pending")
+                        & (jobs.c.not_before <= now)
+                        & jobs.c.id.not_in(claimed)
+                    )
+                    .order_by(jobs.c.created_at, jobs.c.id)
+                    .limit(limit - len(claimed))
+                    .with_for_update(skip_locked=True)
                 )
-                if taken.rowcount:
-                    claimed.append(job_id)
+                found = [row[0] for row in (await connection.execute(query)).all()]
+                lost = False
+                for job_id in found:
+                    taken = await connection.execute(
+                        update(jobs)
+                        .where((jobs.c.id == job_id) & (jobs.c.status == "pending"))
+                        .values(status="running", attempts=jobs.c.attempts + 1, updated_at=now)
+                    )
+                    if taken.rowcount:
+                        claimed.append(job_id)
+                    else:
+                        lost = True
+                if not lost or len(claimed) >= limit:
+                    break
             if not claimed:
                 return []
             rows = (await connection.execute(select(jobs).where(jobs.c.id.in_(claimed)))).all()
-        found = {job.id: job for job in map(_job, rows)}
-        return [found[job_id] for job_id in claimed]
+        by_id = {job.id: job for job in map(_job, rows)}
+        return [by_id[job_id] for job_id in claimed]
 
     async def done(self, job_id: str, now: datetime) -> None:
         await self._set(job_id, now, status="done", reason=None)
