@@ -28,7 +28,16 @@ def test_help_explains_every_option() -> None:
         text=True,
         check=True,
     )
-    for option in ("--host", "--port", "--data-dir", "--log-level", "--ice-address", "--rtc-ports"):
+    for option in (
+        "--host",
+        "--port",
+        "--data-dir",
+        "--log-level",
+        "--ice-address",
+        "--rtc-ports",
+        "--speech-model",
+        "--transcribers",
+    ):
         assert option in result.stdout
 
 
@@ -48,6 +57,53 @@ def test_bad_options_are_refused_clearly() -> None:
     assert (config.max_upload_bytes, config.org_quota_bytes) == (500 * 1024**2, 2 * 1024**4)
     with pytest.raises(SystemExit, match="not a size"):
         config_from_args(parser.parse_args(["serve", "--org-quota", "plenty"]))
+
+
+def test_the_speech_model_is_chosen_or_turned_off(tmp_path: Path) -> None:
+    parser = build_parser()
+    config = config_from_args(parser.parse_args(["serve"]))
+    assert config.speech_model == "base" and config.transcribers == 1
+    config = config_from_args(
+        parser.parse_args(
+            ["serve", "--speech-model", "tiny.en", "--transcribers", "2", "--model-cache", "m"]
+        )
+    )
+    assert (config.speech_model, config.transcribers, config.model_cache) == (
+        "tiny.en",
+        2,
+        Path("m"),
+    )
+    assert (
+        config_from_args(parser.parse_args(["serve", "--speech-model", "off"])).speech_model is None
+    )
+    with pytest.raises(SystemExit, match=r"no speech model 'large-v3'.*base, tiny\.en"):
+        config_from_args(parser.parse_args(["serve", "--speech-model", "large-v3"]))
+    with pytest.raises(SystemExit, match="at least 1"):
+        config_from_args(parser.parse_args(["serve", "--transcriber-threads", "0"]))
+
+
+async def test_voice_messages_are_not_transcribed_when_speech_is_off(tmp_path: Path) -> None:
+    from tests.chat.school import make_school
+    from tests.chat.test_http import class_chat
+    from tests.chat.test_uploads import opus_in_ogg
+    from tests.signalling.conftest import start_server
+    from tests.support.tus import TusClient
+
+    server = await start_server(tmp_path / "data", speech_model=None)
+    try:
+        async with aiohttp.ClientSession() as http:
+            school = await make_school(http, str(server.make_url("/")), students=1)
+            chat = await class_chat(school)
+            pupil = school.students[0]
+            tus = TusClient(http, school.base, pupil.token)
+            file_id = await tus.upload(chat, opus_in_ogg(1.0), "v.ogg", "audio/ogg")
+            body = {"kind": "voice", "file_id": file_id, "duration": 1.0}
+            status, message = await school.call(pupil, "POST", f"api/chats/{chat}/messages", body)
+            assert status == 201 and message["transcript_status"] is None
+            metrics = await (await http.get(f"{school.base}metrics")).text()
+            assert "parta_transcription_backlog" not in metrics
+    finally:
+        await server.close()
 
 
 async def test_serve_starts_and_stops(tmp_path: Path) -> None:
