@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,6 +19,8 @@ from .ids import new_id
 from .tables import transcription_jobs as jobs
 
 KINDS = ("voice", "recording")
+# someone waits to read a voice message; a lesson's captions can wait a few seconds more
+VOICE_FIRST = case((jobs.c.kind == "voice", 0), else_=1)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ class TranscriptionStore:
         return None if row is None else _job(row)
 
     async def claim(self, limit: int, now: datetime) -> list[Job]:
-        """Up to `limit` pending jobs that are due, oldest first, now running. Each is
+        """Up to `limit` pending jobs that are due, voice messages first, then oldest
+        first, now running. Each is
         claimed by a conditional update, so two claimers never take the same job; one
         that loses a job to another looks further down the queue (PostgreSQL skips rows
         another claimer holds)."""
@@ -97,7 +100,7 @@ class TranscriptionStore:
                         & (jobs.c.not_before <= now)
                         & jobs.c.id.not_in(claimed)
                     )
-                    .order_by(jobs.c.created_at, jobs.c.id)
+                    .order_by(VOICE_FIRST, jobs.c.created_at, jobs.c.id)
                     .limit(limit - len(claimed))
                     .with_for_update(skip_locked=True)
                 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--chunk-seconds", type=float, default=600.0)
+    parser.add_argument(
+        "--nice", type=int, default=10, help="lower this process's priority by this much"
+    )
     args = parser.parse_args(argv)
+    if args.nice:
+        # calls come first: a transcript may take a moment longer, a call may not stutter
+        os.nice(args.nice)
     try:
         model_dir = resolve(args.model, args.cache_dir)
         engine = WhisperTranscriber(

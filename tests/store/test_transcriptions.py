@@ -66,3 +66,14 @@ async def test_jobs_left_running_are_pending_again_after_a_restart(engine: Async
     again = await store.claim(3, T0 + timedelta(hours=1))
     assert sorted(j.target_id for j in again) == ["m0", "m1", "m2"]
     assert sorted(j.attempts for j in again) == [1, 2, 2]
+
+
+async def test_voice_messages_go_before_recordings(engine: AsyncEngine) -> None:
+    store = TranscriptionStore(engine)
+    await store.add("recording", "lesson", "/r.mp4", T0)
+    await store.add("voice", "late", "/v.ogg", T0 + timedelta(seconds=5))
+    first, second = (
+        await store.claim(1, T0 + timedelta(minutes=1)),
+        await store.claim(1, T0 + timedelta(minutes=1)),
+    )
+    assert [j.target_id for j in first + second] == ["late", "lesson"]
