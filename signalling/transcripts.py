@@ -50,7 +50,13 @@ def recording(app: web.Application) -> Handler:
         target = app[keys.RECORDINGS].directory / found.captions_filename
         await asyncio.to_thread(_write, target, webvtt(transcript))
         await store.set_captions(found.id, status="done", language=transcript.language)
-        await _tell_chat(app, found.message_id, status="done", url=captions_url(found.id))
+        await _tell_chat(
+            app,
+            found.message_id,
+            status="done",
+            url=captions_url(found.id),
+            language=transcript.language,
+        )
 
     async def failed(job: Job, reason: str) -> None:
         store = app[keys.RECORDING_STORE]
@@ -70,6 +76,7 @@ async def _tell_chat(
     status: str,
     url: str | None = None,
     reason: str | None = None,
+    language: str | None = None,
 ) -> None:
     if message_id is None:
         return
@@ -83,6 +90,8 @@ async def _tell_chat(
         meta["captions"] = url
     if reason is not None:
         meta["captions_reason"] = reason
+    if language is not None:
+        meta["captions_language"] = language
     await service.chats.set_meta(message_id, meta)
     await service.updated(message_id)
 

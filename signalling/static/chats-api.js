@@ -186,7 +186,11 @@ export function preview(message) {
   if (!message) return '';
   if (message.deleted) return t('messageDeleted');
   if (message.kind === 'system') return systemText(message).text;
-  if (message.kind === 'voice') return t('voiceShort');
+  if (message.kind === 'voice') {
+    // once transcribed, the list shows what was said
+    const said = message.transcript_status === 'done' ? (message.transcript ?? '').trim() : '';
+    return said ? `${t('voiceShort')}: ${said}` : t('voiceShort');
+  }
   if (message.kind === 'recording') return t('recordingShort', { duration: duration(message.meta?.duration) });
   if (message.kind === 'file') return message.text || t('fileMessage', { name: message.meta?.file?.filename ?? '' });
   return message.text;

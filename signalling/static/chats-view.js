@@ -10,6 +10,9 @@ import {
 } from './chats-api.js';
 import { TusUpload } from './upload.js';
 import { VoiceRecorder, clock, voiceSupported } from './voice.js';
+import {
+  addCaptionsTrack, captionsNode, captionsSignature, transcriptNode, transcriptSignature, updateCaptions, updateTranscript,
+} from './chats-speech.js';
 
 const PAGE = 50;
 
@@ -25,7 +28,7 @@ function blankChat(id) {
     id,
     info: null,
     messages: new Map(), // seq -> message
-    nodes: new Map(), // message id -> {key, node}
+    nodes: new Map(), // message id -> {key, speech, node}
     nextBefore: null,
     loadingOlder: false,
     readSent: 0,
@@ -220,13 +223,15 @@ function renderMessages() {
       && previous.sender?.id === message.sender?.id
       && new Date(message.created_at) - new Date(previous.created_at) < 5 * 60_000;
     const seen = mine && message.seq <= seenUpTo;
-    const key = [message.edited_at, message.deleted, message.transcript_status, message.transcript, grouped, seen, message.text].join('|');
+    const key = [message.edited_at, message.deleted, grouped, seen, message.text].join('|');
     const cached = chat.nodes.get(message.id);
     let node;
-    if (cached && cached.key === key) node = cached.node;
-    else {
+    if (cached && cached.key === key) {
+      node = cached.node;
+      updateSpeech(cached, message); // a transcript or captions arrived: in place
+    } else {
       node = messageNode(message, { mine, grouped, seen });
-      chat.nodes.set(message.id, { key, node });
+      chat.nodes.set(message.id, { key, speech: speechSignature(message), node });
     }
     items.push(node);
     previous = message;
@@ -234,6 +239,22 @@ function renderMessages() {
   list.replaceChildren(...items);
   byId('btn-older').hidden = !chat.nextBefore;
   byId('history-start').hidden = !!chat.nextBefore || !chat.messages.size;
+}
+
+/** What of a message's speech part (transcript, captions) its node shows. */
+function speechSignature(message) {
+  if (message.kind === 'voice') return transcriptSignature(message);
+  if (message.kind === 'recording') return captionsSignature(message);
+  return '';
+}
+
+/** Swap a message node's transcript or captions for `message`'s, leaving its player be. */
+function updateSpeech(cached, message) {
+  const speech = speechSignature(message);
+  if (cached.speech === speech || message.deleted) return;
+  cached.speech = speech;
+  if (message.kind === 'voice') updateTranscript(cached.node, message);
+  else if (message.kind === 'recording') updateCaptions(cached.node, message);
 }
 
 function messageNode(message, { mine, grouped, seen }) {
@@ -364,6 +385,8 @@ export function recordingCard(message) {
       class: 'rec-video', controls: true, autoplay: true, playsinline: true, preload: 'metadata', src,
       'aria-label': t('recordingVideoLabel', { title }), 'data-testid': 'recording-video',
     });
+    // the captions may have come since the card was made
+    addCaptionsTrack(video, chat?.messages.get(message.seq) ?? message);
     media.replaceChildren(video);
     video.play().catch(() => {}); // no autoplay allowed: the controls are there
     video.focus();
@@ -379,6 +402,7 @@ export function recordingCard(message) {
         el('span', { 'aria-hidden': 'true', text: ' · ' }),
         el('span', { class: 'rec-size', text: bytes(file.size ?? 0), 'data-testid': 'recording-size' }),
       ]),
+      captionsNode(message),
     ]),
     el('a', {
       href: file.url, download: file.filename, class: 'btn btn-secondary btn-small rec-download',
@@ -400,17 +424,7 @@ function voiceNode(message) {
     }),
     el('span', { class: 'voice-duration', text: clock(duration) }),
   ]);
-  const wrap = el('div', { class: 'voice-wrap' }, [box]);
-  if (message.transcript) {
-    wrap.append(el('p', { class: 'transcript', 'data-testid': 'transcript' }, [
-      el('span', { class: 'visually-hidden', text: `${t('transcriptLabel')}: ` }), message.transcript,
-    ]));
-  } else if (message.transcript_status === 'pending') {
-    wrap.append(el('p', { class: 'transcript pending', 'data-testid': 'transcript-pending', text: t('transcribing') }));
-  } else if (message.transcript_status === 'failed') {
-    wrap.append(el('p', { class: 'transcript pending', text: t('transcriptFailed') }));
-  }
-  return wrap;
+  return el('div', { class: 'voice-wrap' }, [box, transcriptNode(message)]);
 }
 
 // ---- reading --------------------------------------------------------------------------------
@@ -452,6 +466,10 @@ export function onLiveEvent(event) {
   if (!chat?.info) return;
   const chatId = event.chat_id ?? event.message?.chat_id;
   if (chatId !== chat.id) return;
+  if (event.type === 'message_updated') {
+    messageUpdated(event.message);
+    return;
+  }
   const stick = nearBottom();
   if (event.type === 'message' || event.type === 'message_edited') {
     const message = event.message;
@@ -473,6 +491,38 @@ export function onLiveEvent(event) {
   renderMessages();
   if (stick) scrollToEnd();
   if (event.type === 'message') markRead();
+}
+
+/**
+ * A message changed without its author (its transcript or captions came): swap that
+ * part of its node in place. Not new, so not unread and not marked read; the messages on
+ * screen stay where they are (the end stays in view when it was).
+ */
+function messageUpdated(message) {
+  const known = chat.messages.get(message.seq);
+  if (!known || known.id !== message.id) return; // not loaded: a later page load shows it
+  if (message.sender && !message.sender.full_name) message.sender.full_name = known.sender?.full_name ?? null;
+  chat.messages.set(message.seq, message);
+  const cached = chat.nodes.get(message.id);
+  keepScroll(() => {
+    if (cached?.node.isConnected && !known.deleted && known.text === message.text && known.edited_at === message.edited_at) {
+      updateSpeech(cached, message);
+    } else {
+      renderMessages();
+    }
+  });
+}
+
+/** Run `change` on the message list without moving what is on screen. */
+function keepScroll(change) {
+  const box = byId('messages');
+  const stick = nearBottom();
+  const top = box.getBoundingClientRect().top;
+  const anchor = [...byId('message-list').children].find((n) => n.getBoundingClientRect().bottom > top);
+  const before = anchor?.getBoundingClientRect().top;
+  change();
+  if (stick) scrollToEnd();
+  else if (anchor?.isConnected) box.scrollTop += anchor.getBoundingClientRect().top - before;
 }
 
 /** After the live socket came back: fetch what was missed. */

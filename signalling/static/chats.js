@@ -543,6 +543,10 @@ function onEvent(event) {
     case 'message_edited':
       onLiveEvent(event);
       break;
+    case 'message_updated': // a transcript or captions came: not new, so no notice
+      onLiveEvent(event);
+      refreshList(); // the list's preview of a voice message shows its text
+      break;
     default:
       break;
   }

@@ -1,11 +1,14 @@
 """Chats in headless Chromium: a teacher sets up a school, a class chat and talks with a
 student live; a file goes up (resumed after a broken connection) and comes down intact;
-the student sends a voice message.
+the student sends a voice message, spoken for real: Chromium's fake microphone plays a
+sentence said by Festival's Russian voice, and its transcript (faster-whisper, the
+"base" model, loaded by a worker on first use) appears under the teacher's player.
 
 Run by tests/browser/test_chats_page.py inside a private network namespace (only
 loopback exists there). Starts parta in-process, prints one JSON object, and leaves
-screenshots of the chat list, a chat with text, file and voice messages, the info panel
-with the invite QR code, the school's page, and the phone layout.
+screenshots of the chat list, a chat with text, file and voice messages (one still being
+transcribed, then with its text), the info panel with the invite QR code, the school's
+page, and the phone layout.
 
 The teacher opens /chats without a school: "Create a school" leads to its page, whose
 invite codes the teacher shares, joining with the teachers' one. The student has only an
@@ -17,18 +20,39 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
+import time
+import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, Route
+from aiohttp import web
+from playwright.async_api import Browser, Page, Route
 
+from signalling.app import create_app
+from signalling.config import Config
+from tests.browser.chromium import launch_chromium
 from tests.browser.driver import wait_until
 from tests.browser.people import person
-from tests.browser.stage import driver_main, parta_and_chromium
+from tests.browser.stage import driver_main, free_port
+from tests.support.speech import RUSSIAN, speak_russian, word_error_rate
 
 SCHOOL = "Lyceum 7"
 CHAT = "Algebra 7b"
 FILE_SIZE = 3 * 1024 * 1024 + 123
+# What the student's microphone says (Festival, Russian): a sentence the base model
+# transcribes well, with a little silence before and after.
+SPOKEN = RUSSIAN[1]
+LEAD_IN = 0.5
+TAIL = 1.5
+# The transcript is judged against SPOKEN by word error rate, generously (measured: 0.0
+# in every run): the recorder starts a moment after the microphone opens, and Chromium
+# plays the file from when the device opens, so a slow start may clip the first word.
+MAX_WER = 0.5
+TRANSCRIPT_TIMEOUT = 60.0
 
 OVERFLOW = (
     "[...document.querySelectorAll('body *')].some((n) => {"
@@ -152,6 +176,126 @@ async def student_joins(
     result["student_chat_title"] = await student.get_by_test_id("chat-title").inner_text()
 
 
+def microphone_wav(out_dir: Path) -> tuple[Path, float]:
+    """SPOKEN as a 16 kHz mono WAV for `--use-file-for-fake-audio-capture`, with silence
+    around it; (path, seconds)."""
+    said = speak_russian(SPOKEN, out_dir / "spoken.wav")
+    with wave.open(str(said)) as source:
+        params = source.getparams()
+        frames = source.readframes(source.getnframes())
+    rate, width = params.framerate, params.sampwidth * params.nchannels
+    path = out_dir / "microphone.wav"
+    with wave.open(str(path), "wb") as mic:
+        mic.setparams(params)
+        mic.writeframes(b"\0" * width * round(rate * LEAD_IN))
+        mic.writeframes(frames)
+        mic.writeframes(b"\0" * width * round(rate * TAIL))
+    with wave.open(str(path)) as mic:
+        return path, mic.getnframes() / mic.getframerate()
+
+
+@asynccontextmanager
+async def parta_and_speaking_chromium(
+    out_dir: Path, microphone: Path
+) -> AsyncIterator[tuple[web.Application, str, Browser]]:
+    """As stage.parta_and_chromium, but the fake microphone says `microphone` (a WAV,
+    played once: `%noloop`) rather than beeping."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(Config(data_dir=out_dir / "data"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    scratch = Path(tempfile.mkdtemp(prefix="parta-chromium-"))
+    flags = (f"--use-file-for-fake-audio-capture={microphone}%noloop",)
+    try:
+        async with launch_chromium(scratch, extra_flags=flags) as browser:
+            yield app, f"http://127.0.0.1:{port}", browser
+    finally:
+        await runner.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def transcript_state(page: Page) -> Any:
+    return page.evaluate(
+        f'document.querySelector("{testid("voice-transcript")}")?.dataset.state ?? null'
+    )
+
+
+async def voice_message_with_text(
+    student: Page,
+    teacher: Page,
+    seconds: float,
+    out_dir: Path,
+    timeout: float,
+    result: dict[str, Any],
+) -> None:
+    """The student records what the microphone says; the teacher gets a player, then
+    (live, in place) the text under it."""
+    await student.get_by_test_id("btn-record").click()
+    await student.get_by_test_id("recorder").wait_for(state="visible", timeout=timeout * 1000)
+    await student.wait_for_timeout(round(seconds * 1000))
+    result["rec_timer"] = await student.get_by_test_id("rec-timer").inner_text()
+    await student.get_by_test_id("btn-rec-send").click()
+    sent = time.monotonic()
+    voice = teacher.get_by_test_id("voice-message")
+    await voice.wait_for(state="visible", timeout=timeout * 1000)
+    result["voice_playable"] = await wait_until(
+        teacher, f'document.querySelector("{testid("voice-audio")}")?.readyState >= 1', timeout
+    )
+    result["voice_src"] = await voice.get_by_test_id("voice-audio").get_attribute("src")
+    result["voice_first_state"] = await transcript_state(teacher)
+    await teacher.locator("#messages").evaluate("(n) => { n.scrollTop = n.scrollHeight; }")
+    await clear_toasts(teacher)
+    if result["voice_first_state"] == "pending":
+        await teacher.screenshot(path=str(out_dir / "voice-pending-1280.png"))
+        await student.screenshot(path=str(out_dir / "voice-pending-student-1280.png"))
+    # the text comes by `message_updated`: no reload, no notice, no badge
+    await teacher.evaluate(
+        "window.partaTest = { voice: document.querySelector(\"[data-testid='voice-message']\") }"
+    )
+    toasts_before = await teacher.locator("[data-testid^='toast-note-']").count()
+    result["voice_transcript_state"] = None
+    if await wait_until(
+        teacher,
+        f'["done", "failed"].includes('
+        f'document.querySelector("{testid("voice-transcript")}")?.dataset.state)',
+        TRANSCRIPT_TIMEOUT,
+    ):
+        result["voice_transcript_seconds"] = round(time.monotonic() - sent, 1)
+    result["voice_transcript_state"] = await transcript_state(teacher)
+    box = teacher.get_by_test_id("voice-transcript")
+    result["voice_transcript_text"] = await box.inner_text()
+    text = teacher.get_by_test_id("transcript-text")
+    if await text.count():
+        heard = await text.inner_text()
+        result["voice_transcript_heard"] = heard
+        result["voice_transcript_wer"] = round(word_error_rate(SPOKEN, heard), 3)
+        result["voice_transcript_language"] = await teacher.get_by_test_id(
+            "transcript-language"
+        ).inner_text()
+        result["voice_transcript_selectable"] = await text.evaluate(
+            "(n) => getComputedStyle(n).userSelect !== 'none'"
+        )
+    result["voice_updated_in_place"] = await teacher.evaluate(
+        "document.querySelector(\"[data-testid='voice-message']\") === window.partaTest.voice"
+    )
+    result["voice_update_toasts"] = (
+        await teacher.locator("[data-testid^='toast-note-']").count() - toasts_before
+    )
+    result["student_transcript_state"] = await transcript_state(student)
+    result["list_preview_says_it"] = await wait_until(
+        teacher,
+        f'document.querySelector("{testid("chat-item")} .chat-item-preview")'
+        f"?.textContent.includes({SPOKEN.split()[0]!r})",
+        timeout,
+    )
+    await teacher.locator("#messages").evaluate("(n) => { n.scrollTop = n.scrollHeight; }")
+    await clear_toasts(teacher)
+    await teacher.screenshot(path=str(out_dir / "chat-view-1280.png"))
+    await teacher.screenshot(path=str(out_dir / "voice-transcript-1280.png"))
+
+
 async def upload_with_a_break(
     teacher: Page, out_dir: Path, timeout: float, result: dict[str, Any]
 ) -> str:
@@ -187,7 +331,9 @@ async def upload_with_a_break(
 async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
     errors: list[str] = []
     result["page_errors"] = errors
-    async with parta_and_chromium(out_dir) as (_app, base, browser):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    microphone, seconds = microphone_wav(out_dir)
+    async with parta_and_speaking_chromium(out_dir, microphone) as (_app, base, browser):
         desk = {"viewport": {"width": 1280, "height": 800}}
         teacher = await person(browser, base, "Olga Ivanova", errors=errors, **desk)
         student = await person(browser, base, "Pavel Smirnov", errors=errors, **desk)
@@ -221,25 +367,9 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         result["download_size"] = saved.stat().st_size
         result["download_sha_matches"] = hashlib.sha256(saved.read_bytes()).hexdigest() == digest
 
-        # the student records a voice message; the teacher gets a player
-        await student.get_by_test_id("btn-record").click()
-        await student.get_by_test_id("recorder").wait_for(state="visible", timeout=timeout * 1000)
-        await student.wait_for_timeout(2200)
-        result["rec_timer"] = await student.get_by_test_id("rec-timer").inner_text()
-        await student.get_by_test_id("btn-rec-send").click()
-        voice = teacher.get_by_test_id("voice-message")
-        await voice.wait_for(state="visible", timeout=timeout * 1000)
-        result["voice_playable"] = await wait_until(
-            teacher, f'document.querySelector("{testid("voice-audio")}")?.readyState >= 1', timeout
-        )
-        result["voice_src"] = await voice.get_by_test_id("voice-audio").get_attribute("src")
-        result["voice_transcript_state"] = await teacher.evaluate(
-            f'document.querySelector("{testid("transcript-pending")}")?.textContent'
-            f' ?? document.querySelector("{testid("transcript")}")?.textContent ?? null'
-        )
-        await teacher.locator("#messages").evaluate("(n) => { n.scrollTop = n.scrollHeight; }")
-        await clear_toasts(teacher)
-        await teacher.screenshot(path=str(out_dir / "chat-view-1280.png"))
+        # the student records a voice message (real speech); the teacher gets a player,
+        # then its text
+        await voice_message_with_text(student, teacher, seconds, out_dir, timeout, result)
 
         # edit a message: the student sees the new text
         await teacher.get_by_test_id("message").filter(has_text="Good morning, 7b!").hover()
@@ -342,6 +472,8 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         result["phone_list_hidden_in_chat"] = not await student.locator("#sidebar").is_visible()
         result["phone_overflow_chat"] = await student.evaluate(OVERFLOW)
         await student.screenshot(path=str(out_dir / "phone-chat-390.png"))
+        await student.get_by_test_id("voice-message").scroll_into_view_if_needed()
+        await student.screenshot(path=str(out_dir / "phone-voice-transcript-390.png"))
         await student.get_by_test_id("btn-info").click()
         await student.get_by_test_id("invite-qr").wait_for(timeout=timeout * 1000)
         result["phone_overflow_info"] = await student.evaluate(OVERFLOW)

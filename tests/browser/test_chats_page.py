@@ -1,6 +1,7 @@
 """The chats client in headless Chromium: a teacher creates a school and a class chat, a
 student joins by its invite link, they talk live, a file goes up (resumed after a broken
-connection) and down intact, and a voice message plays for the teacher.
+connection) and down intact, and a voice message (real speech from Chromium's fake
+microphone) plays for the teacher, its transcript appearing under it live.
 
 Like test_web_client.py, the pages and the server run in a private network namespace
 (`unshare --net`, only loopback up).
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.chats_driver import FILE_SIZE
+from tests.browser.chats_driver import FILE_SIZE, MAX_WER, TRANSCRIPT_TIMEOUT
 from tests.browser.harness import run_driver
 
 
@@ -51,11 +52,25 @@ def test_school_chat_messages_files_and_voice(tmp_path: Path) -> None:
     assert result["download_size"] == FILE_SIZE and result["download_sha_matches"]
 
     # a voice message: a timer while recording, a player for the teacher
-    assert result["rec_timer"] in ("0:02", "0:03")
+    assert result["rec_timer"] in ("0:06", "0:07", "0:08")
     assert result["voice_playable"]
     assert result["voice_src"].startswith("/api/files/")
     assert result["voice_src"].endswith("?inline=1")
-    assert result["voice_transcript_state"] is not None
+    # its text: "Transcribing…" first, then (live, in place, no notice) what was said
+    assert result["voice_first_state"] in ("pending", "done")
+    print(
+        f"voice message: text shown {result.get('voice_transcript_seconds')} s after sending"
+        f" (limit {TRANSCRIPT_TIMEOUT:.0f} s): {result.get('voice_transcript_heard')!r},"
+        f" WER {result.get('voice_transcript_wer')}"
+    )
+    assert result["voice_transcript_state"] == "done", result["voice_transcript_text"]
+    assert result["voice_transcript_seconds"] <= TRANSCRIPT_TIMEOUT
+    assert result["voice_transcript_language"] == "RU"
+    assert result["voice_transcript_wer"] <= MAX_WER, result["voice_transcript_heard"]
+    assert result["voice_transcript_selectable"]
+    assert result["voice_updated_in_place"] and result["voice_update_toasts"] == 0
+    assert result["student_transcript_state"] == "done"
+    assert result["list_preview_says_it"]
 
     # a message while the chat is not on screen: a toast and an unread badge
     assert result["toast_text"].startswith("Algebra 7b: Olga Ivanova: Homework: page 42")
@@ -84,12 +99,14 @@ def test_school_chat_messages_files_and_voice(tmp_path: Path) -> None:
         "invite-page-1280.png",
         "upload-failed-1280.png",
         "chat-view-1280.png",
+        "voice-transcript-1280.png",
         "chat-list-1280.png",
         "chat-list-folder-1280.png",
         "settings-1280.png",
         "school-page-1280.png",
         "phone-list-390.png",
         "phone-chat-390.png",
+        "phone-voice-transcript-390.png",
         "phone-info-390.png",
         "phone-school-390.png",
     )

@@ -282,6 +282,7 @@ async def test_a_recorded_lesson_gets_captions(tmp_path: Path) -> None:
             assert first["meta"]["captions_status"] == "pending"
             message = await asyncio.wait_for(card(), 120)
             assert message["meta"]["captions_status"] == "done", message["meta"]
+            assert message["meta"]["captions_language"] == "ru"
             url = message["meta"]["captions"]
             async with http.get(
                 f"{base}{url.lstrip('/')}",
