@@ -352,6 +352,11 @@ def set_sender_identity(transceiver: RTCRtpTransceiver, stream_id: str, track_id
     sender._track_id = track_id
 
 
+def set_sender_ssrc(transceiver: RTCRtpTransceiver, ssrc: int) -> None:
+    """Announce `ssrc` for this transceiver's sender (before the answer is made)."""
+    transceiver.sender._ssrc = ssrc
+
+
 def sender_ssrc(transceiver: RTCRtpTransceiver) -> int:
     """The SSRC the SDP announces for this transceiver's sender."""
     return int(transceiver.sender._ssrc)

@@ -43,6 +43,25 @@ class Forwarder(Protocol):
     def resume(self) -> None: ...
 
 
+class Outgoing(Protocol):
+    """An outgoing stream as its transport sees it: sent under `ssrc`, it answers the
+    subscriber's feedback (NACK, PLI/FIR, receiver reports) and gives the numbers for
+    our sender reports. A Consumer, or one viewer's end of a broadcast's stage."""
+
+    id: str
+    ssrc: int
+    packets: int
+    bytes: int
+
+    def on_nack(self, lost: Iterable[int]) -> int: ...
+
+    def request_keyframe(self) -> None: ...
+
+    def on_receiver_report(self, fraction_lost: int, jitter: int) -> None: ...
+
+    def sender_report(self) -> tuple[int, int] | None: ...
+
+
 class Consumer:
     """Sends one producer's packets to one subscriber, under the consumer's own SSRC."""
 
@@ -50,15 +69,18 @@ class Consumer:
         self,
         consumer_id: str,
         *,
-        producer: Producer,
+        producer: Producer | None,
         sink: RtpSink,
         ssrc: int,
         payload_type: int,
         mid: str,
         clock: Callable[[], float] = time.monotonic,
+        kind: str = "",
     ) -> None:
+        """`producer` None: one to follow comes later (`switch_producer`); then `kind`
+        says what it will be."""
         self.id = consumer_id
-        self.kind = producer.kind
+        self.kind = producer.kind if producer is not None else kind
         self.producer: Producer | None = producer
         self.ssrc = ssrc
         self.payload_type = payload_type
@@ -67,7 +89,7 @@ class Consumer:
         self.closed = False
         self._sink = sink
         self._clock = clock
-        self._clock_rate = producer.codec.clock_rate
+        self._clock_rate = producer.codec.clock_rate if producer is not None else 90000
         # Every epoch starts on a keyframe; for audio every packet is one.
         self._waiting = True
         self._seq_off = 0
@@ -133,31 +155,36 @@ class Consumer:
 
     def on_nack(self, lost: Iterable[int]) -> int:
         """Resend the packets the subscriber reports lost, from the producer's history."""
-        producer = self.producer
         resent = 0
         self.nacks_received += 1
-        if producer is None or not self._synced:
-            return 0
         for out_seq in lost:
-            # only packets of the current epoch map back to the current producer
-            if (out_seq - self._epoch_start) & 0xFFFF >= 0x8000:
-                continue
-            entry = producer.history.get((out_seq - self._seq_off) & 0xFFFF)
-            if entry is None:
-                continue
-            _, ts, head, payload = entry
-            packet = (
-                HEADER.pack(
-                    head | self.payload_type, out_seq, (ts + self._ts_off) & 0xFFFFFFFF, self.ssrc
-                )
-                + payload
-            )
-            if self._sink.send_rtp(packet):
+            packet = self.rebuild(out_seq)
+            if packet is not None and self._sink.send_rtp(packet):
                 resent += 1
                 self.packets += 1
                 self.bytes += len(packet)
         self.retransmissions += resent
         return resent
+
+    def rebuild(self, out_seq: int) -> bytes | None:
+        """The packet we sent as `out_seq`, again, from the producer's history; None
+        when it is no longer there or belongs to an earlier producer."""
+        producer = self.producer
+        if producer is None or not self._synced:
+            return None
+        # only packets of the current epoch map back to the current producer
+        if (out_seq - self._epoch_start) & 0xFFFF >= 0x8000:
+            return None
+        entry = producer.history.get((out_seq - self._seq_off) & 0xFFFF)
+        if entry is None:
+            return None
+        _, ts, head, payload = entry
+        return (
+            HEADER.pack(
+                head | self.payload_type, out_seq, (ts + self._ts_off) & 0xFFFFFFFF, self.ssrc
+            )
+            + payload
+        )
 
     def pause(self) -> None:
         """Stop forwarding (a host muted the source)."""

@@ -68,7 +68,8 @@ class Router:
         for producer in transport.producers:
             self.close_producer(producer)
         for consumer in transport.consumers:
-            self.close_consumer(consumer)
+            if isinstance(consumer, Consumer):
+                self.close_consumer(consumer)
         self._totals.add_transport(transport)
 
     # -- producers -------------------------------------------------------------------

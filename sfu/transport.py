@@ -62,7 +62,7 @@ from .codecs import RtpCodec
 from .rtp import RtpError, audio_level, extension_element, payload_offset
 
 if TYPE_CHECKING:
-    from .consumer import Consumer
+    from .consumer import Outgoing
     from .producer import Producer
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class WebRtcTransport:
         self._producers_by_mid: dict[str, Producer] = {}
         self._ignored_ssrcs: set[int] = set()
         self._mid_ext_id = 0
-        self._consumers_by_ssrc: dict[int, Consumer] = {}
+        self._consumers_by_ssrc: dict[int, Outgoing] = {}
         self._first_media_pending = True
         self._sockets: list[socket.socket] = []  # our reading handles (drain_datagrams)
         # counters
@@ -158,8 +158,12 @@ class WebRtcTransport:
 
     # -- negotiation --------------------------------------------------------------
 
-    async def accept_offer(self, offer: str, *, send: bool = False) -> str:
-        """Answer a remote offer. With `send`, the remote's recvonly m-lines are ours to fill."""
+    async def accept_offer(
+        self, offer: str, *, send: bool = False, ssrcs: dict[str, int] | None = None
+    ) -> str:
+        """Answer a remote offer. With `send`, the remote's recvonly m-lines are ours to
+        fill; `ssrcs` (per kind) are the SSRCs we announce for them (a broadcast's stage
+        sends the same stream to every viewer)."""
         if self.closed:
             raise sdp.SdpError("transport is closed")
         sdp.require_bundle(sdp.parse(offer))
@@ -174,6 +178,8 @@ class WebRtcTransport:
             seam.restrict_codecs(transceiver)
             if send and transceiver.direction == "recvonly":
                 transceiver.direction = "sendonly"
+                if ssrcs and transceiver.kind in ssrcs:
+                    seam.set_sender_ssrc(transceiver, ssrcs[transceiver.kind])
         answer = await self.pc.createAnswer()
         await self._set_local(answer)
         return str(self.pc.localDescription.sdp)
@@ -244,10 +250,10 @@ class WebRtcTransport:
         for mid in [k for k, p in self._producers_by_mid.items() if p is producer]:
             del self._producers_by_mid[mid]
 
-    def attach_consumer(self, consumer: Consumer) -> None:
+    def attach_consumer(self, consumer: Outgoing) -> None:
         self._consumers_by_ssrc[consumer.ssrc] = consumer
 
-    def detach_consumer(self, consumer: Consumer) -> None:
+    def detach_consumer(self, consumer: Outgoing) -> None:
         if self._consumers_by_ssrc.get(consumer.ssrc) is consumer:
             del self._consumers_by_ssrc[consumer.ssrc]
 
@@ -256,7 +262,7 @@ class WebRtcTransport:
         return list({id(p): p for p in self._producers_by_mid.values()}.values())
 
     @property
-    def consumers(self) -> list[Consumer]:
+    def consumers(self) -> list[Outgoing]:
         return list(self._consumers_by_ssrc.values())
 
     # -- the receive path (synchronous) ---------------------------------------------

@@ -56,6 +56,12 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self.viewer_drops = Counter(
+            "parta_viewer_drops",
+            "Broadcast viewers cut by the slow-viewer policy, by reason (silent, too_slow)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.websocket_sessions = Counter(
             "parta_websocket_sessions",
             "WebSocket sessions opened",

@@ -6,11 +6,14 @@ parse and authenticate, this module applies the rules and emits the events.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sfu.broadcast import Stage
 from sfu.producer import Producer
 from sfu.router import Router
 from sfu.sdp import IncomingTrack, SdpError, incoming_tracks
@@ -40,7 +43,10 @@ from .protocol import (
     WaitingPerson,
 )
 from .subscriber import SubscribeSession
-from .viewers import Viewer
+from .viewers import Viewer, new_stage, stage_audio, stage_video
+
+STAGE_TICK = 1.0
+logger = logging.getLogger(__name__)
 
 
 class Room:
@@ -62,6 +68,9 @@ class Room:
         self.metrics = metrics
         self.peers: dict[str, Peer] = {}
         self.viewers: dict[str, Viewer] = {}
+        self.stage: Stage | None = None  # made for the first viewer
+        self.mix: Producer | None = None  # a broadcast's mixed audio
+        self._stage_ticker: asyncio.Task[None] | None = None
         # a restarted call's hosts come back with their tokens; a scheduled call's host
         # is its organiser (the host key): in neither case is whoever comes first host
         self.host_assigned = self.access.scheduled or bool(self.access.host_tokens)
@@ -344,8 +353,7 @@ class Room:
             for other in self.peers.values():
                 if other is not peer and other.subscriber is not None:
                     other.subscriber.add(producer)
-            for viewer in self.viewers.values():
-                viewer.update_stage()
+            self.update_stage()
         if changed:
             self.broadcast(PeerUpdated(peer=peer.info()), skip=peer)
 
@@ -456,8 +464,7 @@ class Room:
                 if published.producer is producer:
                     del owner.sources[mid]
                     self.broadcast(PeerUpdated(peer=owner.info()), skip=owner)
-        for viewer in self.viewers.values():
-            viewer.update_stage()
+        self.update_stage()
 
     # -- events ----------------------------------------------------------------------
 
@@ -470,8 +477,7 @@ class Room:
         self.broadcast(ActiveSpeaker(peer_id=peer_id), skip=None)
         for listener in list(self.speaker_listeners):
             listener(peer_id)
-        for viewer in self.viewers.values():
-            viewer.update_stage()
+        self.update_stage()
 
     def _watch_first_media(self, peer: Peer, transport: WebRtcTransport) -> None:
         def first_media() -> None:
@@ -483,8 +489,40 @@ class Room:
 
     # -- viewers ---------------------------------------------------------------------
 
+    def update_stage(self) -> None:
+        """Point the viewers' stage at what they should see and hear now."""
+        stage = self.stage
+        if stage is None:
+            return
+        video, audio = stage.tracks["video"], stage.tracks["audio"]
+        stage.follow("video", stage_video(self.router, video.producer))
+        stage.follow("audio", stage_audio(self.router, audio.producer, self.mix))
+
+    def _ensure_stage(self) -> Stage:
+        if self.stage is None:
+            self.stage = new_stage(f"{self.id}-stage", self.router)
+            self.update_stage()
+            self._stage_ticker = asyncio.create_task(self._tick_stage())
+        return self.stage
+
+    async def _tick_stage(self) -> None:
+        """Cut viewers that cannot keep up, by the stage's written policy."""
+        while self.stage is not None:
+            await asyncio.sleep(STAGE_TICK)
+            for seat, reason in self.stage.tick():
+                viewer = self.viewers.get(seat.id)
+                if viewer is not None:
+                    logger.info("viewer %s of %s cut: %s", seat.id, self.id, reason)
+                    self.metrics.viewer_drops.labels(reason).inc()
+                    await viewer.close()
+
+    def set_mix(self, mix: Producer | None) -> None:
+        """The broadcast's mixed audio (or None): what viewers hear."""
+        self.mix = mix
+        self.update_stage()
+
     async def add_viewer(self, offer: str) -> tuple[Viewer, str]:
-        viewer = Viewer(new_id("v"), self.router)
+        viewer = Viewer(new_id("v"), self._ensure_stage())
         self.viewers[viewer.id] = viewer
         try:
             answer = await viewer.start(offer)
@@ -504,3 +542,9 @@ class Room:
         for viewer in list(self.viewers.values()):
             await viewer.close()
         self.viewers.clear()
+        if self.stage is not None:
+            self.stage.close()
+            self.stage = None
+        if self._stage_ticker is not None:
+            self._stage_ticker.cancel()
+            self._stage_ticker = None

@@ -1,0 +1,362 @@
+"""Broadcast fan-out: a call's stage for any number of WebRTC viewers, at the cost of
+forwarding alone.
+
+A stage has one audio and one video track. Each is a StageTrack: it follows one producer
+at a time (video switches at the new producer's keyframe, the numbering carrying on
+without a jump) and rewrites each packet once, into the stage's own SSRC, sequence
+numbers and timestamps, for every viewer whose connection negotiated the same payload
+type (a group). Per viewer and packet all that is left is SRTP protection and the send:
+the forwarding cost, and nothing that could be done once for all.
+
+Every viewer announces the stage's SSRCs in its answer, so its feedback arrives under
+them on its own connection: a NACK is answered to that viewer alone, from the
+producer's history; a PLI asks the publisher for a keyframe (rate-limited there).
+
+Slow viewers, the written policy (see `SlowViewerPolicy`): nothing is ever queued for a
+viewer, a send that fails is a drop, and nobody waits for anybody.
+- A viewer reports its loss in RTCP receiver reports. At 10% or more, or after 5 failed
+  sends in a second, its video becomes keyframe-only: it gets the packets of keyframes
+  and nothing between them (audio carries on), and the stage asks the publisher for a
+  keyframe every 2 s while any viewer is keyframe-only.
+- Two reports in a row under 2% loss bring it back to every frame, from the next
+  keyframe.
+- Keyframe-only and still at 10% or more for 10 s, or silent (no receiver report) for
+  10 s: it is cut, with the reason, and counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .codecs import RtpCodec
+from .consumer import Consumer
+
+if TYPE_CHECKING:
+    from .producer import Producer
+    from .router import Router
+    from .transport import WebRtcTransport
+
+
+@dataclass(frozen=True)
+class SlowViewerPolicy:
+    lossy_fraction: int = 26  # of 256: 10% lost in a receiver report
+    clear_fraction: int = 5  # of 256: 2%
+    clear_reports: int = 2  # in a row, to get every frame again
+    failed_sends: int = 5  # within failure_window: keyframe-only
+    failure_window: float = 1.0
+    cut_after: float = 10.0  # keyframe-only and still lossy this long: cut
+    silent_after: float = 10.0  # no receiver report this long: cut
+    keyframe_interval: float = 2.0  # keyframes asked for while anyone is keyframe-only
+
+
+class StageViewer:
+    """One viewer's connection to a stage: its mode, its counters, and its ends of the
+    stage's tracks (registered on its transport under the stage's SSRCs)."""
+
+    def __init__(self, viewer_id: str, transport: WebRtcTransport, clock: Callable[[], float]):
+        self.id = viewer_id
+        self.transport = transport
+        self.keyframes_only = False
+        self.wants_all = False  # back to every frame at the next keyframe
+        self.cut_reason: str | None = None
+        self.ends: dict[str, ViewerEnd] = {}
+        self._clock = clock
+        self._failures: list[float] = []
+        self._clear_reports = 0
+        self._lossy_since: float | None = None
+        self.last_report_at = clock()
+        self.dropped = 0  # sends that failed
+
+    def failed(self, now: float, policy: SlowViewerPolicy) -> None:
+        self.dropped += 1
+        failures = [t for t in self._failures if now - t < policy.failure_window]
+        failures.append(now)
+        self._failures = failures
+        if len(failures) >= policy.failed_sends:
+            self._slow(now)
+
+    def report(self, fraction_lost: int, now: float, policy: SlowViewerPolicy) -> None:
+        self.last_report_at = now
+        if fraction_lost >= policy.lossy_fraction:
+            self._clear_reports = 0
+            self._slow(now)
+        elif fraction_lost <= policy.clear_fraction:
+            self._lossy_since = None
+            if self.keyframes_only:
+                self._clear_reports += 1
+                if self._clear_reports >= policy.clear_reports:
+                    self.wants_all = True
+
+    def _slow(self, now: float) -> None:
+        self.wants_all = False
+        self._clear_reports = 0
+        if not self.keyframes_only:
+            self.keyframes_only = True
+        if self._lossy_since is None:
+            self._lossy_since = now
+
+    def check(self, now: float, policy: SlowViewerPolicy) -> str | None:
+        """The reason to cut this viewer now, if there is one."""
+        if now - self.last_report_at >= policy.silent_after:
+            return "silent"
+        if (
+            self.keyframes_only
+            and self._lossy_since is not None
+            and now - self._lossy_since >= policy.cut_after
+        ):
+            return "too_slow"
+        return None
+
+
+class ViewerEnd:
+    """A viewer's end of one stage track, as its transport sees it (an `Outgoing`)."""
+
+    def __init__(self, viewer: StageViewer, track: StageTrack, group: _Group) -> None:
+        self.id = f"{viewer.id}-{track.kind}"
+        self.viewer = viewer
+        self.track = track
+        self.group = group
+        self.ssrc = track.ssrc
+        self.packets = 0
+        self.bytes = 0
+        self.retransmissions = 0
+        self.fraction_lost = 0
+
+    def on_nack(self, lost: Iterable[int]) -> int:
+        resent = 0
+        for out_seq in lost:
+            packet = self.group.consumer.rebuild(out_seq)
+            if packet is not None and self.viewer.transport.send_rtp(packet):
+                resent += 1
+        self.retransmissions += resent
+        return resent
+
+    def request_keyframe(self) -> None:
+        self.group.consumer.request_keyframe()
+
+    def on_receiver_report(self, fraction_lost: int, jitter: int) -> None:
+        self.fraction_lost = fraction_lost
+        self.track.stage.reported(self.viewer, fraction_lost)
+
+    def sender_report(self) -> tuple[int, int] | None:
+        return self.group.consumer.sender_report()
+
+
+class _GroupConsumer(Consumer):
+    """The one rewrite per packet for a group; knows where keyframes start and end."""
+
+    group: _Group
+
+    def forward(self, seq: int, ts: int, head: int, keyframe: bool, payload: bytes) -> None:
+        group = self.group
+        if keyframe and group.video:
+            group.keyframe_starts()
+        super().forward(seq, ts, head, keyframe, payload)
+        if head & 0x80 and group.video:
+            group.frame_ends()
+
+
+class _Group:
+    """The viewers of one track that negotiated the same codecs: they get the same
+    bytes."""
+
+    def __init__(self, track: StageTrack, codecs: tuple[RtpCodec, ...]) -> None:
+        self.track = track
+        self.codecs = codecs
+        self.video = track.kind == "video"
+        self.viewers: tuple[StageViewer, ...] = ()
+        self.in_keyframe = False
+        self.consumer = _GroupConsumer(
+            f"{track.stage.id}-{track.kind}-{len(track.groups)}",
+            producer=None,
+            sink=self,
+            ssrc=track.ssrc,
+            payload_type=codecs[0].payload_type if codecs else 0,
+            mid="",
+            clock=track.stage.clock,
+            kind=track.kind,
+        )
+        self.consumer.group = self
+        self.following: Producer | None = None
+
+    def follow(self, producer: Producer | None, router: Router) -> None:
+        """Rewrite `producer`'s packets for this group, as the codec the group
+        negotiated for it; nothing when the group has no such codec."""
+        if self.following is not None:
+            router.remove_tap(self.following, self.consumer)
+            self.following = None
+        if producer is None:
+            return
+        codec = next((c for c in self.codecs if producer.codec.matches(c)), None)
+        if codec is None:
+            return
+        self.consumer.payload_type = codec.payload_type
+        self.consumer.switch_producer(producer)
+        router.add_tap(producer, self.consumer)
+        self.following = producer
+
+    def keyframe_starts(self) -> None:
+        self.in_keyframe = True
+        for viewer in self.viewers:
+            if viewer.wants_all:
+                viewer.wants_all = False
+                viewer.keyframes_only = False
+
+    def frame_ends(self) -> None:
+        self.in_keyframe = False
+        viewers = self.viewers
+        if len(viewers) > 1:  # after each frame the next viewer goes first
+            self.viewers = viewers[1:] + viewers[:1]
+
+    def send_rtp(self, packet: bytes) -> bool:
+        """The rewritten packet to every viewer of the group: protect and send each."""
+        sent = False
+        skip_deltas = self.video and not self.in_keyframe
+        kind = self.track.kind
+        size = len(packet)
+        for viewer in self.viewers:
+            if skip_deltas and viewer.keyframes_only:
+                continue
+            if viewer.transport.send_rtp(packet):
+                end = viewer.ends[kind]
+                end.packets += 1
+                end.bytes += size
+                sent = True
+            else:
+                stage = self.track.stage
+                viewer.failed(stage.clock(), stage.policy)
+        return sent
+
+
+class StageTrack:
+    """One kind of the stage: the producer it follows and its codec groups."""
+
+    def __init__(self, stage: Stage, kind: str, ssrc: int) -> None:
+        self.stage = stage
+        self.kind = kind
+        self.ssrc = ssrc
+        self.producer: Producer | None = None
+        self.groups: dict[tuple[RtpCodec, ...], _Group] = {}
+        self.switches = 0
+
+    def group_for(self, codecs: tuple[RtpCodec, ...]) -> _Group:
+        group = self.groups.get(codecs)
+        if group is None:
+            group = self.groups[codecs] = _Group(self, codecs)
+            group.follow(self.producer, self.stage.router)
+        return group
+
+    def follow(self, producer: Producer | None) -> None:
+        """Follow `producer` (video: from its next keyframe)."""
+        if producer is self.producer:
+            return
+        self.producer = producer
+        self.switches += 1
+        for group in self.groups.values():
+            group.follow(producer, self.stage.router)
+
+    def request_keyframe(self) -> None:
+        if self.producer is not None:
+            self.producer.request_keyframe()
+
+    def close(self) -> None:
+        for group in self.groups.values():
+            group.follow(None, self.stage.router)
+            group.consumer.close()
+        self.groups.clear()
+        self.producer = None
+
+
+class Stage:
+    """A call's stage for broadcast viewers: an audio and a video StageTrack."""
+
+    def __init__(
+        self,
+        stage_id: str,
+        router: Router,
+        *,
+        ssrcs: dict[str, int],
+        policy: SlowViewerPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.id = stage_id
+        self.router = router
+        self.policy = policy or SlowViewerPolicy()
+        self.clock = clock
+        self.tracks = {kind: StageTrack(self, kind, ssrc) for kind, ssrc in ssrcs.items()}
+        self.viewers: dict[str, StageViewer] = {}
+        self._last_keyframe_ask = float("-inf")
+        self.cuts: dict[str, int] = {"silent": 0, "too_slow": 0}
+
+    def add_viewer(
+        self,
+        viewer_id: str,
+        transport: WebRtcTransport,
+        codecs: dict[str, tuple[RtpCodec, ...]],
+    ) -> StageViewer:
+        """A viewer whose connection negotiated `codecs` (per kind, on the m-line that
+        carries the stage's SSRC of that kind)."""
+        viewer = StageViewer(viewer_id, transport, self.clock)
+        for kind, negotiated in codecs.items():
+            track = self.tracks.get(kind)
+            if track is None or not negotiated:
+                continue
+            group = track.group_for(negotiated)
+            end = ViewerEnd(viewer, track, group)
+            viewer.ends[kind] = end
+            group.viewers = (*group.viewers, viewer)
+            transport.attach_consumer(end)
+        self.viewers[viewer_id] = viewer
+        video = self.tracks.get("video")
+        if video is not None:
+            video.request_keyframe()  # the newcomer starts on a keyframe
+        return viewer
+
+    def remove_viewer(self, viewer: StageViewer) -> None:
+        if self.viewers.pop(viewer.id, None) is None:
+            return
+        for end in viewer.ends.values():
+            group = end.group
+            group.viewers = tuple(v for v in group.viewers if v is not viewer)
+            viewer.transport.detach_consumer(end)
+
+    def reported(self, viewer: StageViewer, fraction_lost: int) -> None:
+        viewer.report(fraction_lost, self.clock(), self.policy)
+
+    def follow(self, kind: str, producer: Producer | None) -> None:
+        track = self.tracks.get(kind)
+        if track is not None:
+            track.follow(producer)
+
+    def tick(self) -> list[tuple[StageViewer, str]]:
+        """Once a second or so: the viewers cut (removed here; their owner closes their
+        connections), and keyframes asked for keyframe-only ones."""
+        now = self.clock()
+        cut = []
+        for viewer in list(self.viewers.values()):
+            reason = viewer.check(now, self.policy)
+            if reason is not None:
+                viewer.cut_reason = reason
+                self.cuts[reason] = self.cuts.get(reason, 0) + 1
+                self.remove_viewer(viewer)
+                cut.append((viewer, reason))
+        due = now - self._last_keyframe_ask >= self.policy.keyframe_interval
+        if due and any(v.keyframes_only for v in self.viewers.values()):
+            self._last_keyframe_ask = now
+            video = self.tracks.get("video")
+            if video is not None:
+                video.request_keyframe()
+        return cut
+
+    @property
+    def keyframes_only(self) -> int:
+        return sum(1 for v in self.viewers.values() if v.keyframes_only)
+
+    def close(self) -> None:
+        for viewer in list(self.viewers.values()):
+            self.remove_viewer(viewer)
+        for track in self.tracks.values():
+            track.close()
