@@ -33,6 +33,9 @@ PUBLIC_PREFIXES = (
     "/api/invites/",
     "/whip/",
     "/whep/",
+    "/watch/",  # a broadcast's watch page: public ones need no account (watch.py checks)
+    "/api/watch/",
+    "/hls/",
 )
 
 USER = web.RequestKey("user", User)

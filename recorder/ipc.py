@@ -6,7 +6,12 @@ Each record: a type byte, a 4-byte big-endian length, then the body.
 - `A` a producer added: JSON {number, kind, codec, owner, name, source};
 - `R` a producer removed: JSON {number};
 - `S` the active speaker: JSON {owner};
+- `T` the time (a live encoder's clock goes on when no packet comes): arrival (8);
 - `E` the end: finish the file and exit.
+
+A broadcast encoder answers on its stdout with records of the same framing:
+- `O` an Opus frame of the mix: RTP timestamp (4, 48 kHz), then the frame;
+- `H` an HLS part is on disk: JSON {msn, part, independent, complete}.
 """
 
 from __future__ import annotations
@@ -33,6 +38,16 @@ def json_record(kind: bytes, data: dict[str, Any]) -> bytes:
 
 
 END = RECORD_HEAD.pack(b"E", 0)
+TICK = struct.Struct("!Q")
+OPUS_HEAD = struct.Struct("!I")
+
+
+def tick_record(arrival_us: int) -> bytes:
+    return RECORD_HEAD.pack(b"T", TICK.size) + TICK.pack(arrival_us)
+
+
+def opus_record(ts: int, frame: bytes) -> bytes:
+    return RECORD_HEAD.pack(b"O", OPUS_HEAD.size + len(frame)) + OPUS_HEAD.pack(ts) + frame
 
 
 def read_record(stream: BinaryIO) -> tuple[bytes, bytes] | None:

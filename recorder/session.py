@@ -73,10 +73,10 @@ class Recording:
 
     # -- lifetime --------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def command(self) -> list[str]:
+        """The recorder process to run."""
         width, height = self.size
-        self.process = await asyncio.create_subprocess_exec(
+        return [
             self.python,
             "-m",
             "recorder.worker",
@@ -86,8 +86,14 @@ class Recording:
             str(self.fps),
             "--size",
             f"{width}x{height}",
-            stdin=asyncio.subprocess.PIPE,
-        )
+        ]
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(*self.command(), stdin=asyncio.subprocess.PIPE)
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.process = await self._spawn()
         self._started = time.monotonic()
         for producer in list(self.router.producers.values()):
             self._add(producer)
@@ -166,6 +172,14 @@ class Recording:
         while True:
             await asyncio.sleep(PUMP_INTERVAL)
             self._send_packets()
+            self._pumped()
+
+    def _pumped(self) -> None:
+        """After each pump: a live encoder is told the time (see BroadcastEncoder)."""
+
+    def arrival_us(self) -> int:
+        """Now, as the recorder process counts time: microseconds since the start."""
+        return max(0, int((time.monotonic() - self._started) * 1_000_000))
 
     def _send_packets(self) -> None:
         numbers = {pid: (number, tap) for pid, (number, tap) in self._taps.items()}

@@ -14,11 +14,13 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
+import numpy.typing as npt
 
 from . import ipc
 from .compose import AudioMixer, Tile, compose, layout
@@ -60,11 +62,34 @@ class Picture:
     speaker: str | None = None
 
 
+class Writer(Protocol):
+    """Where the composed call goes: an MP4 file (recordings), HLS (broadcasts)."""
+
+    def add_video(self, rgb: npt.NDArray[np.uint8], pts_seconds: float) -> None: ...
+
+    def add_audio(self, block: npt.NDArray[np.generic], pts_seconds: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Recorder:
-    def __init__(self, out: str, width: int, height: int, fps: int) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        width: int,
+        height: int,
+        fps: int,
+        *,
+        audio_delay: float = AUDIO_DELAY,
+        on_mixed: Callable[[npt.NDArray[np.int16], int], None] | None = None,
+    ) -> None:
+        """`on_mixed(block, first_sample)` gets each block of the mix as it is made
+        (a broadcast sends it to its WebRTC viewers)."""
         self.size = (width, height)
         self.fps = fps
-        self.writer = FragmentedMp4Writer(out, width, height, fps, sample_rate=SAMPLE_RATE)
+        self.audio_delay = audio_delay
+        self.on_mixed = on_mixed
+        self.writer = writer
         self.sources: dict[int, Source] = {}
         self.picture = Picture()
         self.mixer = AudioMixer()
@@ -83,6 +108,8 @@ class Recorder:
             self.remove(int(json.loads(body)["number"]))
         elif kind == b"S":
             self.picture.speaker = json.loads(body).get("owner")
+        elif kind == b"T":
+            self.advance(ipc.TICK.unpack(body)[0] / 1_000_000)
 
     def add(self, info: dict[str, object]) -> None:
         codec = str(info["codec"]).upper()
@@ -162,11 +189,13 @@ class Recorder:
         while self.next_frame / self.fps <= self.now:
             self.video_frame(self.next_frame / self.fps)
             self.next_frame += 1
-        until = int((self.now - AUDIO_DELAY) * SAMPLE_RATE) // BLOCK * BLOCK
+        until = int((self.now - self.audio_delay) * SAMPLE_RATE) // BLOCK * BLOCK
         if until > self.audio_until:
             block = self.mixer.pull(until)
             if len(block):
                 self.writer.add_audio(block, self.audio_until / SAMPLE_RATE)
+                if self.on_mixed is not None:
+                    self.on_mixed(block, self.audio_until)
                 self.audio_until += len(block)
 
     def video_frame(self, at: float) -> None:
@@ -180,7 +209,7 @@ class Recorder:
         self.writer.add_video(compose(frames, placements, self.size), at)
 
     def finish(self) -> None:
-        self.advance(self.now + AUDIO_DELAY)
+        self.advance(self.now + self.audio_delay)
         self.writer.close()
 
 
@@ -192,7 +221,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     width, height = (int(x) for x in args.size.split("x"))
-    recorder = Recorder(args.out, width, height, args.fps)
+    writer = FragmentedMp4Writer(args.out, width, height, args.fps, sample_rate=SAMPLE_RATE)
+    run(Recorder(writer, width, height, args.fps))
+
+
+def run(recorder: Recorder) -> None:
+    """Records from stdin until the end record (or the call's side closes the pipe)."""
     stream = sys.stdin.buffer
     try:
         while (record := ipc.read_record(stream)) is not None:

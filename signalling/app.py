@@ -31,9 +31,10 @@ from store.schedules import ScheduleStore, StoredSchedule
 from store.transcriptions import TranscriptionStore
 from transcriber.pool import Pool, PoolSettings
 
-from . import errors, keys, links, recording_api, scheduling, transcripts, whip, ws
+from . import errors, keys, links, recording_api, scheduling, transcripts, watch, whip, ws
 from . import web as pages
 from .access import CallAccess, join_path
+from .broadcasts import Broadcasts
 from .calls import Calls
 from .config import Config
 from .metrics import Metrics
@@ -121,6 +122,14 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         await recordings.stop(room, None, quiet=True)
 
     calls.before_close.append(finish_recording)
+    broadcasts = Broadcasts(config.data_dir / "broadcasts")
+    broadcasts.rooms = calls.rooms.get
+    app[keys.BROADCASTS] = broadcasts
+
+    async def finish_broadcast(room: Room) -> None:
+        await broadcasts.stop(room, None, quiet=True)
+
+    calls.before_close.append(finish_broadcast)
     app[keys.METRICS].attach(worker, calls)
     calls.on_call_over = _recorder(app[keys.HISTORY])
     schedules = app[keys.SCHEDULES]
@@ -141,6 +150,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     app[keys.READY]["ready"] = False
     reminding.cancel()
     await asyncio.gather(reminding, return_exceptions=True)
+    await broadcasts.close(calls.rooms)
     await calls.close()
     await worker.close()
     background = app[keys.BACKGROUND]
@@ -314,6 +324,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/api/calls/{call}/recording", recording_api.control)
     app.router.add_get("/api/recordings/{recording}", recording_api.download)
     app.router.add_get("/api/recordings/{recording}/captions.vtt", recording_api.captions)
+    app.router.add_get("/watch/{token}", watch.page)
+    app.router.add_get("/api/watch/{token}", watch.info)
+    app.router.add_post("/watch/{token}/whep", watch.whep)
+    app.router.add_delete("/watch/{token}/whep/{viewer}", watch.whep_delete)
+    app.router.add_get("/hls/{scope}/{id}/{file}", watch.hls)
+    app.router.add_post("/api/calls/{call}/broadcast", watch.control)
+    app.router.add_delete("/api/calls/{call}/broadcast", watch.control)
+    app.router.add_post("/api/calls/{call}/broadcast/link", watch.renew_link)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

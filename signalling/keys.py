@@ -19,6 +19,7 @@ from store.history import HistoryStore
 from store.recordings import RecordingStore
 from store.schedules import ScheduleStore
 
+from .broadcasts import Broadcasts
 from .calls import Calls
 from .config import Config
 from .metrics import Metrics
@@ -49,3 +50,4 @@ LOGIN_LIMITER = web.AppKey("login_limiter", FailureLimiter)
 RECORDINGS = web.AppKey("recordings", Recordings)
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
 TRANSCRIPTION = web.AppKey("transcription", Transcription)  # absent when speech is off
+BROADCASTS = web.AppKey("broadcasts", Broadcasts)

@@ -139,6 +139,28 @@ class StopRecording:
 
 
 @dataclass(frozen=True)
+class StartBroadcast:
+    """A host broadcasts the call: `public` (anyone with the watch link) or only to the
+    members of a school (`org_id`; by default the host's own school)."""
+
+    type: ClassVar[str] = "start_broadcast"
+    public: bool
+    org_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StopBroadcast:
+    type: ClassVar[str] = "stop_broadcast"
+
+
+@dataclass(frozen=True)
+class NewWatchLink:
+    """A host replaces the broadcast's watch link: the old one lets nobody new in."""
+
+    type: ClassVar[str] = "new_watch_link"
+
+
+@dataclass(frozen=True)
 class SetWaitingRoom:
     type: ClassVar[str] = "set_waiting_room"
     enabled: bool
@@ -177,6 +199,9 @@ ClientMessage = (
     | Admit
     | Deny
     | AdmitAll
+    | StartBroadcast
+    | StopBroadcast
+    | NewWatchLink
     | NewLink
     | RevokeLink
     | StartRecording
@@ -303,6 +328,15 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         return StartRecording()
     if kind == "stop_recording":
         return StopRecording()
+    if kind == "start_broadcast":
+        org = data.get("org_id")
+        if org is not None and not isinstance(org, str):
+            raise ProtocolError("bad_message", f"{kind}: org_id must be a string", kind)
+        return StartBroadcast(public=_field(data, "public", bool, kind), org_id=org)
+    if kind == "stop_broadcast":
+        return StopBroadcast()
+    if kind == "new_watch_link":
+        return NewWatchLink()
     if kind == "new_link":
         return NewLink()
     if kind == "revoke_link":
@@ -355,6 +389,9 @@ class Joined:
     title: str = ""
     invite_link: str | None = None  # hosts only: the path of the call's join link
     recording: bool = False
+    broadcasting: bool = False
+    broadcast_public: bool = False
+    watch_link: str | None = None  # hosts only: the broadcast's watch link
     version: int = VERSION
 
 
@@ -438,6 +475,35 @@ class RecordingState:
 
 
 @dataclass(frozen=True)
+class BroadcastState:
+    """To everyone in the call: it is being broadcast (`on`) or no longer, by whom, and
+    to whom (`public`: anyone with the link; else the school's members)."""
+
+    type: ClassVar[str] = "broadcast"
+    on: bool
+    by: str | None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class BroadcastLink:
+    """To hosts: the broadcast's watch link (None when it stopped)."""
+
+    type: ClassVar[str] = "broadcast_link"
+    watch_link: str | None
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class BroadcastViewers:
+    """To hosts, when the numbers change: viewers watching, by tier."""
+
+    type: ClassVar[str] = "broadcast_viewers"
+    webrtc: int
+    hls: int
+
+
+@dataclass(frozen=True)
 class LinkChanged:
     """Sent to hosts when the join link was regenerated or (None) revoked."""
 
@@ -487,6 +553,9 @@ class CallEnded:
 
 ServerMessage = (
     RecordingState
+    | BroadcastState
+    | BroadcastLink
+    | BroadcastViewers
     | LinkChanged
     | Waiting
     | Denied

@@ -78,6 +78,9 @@ class Room:
         self.ice_servers: list[dict[str, str]] = []
         self.title = self.access.title
         self.recording = False  # a host is recording the call
+        self.broadcasting = False  # a host is broadcasting it
+        self.broadcast_public = False
+        self.watch_link: str | None = None  # the broadcast's, for hosts
         self.speaker_listeners: list[Callable[[str], None]] = []
         self.entry_listeners: list[Callable[[Peer], None]] = []  # someone came in
         # told whenever access settings change, to keep them in the store
@@ -190,6 +193,9 @@ class Room:
                 title=self.title,
                 invite_link=join_path(self.access.link) if peer.is_host else None,
                 recording=self.recording,
+                broadcasting=self.broadcasting,
+                broadcast_public=self.broadcast_public,
+                watch_link=self.watch_link if peer.is_host else None,
             )
         )
         for listener in list(self.entry_listeners):
@@ -521,8 +527,8 @@ class Room:
         self.mix = mix
         self.update_stage()
 
-    async def add_viewer(self, offer: str) -> tuple[Viewer, str]:
-        viewer = Viewer(new_id("v"), self._ensure_stage())
+    async def add_viewer(self, offer: str, broadcast_id: str | None = None) -> tuple[Viewer, str]:
+        viewer = Viewer(new_id("v"), self._ensure_stage(), broadcast_id)
         self.viewers[viewer.id] = viewer
         try:
             answer = await viewer.start(offer)

@@ -69,9 +69,10 @@ def stage_audio(router: Router, current: Producer | None, mix: Producer | None) 
 
 
 class Viewer:
-    def __init__(self, viewer_id: str, stage: Stage) -> None:
+    def __init__(self, viewer_id: str, stage: Stage, broadcast_id: str | None = None) -> None:
         self.id = viewer_id
         self.stage = stage
+        self.broadcast_id = broadcast_id  # a broadcast's viewer (else a WHEP one)
         self.transport: WebRtcTransport = stage.router.create_transport(
             f"{viewer_id}-whep", cname=viewer_id
         )

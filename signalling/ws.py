@@ -27,6 +27,7 @@ from .protocol import (
     Mute,
     MuteParticipant,
     NewLink,
+    NewWatchLink,
     Ping,
     Pong,
     ProtocolError,
@@ -37,7 +38,9 @@ from .protocol import (
     ServerMessage,
     SetRole,
     SetWaitingRoom,
+    StartBroadcast,
     StartRecording,
+    StopBroadcast,
     StopRecording,
     SubscribeAnswer,
     UnlockParticipant,
@@ -62,6 +65,9 @@ HOST_ACTIONS = (
     RevokeLink,
     StartRecording,
     StopRecording,
+    StartBroadcast,
+    StopBroadcast,
+    NewWatchLink,
 )
 
 # A client that lets this many messages pile up is not reading: it is cut off.
@@ -206,6 +212,14 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
         await app[keys.RECORDINGS].start(room, peer)
     elif isinstance(message, StopRecording):
         await app[keys.RECORDINGS].stop(room, peer)
+    elif isinstance(message, StartBroadcast):
+        room.require_host(peer, message.type)
+        org_id = None if message.public else await _school(app, peer, message.org_id)
+        await app[keys.BROADCASTS].start(room, peer, public=message.public, org_id=org_id)
+    elif isinstance(message, StopBroadcast):
+        await app[keys.BROADCASTS].stop(room, peer)
+    elif isinstance(message, NewWatchLink):
+        app[keys.BROADCASTS].new_link(room, peer)
     elif isinstance(message, NewLink | RevokeLink):
         room.require_host(peer, message.type)
         token = new_token() if isinstance(message, NewLink) else None
@@ -214,6 +228,28 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
         # only reached when the action was allowed and carried out
         app[keys.METRICS].host_actions.labels(message.type).inc()
     return False
+
+
+async def _school(app: web.Application, peer: Peer, org_id: str | None) -> str:
+    """The school whose members may watch a broadcast: the one named (the host's own),
+    or the host's only school."""
+    schools = (
+        [p.org_id for p in await app[keys.ACCOUNTS].profiles_of(peer.user_id)]
+        if peer.user_id
+        else []
+    )
+    if org_id is not None and org_id in schools:
+        return org_id
+    if org_id is None and len(schools) == 1:
+        return schools[0]
+    message = (
+        "org_id is not a school you belong to"
+        if org_id is not None
+        else "name the school (org_id) whose members may watch"
+        if schools
+        else "you belong to no school: broadcast publicly, or join one"
+    )
+    raise ProtocolError("bad_message", message, "start_broadcast")
 
 
 async def _depart(app: web.Application, session: _Session) -> None:

@@ -1,0 +1,108 @@
+"""The broadcast encoder process: `python -m recorder.broadcast_worker --dir DIR`.
+
+The recorder's composition, live: it reads the call's packets from stdin (recorder/ipc.py,
+with `T` records keeping its clock going), decodes, mixes and composes them exactly as a
+recording does, and
+- encodes the picture and the mix once into H.264/AAC Low-Latency HLS in DIR
+  (recorder/hls.py), for any number of HTTP viewers;
+- encodes the mix once into Opus, 20 ms frames, written to stdout as `O` records: the
+  call's side sends them as one more audio track to every WebRTC viewer, so they hear
+  everyone, not only the active speaker.
+Each finished HLS part is announced on stdout (`H`), so that the server can answer
+blocking playlist reloads the moment the part is there. Running in its own process, the
+encoding never slows the call's forwarding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from . import ipc
+from .hls import HlsWriter
+from .worker import SAMPLE_RATE, Recorder, run
+
+logger = logging.getLogger("broadcast")
+
+OPUS_FRAME = 960  # 20 ms at 48 kHz
+LIVE_AUDIO_DELAY = 0.12  # how late a source's audio may come: less than a recording's
+
+
+class OpusOut:
+    """The mix as Opus frames on a stream, each with its RTP timestamp."""
+
+    def __init__(self, out: BinaryIO, bitrate: int = 64_000) -> None:
+        self.out = out
+        self.encoder = av.CodecContext.create("libopus", "w")
+        self.encoder.sample_rate = SAMPLE_RATE
+        self.encoder.layout = "mono"
+        self.encoder.format = "s16"
+        self.encoder.bit_rate = bitrate
+        self.encoder.time_base = Fraction(1, SAMPLE_RATE)
+        self.encoder.options = {"application": "audio", "frame_duration": "20"}
+        self.encoder.open()
+        self.frames = 0
+
+    def __call__(self, block: npt.NDArray[np.int16], first_sample: int) -> None:
+        for start in range(0, len(block) - OPUS_FRAME + 1, OPUS_FRAME):
+            samples = np.ascontiguousarray(block[start : start + OPUS_FRAME]).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+            frame.sample_rate = SAMPLE_RATE
+            frame.pts = first_sample + start
+            frame.time_base = Fraction(1, SAMPLE_RATE)
+            for packet in self.encoder.encode(frame):
+                ts = int(packet.pts or 0) & 0xFFFFFFFF
+                self.out.write(ipc.opus_record(ts, bytes(packet)))
+                self.frames += 1
+        self.out.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--size", default="640x360")
+    parser.add_argument("--video-bitrate", type=int, default=400_000)
+    parser.add_argument("--audio-bitrate", type=int, default=64_000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    width, height = (int(x) for x in args.size.split("x"))
+    out = sys.stdout.buffer
+
+    def part_ready(msn: int, part: int, independent: bool, complete: bool) -> None:
+        info = {"msn": msn, "part": part, "independent": independent, "complete": complete}
+        out.write(ipc.json_record(b"H", info))
+        out.flush()
+
+    writer = HlsWriter(
+        args.dir,
+        width,
+        height,
+        args.fps,
+        video_bitrate=args.video_bitrate,
+        audio_bitrate=args.audio_bitrate,
+        on_part=part_ready,
+    )
+    recorder = Recorder(
+        writer,
+        width,
+        height,
+        args.fps,
+        audio_delay=LIVE_AUDIO_DELAY,
+        on_mixed=OpusOut(out),
+    )
+    run(recorder)
+    logger.info("broadcast encoder done: %s", json.dumps({"dir": str(args.dir)}))
+
+
+if __name__ == "__main__":
+    main()

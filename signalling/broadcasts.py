@@ -1,0 +1,270 @@
+"""Broadcasts: a host puts a call on air for viewers who take no part.
+
+A broadcast has a watch link (`/watch/{token}`, its own unguessable token, which a host
+may replace: the old one then lets nobody new in), and is either public (anyone with the
+link, no account needed) or for one school's members. It runs the broadcast encoder
+process (recorder/live.py): the call composed once into Low-Latency HLS under
+`<data dir>/broadcasts/{public|members}/{id}/`, and the call's mix as Opus, which becomes
+the audio of the room's stage for WebRTC (WHEP) viewers. Everyone in the call is told it
+is on air; hosts get the watch link and live viewer counts by tier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recorder.live import BroadcastEncoder
+from sfu.codecs import RtpCodec
+from sfu.producer import Producer
+
+from .peer import Peer
+from .protocol import BroadcastLink, BroadcastState, BroadcastViewers, ProtocolError
+from .room import Room
+
+logger = logging.getLogger(__name__)
+
+OPUS = RtpCodec(mime_type="audio/opus", clock_rate=48000, payload_type=111, channels=2)
+RTP_HEAD = struct.Struct("!BBHII")
+COUNT_INTERVAL = 2.0  # hosts hear of viewer counts at most this often
+HLS_VIEWER_SECONDS = 10.0  # an HLS viewer counts while it fetched a playlist this recently
+
+
+def watch_path(token: str) -> str:
+    return f"/watch/{token}"
+
+
+@dataclass
+class Broadcast:
+    id: str  # names its HLS directory
+    room_id: str
+    token: str  # of the watch link
+    public: bool
+    org_id: str | None  # whose members may watch, when not public
+    started_at: datetime
+    by: str | None  # peer id
+    directory: Path
+    encoder: BroadcastEncoder | None = None
+    mix: Producer | None = None
+    latest: tuple[int, int] = (-1, -1)  # the newest HLS part: (segment, part)
+    ended: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # set, then replaced
+    hls_viewers: dict[str, float] = field(default_factory=dict)  # viewer key -> last seen
+    bytes_served: dict[str, int] = field(default_factory=lambda: {"webrtc": 0, "hls": 0})
+    _seq: int = 0
+    _ssrc: int = field(default_factory=lambda: secrets.randbits(32))
+
+    @property
+    def hls_prefix(self) -> str:
+        return f"/hls/{'public' if self.public else 'members'}/{self.id}/"
+
+    def hls_count(self, now: float) -> int:
+        stale = [k for k, at in self.hls_viewers.items() if now - at > HLS_VIEWER_SECONDS]
+        for key in stale:
+            del self.hls_viewers[key]
+        return len(self.hls_viewers)
+
+    def opus(self, ts: int, frame: bytes) -> None:
+        """A frame of the encoder's mix, as an RTP packet into the mix producer."""
+        if self.mix is None:
+            return
+        marker = 0x80 if self._seq == 0 else 0
+        packet = RTP_HEAD.pack(0x80, marker | OPUS.payload_type, self._seq, ts, self._ssrc)
+        self._seq = (self._seq + 1) & 0xFFFF
+        self.mix.on_rtp(packet + frame, RTP_HEAD.size, None)
+
+    def part(self, info: dict[str, Any]) -> None:
+        """A new HLS part is on disk: wake whoever waits for it."""
+        self.latest = (int(info["msn"]), int(info["part"]))
+        self.wake()
+
+    def wake(self) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class Broadcasts:
+    def __init__(self, directory: Path, *, python: str | None = None) -> None:
+        self.directory = directory
+        self.by_room: dict[str, Broadcast] = {}
+        self.by_token: dict[str, Broadcast] = {}
+        self.by_id: dict[str, Broadcast] = {}
+        self.rooms: Callable[[str], Room | None] = lambda room_id: None
+        self.python = python
+        self.encoder_options: dict[str, Any] = {}
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    def of(self, room: Room) -> Broadcast | None:
+        return self.by_room.get(room.id)
+
+    async def start(
+        self, room: Room, actor: Peer | None, *, public: bool, org_id: str | None
+    ) -> Broadcast:
+        """Start (a host in the call; `actor` None when the caller was checked to be a
+        host some other way). `org_id`: the school whose members may watch, when not
+        public (the caller has checked they belong to it)."""
+        if actor is not None:
+            room.require_host(actor, "start_broadcast")
+        if room.id in self.by_room:
+            raise ProtocolError(
+                "out_of_order", "the call is being broadcast already", "start_broadcast"
+            )
+        if not public and org_id is None:
+            raise ProtocolError(
+                "bad_message",
+                "a broadcast for a school's members needs the school",
+                "start_broadcast",
+            )
+        broadcast_id = secrets.token_urlsafe(16)
+        kind = "public" if public else "members"
+        broadcast = Broadcast(
+            id=broadcast_id,
+            room_id=room.id,
+            token=secrets.token_urlsafe(18),
+            public=public,
+            org_id=None if public else org_id,
+            started_at=datetime.now(UTC),
+            by=actor.id if actor else None,
+            directory=self.directory / kind / broadcast_id,
+        )
+        broadcast.mix = Producer(
+            f"{room.id}-mix",
+            kind="audio",
+            source="microphone",
+            owner="broadcast",
+            ssrc=broadcast._ssrc,
+            codec=OPUS,
+            mid="mix",
+        )
+
+        def describe(producer: Producer) -> tuple[str, str]:
+            peer = room.peers.get(producer.owner)
+            return (peer.name if peer is not None else producer.owner), producer.source
+
+        options = dict(self.encoder_options)
+        if self.python is not None:
+            options["python"] = self.python
+        encoder = BroadcastEncoder(
+            room.router,
+            broadcast.directory,
+            describe,
+            on_opus=broadcast.opus,
+            on_part=broadcast.part,
+            **options,
+        )
+        await encoder.start()
+        broadcast.encoder = encoder
+        room.speaker_listeners.append(encoder.speaker)
+        encoder.speaker(room.router.active_speaker)
+        self.by_room[room.id] = broadcast
+        self.by_token[broadcast.token] = broadcast
+        self.by_id[broadcast.id] = broadcast
+        room.set_mix(broadcast.mix)
+        room.broadcasting, room.broadcast_public = True, public
+        room.watch_link = watch_path(broadcast.token)
+        room.broadcast(BroadcastState(on=True, by=broadcast.by, public=public), skip=None)
+        self._tell_hosts(room, BroadcastLink(watch_link=room.watch_link, public=public))
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._count_viewers(), name="broadcast viewers")
+        return broadcast
+
+    async def stop(self, room: Room, actor: Peer | None, *, quiet: bool = False) -> None:
+        """Stop (a host; or `actor` None: a host by HTTP, or the call's end, which is
+        `quiet` when there is no broadcast)."""
+        if actor is not None:
+            room.require_host(actor, "stop_broadcast")
+        broadcast = self.by_room.pop(room.id, None)
+        if broadcast is None:
+            if quiet:
+                return
+            raise ProtocolError("out_of_order", "the call is not being broadcast", "stop_broadcast")
+        self.by_token.pop(broadcast.token, None)
+        broadcast.ended = True
+        room.set_mix(None)
+        room.broadcasting = False
+        room.watch_link = None
+        room.broadcast(
+            BroadcastState(on=False, by=actor.id if actor else None, public=broadcast.public),
+            skip=None,
+        )
+        self._tell_hosts(room, BroadcastLink(watch_link=None))
+        if broadcast.encoder is not None:
+            encoder = broadcast.encoder
+            if encoder.speaker in room.speaker_listeners:
+                room.speaker_listeners.remove(encoder.speaker)
+            await encoder.stop()  # the playlists end with EXT-X-ENDLIST
+        broadcast.wake()
+        # viewers of a broadcast that ended: WebRTC ones are let go, HLS ones read the end
+        for viewer in list(room.viewers.values()):
+            if viewer.broadcast_id == broadcast.id:
+                await viewer.close()
+        self._counts.pop(room.id, None)
+        # the HLS files stay a little, for players reading the end; then they go
+        loop = asyncio.get_running_loop()
+        loop.call_later(60, self._forget, broadcast)
+
+    def _forget(self, broadcast: Broadcast) -> None:
+        self.by_id.pop(broadcast.id, None)
+        shutil.rmtree(broadcast.directory, ignore_errors=True)
+
+    def new_link(self, room: Room, actor: Peer | None) -> str:
+        """A new watch link; the old one lets nobody new in."""
+        if actor is not None:
+            room.require_host(actor, "new_watch_link")
+        broadcast = self.by_room.get(room.id)
+        if broadcast is None:
+            raise ProtocolError("out_of_order", "the call is not being broadcast", "new_watch_link")
+        self.by_token.pop(broadcast.token, None)
+        broadcast.token = secrets.token_urlsafe(18)
+        self.by_token[broadcast.token] = broadcast
+        room.watch_link = watch_path(broadcast.token)
+        self._tell_hosts(room, BroadcastLink(watch_link=room.watch_link, public=broadcast.public))
+        return broadcast.token
+
+    def _tell_hosts(self, room: Room, message: BroadcastLink | BroadcastViewers) -> None:
+        for peer in room.peers.values():
+            if peer.is_host:
+                peer.notify(message)
+
+    def counts(self, broadcast: Broadcast) -> tuple[int, int]:
+        """(WebRTC, HLS) viewers now."""
+        room = self.rooms(broadcast.room_id)
+        webrtc = (
+            sum(1 for v in room.viewers.values() if v.broadcast_id == broadcast.id)
+            if room is not None
+            else 0
+        )
+        return webrtc, broadcast.hls_count(time.monotonic())
+
+    async def _count_viewers(self) -> None:
+        while True:
+            await asyncio.sleep(COUNT_INTERVAL)
+            for room_id, broadcast in list(self.by_room.items()):
+                room = self.rooms(room_id)
+                if room is None:
+                    continue
+                counts = self.counts(broadcast)
+                if self._counts.get(room_id) != counts:
+                    self._counts[room_id] = counts
+                    self._tell_hosts(room, BroadcastViewers(webrtc=counts[0], hls=counts[1]))
+
+    async def close(self, rooms: dict[str, Room]) -> None:
+        for room_id in list(self.by_room):
+            room = rooms.get(room_id)
+            if room is not None:
+                await self.stop(room, None, quiet=True)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker

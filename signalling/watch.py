@@ -1,0 +1,258 @@
+"""Watching a broadcast over HTTP: the watch page, its WHEP endpoint, the HLS files, and
+the hosts' controls.
+
+- `GET /watch/{token}`: the watch page. A public broadcast needs no account; one for a
+  school's members needs a session of a member (anyone else gets 404, as if it did not
+  exist; someone not logged in is sent to log in first).
+- `GET /api/watch/{token}`: what the page needs (title, where to get WHEP and HLS,
+  viewer counts).
+- `POST /watch/{token}/whep` (an SDP offer) and `DELETE /watch/{token}/whep/{viewer}`.
+- `GET /hls/{public|members}/{id}/{file}`: the playlists and segments, with cache headers
+  fit for nginx or a CDN in front; `live.m3u8?_HLS_msn=&_HLS_part=` blocks until that
+  part is there (Low-Latency HLS blocking playlist reload).
+- `POST|DELETE /api/calls/{call}/broadcast` and `POST /api/calls/{call}/broadcast/link`:
+  a host (X-Parta-Host-Token) starts, stops, or renews the watch link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from accounts.sessions import USER, user_of
+from sfu.sdp import SdpError
+
+from . import keys
+from .broadcasts import Broadcast, watch_path
+from .errors import Refused, json_body
+from .links import HOST_TOKEN_HEADER
+from .protocol import ProtocolError
+from .room import Room
+from .web import STATIC_DIR
+
+HLS_FILE = re.compile(r"^(init\.mp4|s\d{1,9}(\.\d{1,3})?\.m4s|live\.m3u8|index\.m3u8)$")
+BLOCK_SECONDS = 3.0  # longest a blocking playlist reload is held (3 target durations)
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+}
+SDP = "application/sdp"
+
+
+async def _member(request: web.Request, org_id: str | None) -> bool:
+    user = request.get(USER)
+    if user is None or org_id is None:
+        return False
+    accounts = request.app[keys.ACCOUNTS]
+    return any(p.org_id == org_id for p in await accounts.profiles_of(user.id))
+
+
+async def _watchable(request: web.Request, broadcast: Broadcast | None) -> Broadcast:
+    """The broadcast, if the caller may watch it; 404 otherwise (401 for the API and a
+    log-in redirect for the page, when not logged in and it is for members)."""
+    if broadcast is None or broadcast.ended:
+        raise Refused(404, "not_found", "no such broadcast (it ended, or the link was replaced)")
+    if broadcast.public or await _member(request, broadcast.org_id):
+        return broadcast
+    if request.get(USER) is None:
+        if request.path.startswith("/watch/") and request.method == "GET":
+            raise web.HTTPFound(f"/login?next={request.path}")
+        raise Refused(401, "unauthorized", "this broadcast is for a school's members: log in")
+    raise Refused(404, "not_found", "no such broadcast (it ended, or the link was replaced)")
+
+
+def _by_token(request: web.Request) -> Broadcast | None:
+    return request.app[keys.BROADCASTS].by_token.get(request.match_info["token"])
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    await _watchable(request, _by_token(request))
+    return web.FileResponse(STATIC_DIR / "watch.html", headers={"Cache-Control": "no-cache"})
+
+
+async def info(request: web.Request) -> web.Response:
+    broadcast = await _watchable(request, _by_token(request))
+    broadcasts = request.app[keys.BROADCASTS]
+    room = request.app[keys.CALLS].rooms.get(broadcast.room_id)
+    webrtc, hls = broadcasts.counts(broadcast)
+    return web.json_response(
+        {
+            "title": room.title if room is not None else "",
+            "public": broadcast.public,
+            "live": not broadcast.ended,
+            "started_at": broadcast.started_at.isoformat(),
+            "whep": f"{watch_path(broadcast.token)}/whep",
+            "hls": f"{broadcast.hls_prefix}live.m3u8",
+            "hls_plain": f"{broadcast.hls_prefix}index.m3u8",
+            "viewers": {"webrtc": webrtc, "hls": hls},
+        },
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def whep(request: web.Request) -> web.Response:
+    broadcast = await _watchable(request, _by_token(request))
+    if request.content_type != SDP:
+        raise Refused(415, "bad_content_type", f"send the SDP offer as {SDP}")
+    room = request.app[keys.CALLS].rooms.get(broadcast.room_id)
+    if room is None:
+        raise Refused(404, "not_found", "the call is over")
+    offer = await request.text()
+    try:
+        viewer, answer = await room.add_viewer(offer, broadcast_id=broadcast.id)
+    except SdpError as exc:
+        raise Refused(400, "bad_sdp", str(exc)) from exc
+    location = f"{watch_path(broadcast.token)}/whep/{viewer.id}"
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type=SDP,
+        headers={"Location": location, "Access-Control-Expose-Headers": "Location"},
+    )
+
+
+async def whep_delete(request: web.Request) -> web.Response:
+    broadcast = _by_token(request)
+    room = request.app[keys.CALLS].rooms.get(broadcast.room_id) if broadcast else None
+    viewer = room.viewers.get(request.match_info["viewer"]) if room else None
+    if viewer is None or broadcast is None or viewer.broadcast_id != broadcast.id:
+        raise Refused(404, "not_found", "no such viewer")
+    await viewer.close()
+    return web.Response(status=200)
+
+
+async def hls(request: web.Request) -> web.StreamResponse:
+    scope, broadcast_id, name = (request.match_info[k] for k in ("scope", "id", "file"))
+    broadcast = request.app[keys.BROADCASTS].by_id.get(broadcast_id)
+    if broadcast is None or scope != ("public" if broadcast.public else "members"):
+        raise Refused(404, "not_found", "no such broadcast")
+    if not broadcast.public and not await _member(request, broadcast.org_id):
+        raise Refused(404, "not_found", "no such broadcast")
+    if not HLS_FILE.match(name):
+        raise Refused(404, "not_found", "no such file")
+    if name == "live.m3u8":
+        await _block(request, broadcast)
+    path = broadcast.directory / name
+    if not path.is_file():
+        raise Refused(404, "not_found", "no such file (yet, or any more)")
+    if name.endswith(".m3u8"):
+        viewer = (
+            request.query.get("viewer") or f"{request.remote}|{request.headers.get('User-Agent')}"
+        )
+        broadcast.hls_viewers[viewer[:128]] = time.monotonic()
+    broadcast.bytes_served["hls"] += path.stat().st_size
+    return web.FileResponse(path, headers=_cache_headers(name, broadcast, request))
+
+
+async def _block(request: web.Request, broadcast: Broadcast) -> None:
+    """Hold a blocking playlist reload until the part it asks for is there."""
+    try:
+        msn = int(request.query["_HLS_msn"]) if "_HLS_msn" in request.query else None
+        part = int(request.query["_HLS_part"]) if "_HLS_part" in request.query else None
+    except ValueError:
+        raise Refused(400, "bad_query", "_HLS_msn and _HLS_part are numbers") from None
+    if msn is None:
+        if part is not None:
+            raise Refused(400, "bad_query", "_HLS_part needs _HLS_msn")
+        return
+    wanted = (msn, part) if part is not None else (msn + 1, 0)  # a whole segment
+    if wanted[0] > broadcast.latest[0] + 2:
+        raise Refused(400, "bad_query", "that segment is too far in the future")
+    deadline = time.monotonic() + BLOCK_SECONDS
+    while broadcast.latest < wanted and not broadcast.ended:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Refused(503, "not_yet", "the part asked for did not come in time")
+        try:
+            await asyncio.wait_for(broadcast.changed.wait(), left)
+        except TimeoutError:
+            continue
+
+
+def _cache_headers(name: str, broadcast: Broadcast, request: web.Request) -> dict[str, str]:
+    scope = "public" if broadcast.public else "private"
+    suffix = Path(name).suffix
+    headers = {"Content-Type": CONTENT_TYPES[suffix], "Access-Control-Allow-Origin": "*"}
+    if suffix == ".m3u8":
+        # a blocking reload's answer is final for its query: caches may keep it briefly
+        blocking = "_HLS_msn" in request.query
+        headers["Cache-Control"] = f"{scope}, max-age={6 if blocking else 1}"
+    else:
+        headers["Cache-Control"] = f"{scope}, max-age=86400, immutable"
+    return headers
+
+
+# -- the hosts' controls ------------------------------------------------------------------
+
+
+def _hosted_room(request: web.Request) -> Room:
+    calls = request.app[keys.CALLS]
+    call_id = request.match_info["call"]
+    token = request.headers.get(HOST_TOKEN_HEADER, "").strip() or None
+    if token is None:
+        raise Refused(401, "unauthorized", f"send a host token in {HOST_TOKEN_HEADER}")
+    room = calls.rooms.get(call_id)
+    if room is None or not calls.is_host(call_id, token):
+        raise Refused(404, "not_found", "no live call of which you are a host")
+    return room
+
+
+async def control(request: web.Request) -> web.Response:
+    """POST starts broadcasting ({"public": bool, "org_id": ...}); DELETE stops."""
+    room = _hosted_room(request)
+    broadcasts = request.app[keys.BROADCASTS]
+    if request.method == "DELETE":
+        if broadcasts.of(room) is None:
+            raise Refused(409, "not_broadcasting", "the call is not being broadcast")
+        await broadcasts.stop(room, None)
+        return web.json_response({"broadcasting": False})
+    body = await json_body(request)
+    public = body.get("public", False)
+    if not isinstance(public, bool):
+        raise Refused(400, "bad_field", "'public' is true or false")
+    if broadcasts.of(room) is not None:
+        raise Refused(409, "already_broadcasting", "the call is being broadcast already")
+    org_id = None
+    if not public:
+        org_id = await school_of(request, body.get("org_id"))
+    broadcast = await broadcasts.start(room, None, public=public, org_id=org_id)
+    return web.json_response(
+        {"broadcasting": True, "public": public, "watch_link": watch_path(broadcast.token)},
+        status=201,
+    )
+
+
+async def renew_link(request: web.Request) -> web.Response:
+    room = _hosted_room(request)
+    try:
+        token = request.app[keys.BROADCASTS].new_link(room, None)
+    except ProtocolError as exc:
+        raise Refused(409, "not_broadcasting", exc.message) from exc
+    return web.json_response({"watch_link": watch_path(token)})
+
+
+async def school_of(request: web.Request, org_id: object) -> str:
+    """The school whose members may watch: the one named, which the caller belongs to,
+    or else the caller's only school."""
+    user = request.get(USER)
+    if user is None:
+        raise Refused(400, "no_school", "a broadcast for members needs a logged-in host")
+    schools = [p.org_id for p in await request.app[keys.ACCOUNTS].profiles_of(user_of(request).id)]
+    if org_id is not None:
+        if org_id not in schools:
+            raise Refused(400, "bad_field", "'org_id' is not a school you belong to")
+        return str(org_id)
+    if len(schools) != 1:
+        raise Refused(
+            400,
+            "bad_field",
+            "name the school ('org_id') whose members may watch"
+            if schools
+            else "you belong to no school: broadcast publicly, or join one",
+        )
+    return schools[0]
