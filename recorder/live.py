@@ -43,6 +43,7 @@ class BroadcastEncoder(Recording):
         self.on_part = on_part
         self.video_bitrate = video_bitrate
         self._reader: asyncio.Task[None] | None = None
+        self.on_exit: Callable[[], None] | None = None  # the encoder ended (or died)
         self.opus_frames = 0
         self.parts = 0
 
@@ -92,6 +93,8 @@ class BroadcastEncoder(Recording):
             pass  # the encoder finished or died
         except Exception:
             logger.exception("reading the broadcast encoder of %s", self.directory)
+        if self.on_exit is not None:
+            self.on_exit()
 
     async def stop(self) -> Any:
         recorded = await super().stop()

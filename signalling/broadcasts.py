@@ -163,6 +163,14 @@ class Broadcasts:
             on_part=broadcast.part,
             **options,
         )
+
+        def encoder_gone() -> None:
+            if not broadcast.ended:
+                # viewers keep the picture; they hear the active speaker instead of the mix
+                logger.error("the broadcast encoder of %s stopped", room.id)
+                room.set_mix(None)
+
+        encoder.on_exit = encoder_gone
         await encoder.start()
         broadcast.encoder = encoder
         room.speaker_listeners.append(encoder.speaker)
