@@ -8,7 +8,9 @@ disk: the file opens and plays up to about one fragment (plus the encoder's few 
 of delay) before the kill; the last, incomplete fragment is ignored by players.
 
 Video: libx264, preset veryfast, tune zerolatency (no lookahead and no B-frames, so
-little sits in the encoder), yuv420p, a keyframe every KEYFRAME_SECONDS. Audio: AAC at
+little sits in the encoder), yuv420p, a keyframe every KEYFRAME_SECONDS (forced by the
+frames' timestamps, so late frames do not stretch the interval; keyint caps it in
+frames), CRF or, for live streaming, a capped bit rate. Audio: AAC, by default at
 128 kbit/s, in the 1024-sample frames the encoder wants (blocks are buffered and cut).
 Timestamps are the caller's, in seconds; video's are kept strictly increasing, and
 audio's decide where a block goes: a gap is filled with silence and an overlap cut, so
@@ -20,10 +22,12 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import av
 import numpy as np
 import numpy.typing as npt
+from av.video.frame import PictureType
 
 KEYFRAME_SECONDS = 2
 FRAGMENT_SECONDS = 0.5
@@ -38,10 +42,16 @@ AAC_PRIMING = 1024
 AUDIO_SLACK = 0.005  # a block this close to where the last one ended just follows it
 
 
+class ByteSink(Protocol):
+    """Where the MP4 goes if not to a file: a stream of bytes, never read or seeked."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class FragmentedMp4Writer:
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | ByteSink,
         width: int,
         height: int,
         fps: int,
@@ -49,55 +59,88 @@ class FragmentedMp4Writer:
         channels: int = 1,
         preset: str = "veryfast",
         crf: int = 23,
+        *,
+        keyframe_seconds: float = KEYFRAME_SECONDS,
+        fragment_seconds: float = FRAGMENT_SECONDS,
+        video_bitrate: int | None = None,
+        video_buffer_seconds: float = 1.0,
+        audio_bitrate: int = AUDIO_BIT_RATE,
     ) -> None:
+        """`path` is a file name, or a writable file-like object that gets the MP4 as a
+        stream (no seeking back, so no `mfra` index at the end). `video_bitrate` (bit/s)
+        replaces CRF by a rate capped at that, with a VBV buffer of
+        `video_buffer_seconds`: for live streaming, where the bandwidth is what counts."""
         if width % 2 or height % 2:
             raise ValueError("width and height must be even for yuv420p")
         if channels not in (1, 2):
             raise ValueError("channels must be 1 or 2")
-        self.path = Path(path)
+        if keyframe_seconds <= 0 or fragment_seconds <= 0:
+            raise ValueError("keyframe_seconds and fragment_seconds must be positive")
+        self.path = Path(path) if isinstance(path, (str, Path)) else None
         self.width, self.height, self.fps = width, height, fps
         self.sample_rate, self.channels = sample_rate, channels
+        self.keyframe_seconds = keyframe_seconds
+        movflags = "frag_keyframe+empty_moov+default_base_moof"
         self.container = av.open(
-            str(self.path),
+            path if self.path is None else str(self.path),
             mode="w",
             format="mp4",
             options={
-                "movflags": "frag_keyframe+empty_moov+default_base_moof",
-                "frag_duration": str(int(FRAGMENT_SECONDS * 1_000_000)),
+                "movflags": movflags if self.path is not None else movflags + "+skip_trailer",
+                "frag_duration": str(int(fragment_seconds * 1_000_000)),
                 "flush_packets": "1",
                 "avoid_negative_ts": "make_non_negative",
             },
         )
-        video = self.container.add_stream("libx264", rate=fps)
-        video.width, video.height = width, height
-        video.pix_fmt = "yuv420p"
-        video.time_base = VIDEO_TIME_BASE
-        video.codec_context.time_base = VIDEO_TIME_BASE
-        video.codec_context.framerate = Fraction(fps, 1)
-        video.codec_context.gop_size = KEYFRAME_SECONDS * fps
-        video.codec_context.options = {
-            "preset": preset,
-            "tune": "zerolatency",
-            "crf": str(crf),
-            "x264-params": f"keyint={KEYFRAME_SECONDS * fps}:min-keyint={fps}:scenecut=0",
-        }
-        self.video = video
+        self.video = self._add_video(preset, crf, video_bitrate, video_buffer_seconds)
         audio = self.container.add_stream("aac", rate=sample_rate)
         audio.codec_context.layout = "mono" if channels == 1 else "stereo"
         audio.codec_context.format = "fltp"
-        audio.codec_context.bit_rate = AUDIO_BIT_RATE
+        audio.codec_context.bit_rate = audio_bitrate
         audio.time_base = Fraction(1, sample_rate)
         self.audio = audio
         self._last_video_pts = -1
+        self._next_keyframe: float | None = None  # seconds; None: the next frame is one
         self._audio_next: int | None = None  # the sample the buffer's end stands for
         self._audio_buffer = np.zeros((channels, 0), np.float32)
         self._audio_pts = 0  # pts (samples) of the buffer's first sample
         self._audio_skip = AAC_PRIMING
         self.closed = False
+        # out of the encoder, not yet necessarily in the file: HLS tells from it that the
+        # fragment before this keyframe ends a segment
+        self.last_keyframe_seconds: float | None = None
         self.video_frames = 0
         self.audio_samples = 0
 
     # -- video ---------------------------------------------------------------------
+
+    def _add_video(
+        self, preset: str, crf: int, bit_rate: int | None, buffer_seconds: float
+    ) -> av.VideoStream:
+        fps = self.fps
+        keyint = max(1, round(self.keyframe_seconds * fps))
+        video = self.container.add_stream("libx264", rate=fps)
+        video.width, video.height = self.width, self.height
+        video.pix_fmt = "yuv420p"
+        video.time_base = VIDEO_TIME_BASE
+        video.codec_context.time_base = VIDEO_TIME_BASE
+        video.codec_context.framerate = Fraction(fps, 1)
+        video.codec_context.gop_size = keyint
+        options = {
+            "preset": preset,
+            "tune": "zerolatency",
+            # keyint is a cap counted in frames; add_video also forces a keyframe by the
+            # clock, so a caller whose frames come late still gets them on time
+            "x264-params": f"keyint={keyint}:min-keyint={min(fps, keyint)}:scenecut=0",
+            "forced-idr": "1",
+        }
+        if bit_rate is None:
+            options["crf"] = str(crf)
+        else:
+            buffer = round(bit_rate * buffer_seconds)
+            options.update(b=str(bit_rate), maxrate=str(bit_rate), bufsize=str(buffer))
+        video.codec_context.options = options
+        return video
 
     def add_video(self, rgb: npt.NDArray[np.uint8], pts_seconds: float) -> None:
         """One picture (height x width x 3 uint8 RGB) shown from pts_seconds."""
@@ -109,8 +152,22 @@ class FragmentedMp4Writer:
         frame = frame.reformat(format="yuv420p")
         frame.pts = pts
         frame.time_base = VIDEO_TIME_BASE
-        self.container.mux(self.video.encode(frame))
+        self._keyframe_by_clock(frame, float(pts * VIDEO_TIME_BASE))
+        self._mux_video(self.video.encode(frame))
         self.video_frames += 1
+
+    def _mux_video(self, packets: list[av.Packet[av.VideoStream]]) -> None:
+        for packet in packets:
+            if packet.is_keyframe and packet.pts is not None:
+                self.last_keyframe_seconds = float(packet.pts * VIDEO_TIME_BASE)
+        self.container.mux(packets)
+
+    def _keyframe_by_clock(self, frame: av.VideoFrame, seconds: float) -> None:
+        # half a frame early counts as on time: timestamps jitter
+        if self._next_keyframe is not None and seconds < self._next_keyframe - 0.5 / self.fps:
+            return
+        frame.pict_type = PictureType.I
+        self._next_keyframe = seconds + self.keyframe_seconds
 
     # -- audio ---------------------------------------------------------------------
 
@@ -183,7 +240,7 @@ class FragmentedMp4Writer:
         self.closed = True
         try:
             self._drain_audio(final=True)
-            self.container.mux(self.video.encode(None))
+            self._mux_video(self.video.encode(None))
             self.container.mux(self.audio.encode(None))
         finally:
             self.container.close()
