@@ -18,10 +18,11 @@ viewer, a send that fails is a drop, and nobody waits for anybody.
   sends in a second, its video becomes keyframe-only: it gets the packets of keyframes
   and nothing between them (audio carries on), and the stage asks the publisher for a
   keyframe every 2 s while any viewer is keyframe-only.
-- Two reports in a row under 2% loss bring it back to every frame, from the next
-  keyframe.
-- Keyframe-only and still at 10% or more for 10 s, or silent (no receiver report) for
-  10 s: it is cut, with the reason, and counted.
+- After 4 s it tries every frame again, from the next keyframe (its reports in
+  keyframe-only mode cannot tell: the skipped frames look lost to it). Falling back
+  again doubles the wait, up to 32 s.
+- Falling back 4 times within a minute, or silent (no receiver report) for 10 s: it is
+  cut, with the reason, and counted.
 """
 
 from __future__ import annotations
@@ -43,71 +44,80 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class SlowViewerPolicy:
     lossy_fraction: int = 26  # of 256: 10% lost in a receiver report
-    clear_fraction: int = 5  # of 256: 2%
-    clear_reports: int = 2  # in a row, to get every frame again
     failed_sends: int = 5  # within failure_window: keyframe-only
     failure_window: float = 1.0
-    cut_after: float = 10.0  # keyframe-only and still lossy this long: cut
+    probe_after: float = 4.0  # keyframe-only this long, then every frame again ...
+    probe_max: float = 32.0  # ... the wait doubling each time it falls back, up to this
+    grace: float = 2.5  # reports this soon after a change of mode still describe the old one
+    episodes: int = 4  # falling back this often within episode_window: cut
+    episode_window: float = 60.0
     silent_after: float = 10.0  # no receiver report this long: cut
     keyframe_interval: float = 2.0  # keyframes asked for while anyone is keyframe-only
 
 
 class StageViewer:
     """One viewer's connection to a stage: its mode, its counters, and its ends of the
-    stage's tracks (registered on its transport under the stage's SSRCs)."""
+    stage's tracks (registered on its transport under the stage's SSRCs). It joins the
+    fan-out once its connection is up, and starts at a keyframe."""
 
     def __init__(self, viewer_id: str, transport: WebRtcTransport, clock: Callable[[], float]):
         self.id = viewer_id
         self.transport = transport
-        self.keyframes_only = False
-        self.wants_all = False  # back to every frame at the next keyframe
+        # a newcomer waits for a keyframe, as one coming back to every frame does
+        self.keyframes_only = True
+        self.wants_all = True  # every frame again from the next keyframe
         self.cut_reason: str | None = None
         self.ends: dict[str, ViewerEnd] = {}
         self._clock = clock
         self._failures: list[float] = []
-        self._clear_reports = 0
-        self._lossy_since: float | None = None
+        self._episodes: list[float] = []
+        self._probe_at = 0.0
+        self._changed_at = clock()
         self.last_report_at = clock()
         self.dropped = 0  # sends that failed
+        self.fell_back = 0  # times it went keyframe-only
 
     def failed(self, now: float, policy: SlowViewerPolicy) -> None:
         self.dropped += 1
         failures = [t for t in self._failures if now - t < policy.failure_window]
         failures.append(now)
         self._failures = failures
-        if len(failures) >= policy.failed_sends:
-            self._slow(now)
+        if len(failures) >= policy.failed_sends and not self.keyframes_only:
+            self._slow(now, policy)
 
     def report(self, fraction_lost: int, now: float, policy: SlowViewerPolicy) -> None:
+        """A receiver report. Only one about every frame counts: in keyframe-only mode
+        the skipped frames look like loss to the viewer."""
         self.last_report_at = now
+        if self.keyframes_only or now - self._changed_at < policy.grace:
+            return
         if fraction_lost >= policy.lossy_fraction:
-            self._clear_reports = 0
-            self._slow(now)
-        elif fraction_lost <= policy.clear_fraction:
-            self._lossy_since = None
-            if self.keyframes_only:
-                self._clear_reports += 1
-                if self._clear_reports >= policy.clear_reports:
-                    self.wants_all = True
+            self._slow(now, policy)
 
-    def _slow(self, now: float) -> None:
-        self.wants_all = False
-        self._clear_reports = 0
-        if not self.keyframes_only:
-            self.keyframes_only = True
-        if self._lossy_since is None:
-            self._lossy_since = now
+    def _slow(self, now: float, policy: SlowViewerPolicy) -> None:
+        self._episodes = [t for t in self._episodes if now - t < policy.episode_window]
+        self._episodes.append(now)
+        wait = min(policy.probe_max, policy.probe_after * 2 ** (len(self._episodes) - 1))
+        self._probe_at = now + wait
+        self.keyframes_only, self.wants_all = True, False
+        self._changed_at = now
+        self._failures = []
+        self.fell_back += 1
+
+    def resumed(self, now: float) -> None:
+        """Every frame again, from this keyframe."""
+        self.keyframes_only = self.wants_all = False
+        self._changed_at = now
 
     def check(self, now: float, policy: SlowViewerPolicy) -> str | None:
-        """The reason to cut this viewer now, if there is one."""
+        """The reason to cut this viewer now, if there is one; else, when it is time,
+        let a keyframe-only viewer try every frame again."""
         if now - self.last_report_at >= policy.silent_after:
             return "silent"
-        if (
-            self.keyframes_only
-            and self._lossy_since is not None
-            and now - self._lossy_since >= policy.cut_after
-        ):
+        if len(self._episodes) >= policy.episodes:
             return "too_slow"
+        if self.keyframes_only and not self.wants_all and now >= self._probe_at:
+            self.wants_all = True
         return None
 
 
@@ -200,10 +210,11 @@ class _Group:
 
     def keyframe_starts(self) -> None:
         self.in_keyframe = True
+        now = 0.0
         for viewer in self.viewers:
             if viewer.wants_all:
-                viewer.wants_all = False
-                viewer.keyframes_only = False
+                now = now or self.track.stage.clock()
+                viewer.resumed(now)
 
     def frame_ends(self) -> None:
         self.in_keyframe = False
@@ -307,13 +318,21 @@ class Stage:
             group = track.group_for(negotiated)
             end = ViewerEnd(viewer, track, group)
             viewer.ends[kind] = end
-            group.viewers = (*group.viewers, viewer)
             transport.attach_consumer(end)
         self.viewers[viewer_id] = viewer
+        transport.connected_callbacks.append(lambda: self._connected(viewer))
+        return viewer
+
+    def _connected(self, viewer: StageViewer) -> None:
+        """Into the fan-out once its connection is up (sends before would all fail)."""
+        if viewer.id not in self.viewers:
+            return
+        viewer.last_report_at = self.clock()
+        for end in viewer.ends.values():
+            end.group.viewers = (*end.group.viewers, viewer)
         video = self.tracks.get("video")
         if video is not None:
             video.request_keyframe()  # the newcomer starts on a keyframe
-        return viewer
 
     def remove_viewer(self, viewer: StageViewer) -> None:
         if self.viewers.pop(viewer.id, None) is None:
