@@ -36,6 +36,7 @@ PUBLIC_PREFIXES = (
     "/watch/",  # a broadcast's watch page: public ones need no account (watch.py checks)
     "/api/watch/",
     "/hls/",
+    "/vendor/",  # third-party browser libraries (hls.js for the watch page)
 )
 
 USER = web.RequestKey("user", User)

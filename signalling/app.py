@@ -325,6 +325,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/recordings/{recording}", recording_api.download)
     app.router.add_get("/api/recordings/{recording}/captions.vtt", recording_api.captions)
     app.router.add_get("/watch/{token}", watch.page)
+    app.router.add_get("/vendor/hls.js", pages.vendor_hls_js)
     app.router.add_get("/api/watch/{token}", watch.info)
     app.router.add_post("/watch/{token}/whep", watch.whep)
     app.router.add_delete("/watch/{token}/whep/{viewer}", watch.whep_delete)

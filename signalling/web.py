@@ -10,6 +10,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import keys
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Third-party browser libraries, from npm (package.json at the repo root; `./run` installs)
+NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
+HLS_JS = NODE_MODULES / "hls.js" / "dist" / "hls.min.js"
 
 
 async def index(request: web.Request) -> web.StreamResponse:
@@ -37,6 +40,17 @@ async def school(request: web.Request) -> web.StreamResponse:
 async def invite(request: web.Request) -> web.StreamResponse:
     """A chat's invite landing page: it asks /api/invites/{code} what to do next."""
     return web.FileResponse(STATIC_DIR / "invite.html", headers={"Cache-Control": "no-cache"})
+
+
+async def vendor_hls_js(request: web.Request) -> web.StreamResponse:
+    """hls.js for the watch page (404 when node_modules is missing: the page then uses the
+    browser's own HLS player, or says it cannot play)."""
+    if not HLS_JS.is_file():
+        raise web.HTTPNotFound(text="hls.js is not installed: run npm ci (./run does)")
+    return web.FileResponse(
+        HLS_JS,
+        headers={"Content-Type": "text/javascript", "Cache-Control": "no-cache"},
+    )
 
 
 async def revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
