@@ -238,10 +238,21 @@ function wirePrejoin() {
   });
 }
 
+/** The schools we belong to, [{id, name}] (from GET /api/me); null while unknown. */
+function mySchools() {
+  if (!app.me) return null;
+  const seen = new Map();
+  for (const profile of app.me.profiles ?? []) {
+    const id = profile?.org_id;
+    if (id && !seen.has(id)) seen.set(id, { id, name: profile.org?.name ?? '' });
+  }
+  return [...seen.values()];
+}
+
 function startCall(call, name, tokens = {}) {
   app.screen = 'call';
   app.call = call;
-  app.view ??= new CallView({ onLeft: showLeft, onOver: showOver });
+  app.view ??= new CallView({ onLeft: showLeft, onOver: showOver, schools: mySchools });
   const session = new CallSession(call, name, app.view, tokens);
   app.session = session;
   app.view.attach(session);
@@ -391,6 +402,12 @@ window.parta = Object.freeze({
         recording: false,
         recordingBy: null,
         recordingBusy: false,
+        broadcasting: false,
+        broadcastPublic: false,
+        broadcastBy: null,
+        watchLink: null,
+        broadcastViewers: { webrtc: 0, hls: 0 },
+        broadcastBusy: null,
       };
     }
     const snapshot = app.session.snapshot();

@@ -72,6 +72,11 @@ function normalizePeer(peer) {
   };
 }
 
+/** A viewer count from the server: a whole number, 0 when missing. */
+function count(value) {
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
 export function isHostRole(role) {
   return role === 'host' || role === 'cohost';
 }
@@ -145,6 +150,15 @@ export class CallSession {
     this.recordingBy = null; // who started it (peer id), when known
     this.recordingBusy = false; // our start_recording / stop_recording awaits its answer
     this.recordingTimer = null;
+    // Broadcasting live (`joined.broadcasting`, `broadcast`); hosts also get the watch link
+    // (`broadcast_link`) and the viewer counts (`broadcast_viewers`).
+    this.broadcasting = false;
+    this.broadcastPublic = false;
+    this.broadcastBy = null; // who started it (peer id), when known
+    this.watchLink = null; // hosts: "/watch/<token>" while live
+    this.broadcastViewers = { webrtc: 0, hls: 0 };
+    this.broadcastBusy = null; // 'start_broadcast' | 'stop_broadcast' | 'new_watch_link' awaiting its answer
+    this.broadcastTimer = null;
 
     this.local = { microphone: null, camera: null, screen: null }; // MediaStreamTrack
     this.muted = { microphone: false, camera: false };
@@ -423,6 +437,8 @@ export class CallSession {
     this.ws = null;
     clearTimeout(this.recordingTimer);
     this.recordingBusy = false; // a request on this socket gets no answer now
+    clearTimeout(this.broadcastTimer);
+    this.broadcastBusy = null;
     clearInterval(this.pingTimer);
     this.pingTimer = null;
     if (ws) {
@@ -544,6 +560,16 @@ export class CallSession {
       case 'recording':
         this.onRecording(msg);
         break;
+      case 'broadcast':
+        this.onBroadcast(msg);
+        break;
+      case 'broadcast_link':
+        this.onBroadcastLink(msg);
+        break;
+      case 'broadcast_viewers':
+        this.broadcastViewers = { webrtc: count(msg.webrtc), hls: count(msg.hls) };
+        this.view.render();
+        break;
       case 'muted_by_host':
         this.onMutedByHost(msg);
         break;
@@ -592,6 +618,13 @@ export class CallSession {
     this.recording = !!msg.recording;
     if (!this.recording) this.recordingBy = null;
     this.setRecordingBusy(false);
+    const wasBroadcasting = this.broadcasting;
+    this.broadcasting = !!msg.broadcasting;
+    this.broadcastPublic = !!msg.broadcast_public;
+    if (!this.broadcasting) this.broadcastBy = null;
+    if (!wasBroadcasting) this.broadcastViewers = { webrtc: 0, hls: 0 };
+    this.watchLink = this.broadcasting && typeof msg.watch_link === 'string' ? msg.watch_link : null;
+    this.setBroadcastBusy(null);
     const wasReconnect = this.everJoined;
     this.connected = true;
     this.everJoined = true;
@@ -603,6 +636,9 @@ export class CallSession {
     else if (wasWaiting) toasts.show({ kind: 'success', text: t('admittedToast'), timeout: 4000 });
     if (this.recording && !wasRecording) {
       toasts.show({ id: 'recording', kind: 'warning', icon: 'record', text: t('recordingOnJoin'), timeout: 6000 });
+    }
+    if (this.broadcasting && !wasBroadcasting) {
+      toasts.show({ id: 'broadcast', kind: 'warning', icon: 'eye', text: t('broadcastOnJoin'), timeout: 6000 });
     }
     this.setStatus('connected');
     this.startPing();
@@ -618,6 +654,8 @@ export class CallSession {
     this.waiting = true;
     this.connected = false;
     this.recording = false; // told again with `joined`
+    this.broadcasting = false;
+    this.watchLink = null;
     this.peers = new Map();
     this.attempt = 0;
     toasts.hide('reconnecting');
@@ -832,6 +870,89 @@ export class CallSession {
     });
   }
 
+  /** Hosts: broadcast the call live — `isPublic` (anyone with the link) or for the
+   * members of a school (`orgId`; null lets the server pick the host's only school).
+   * One request at a time; `broadcast` (or an error) answers it. */
+  startBroadcast(isPublic, orgId = null) {
+    const message = { type: 'start_broadcast', public: !!isPublic };
+    if (!isPublic && orgId) message.org_id = orgId;
+    return this.sendBroadcastRequest(message);
+  }
+
+  stopBroadcast() {
+    return this.sendBroadcastRequest({ type: 'stop_broadcast' });
+  }
+
+  /** Hosts: a new watch link; the old one lets nobody new in. `broadcast_link` answers. */
+  newWatchLink() {
+    return this.sendBroadcastRequest({ type: 'new_watch_link' });
+  }
+
+  sendBroadcastRequest(message) {
+    if (this.broadcastBusy || !this.isHost()) return false;
+    if (!this.send(message)) return false;
+    this.setBroadcastBusy(message.type);
+    return true;
+  }
+
+  setBroadcastBusy(busy) {
+    clearTimeout(this.broadcastTimer);
+    this.broadcastTimer = null;
+    this.broadcastBusy = busy;
+    if (busy) {
+      // starting spawns the encoder, which may take a while; no answer at all: try again
+      this.broadcastTimer = setTimeout(() => {
+        if (!this.broadcastBusy) return;
+        this.broadcastBusy = null;
+        toasts.show({ id: 'broadcast', kind: 'warning', text: t('recordNoAnswer'), timeout: 6000 });
+        this.view.render();
+      }, 30000);
+    }
+    this.view.render();
+  }
+
+  /** The watch link (full URL) for hosts while live; null otherwise. */
+  watchUrl() {
+    return this.broadcasting && this.watchLink ? `${location.origin}${this.watchLink}` : null;
+  }
+
+  /** The broadcast started or stopped (by a host, by HTTP, or with the call's end). */
+  onBroadcast(msg) {
+    const on = !!msg.on;
+    const by = msg.by != null ? String(msg.by) : null;
+    const changed = on !== this.broadcasting;
+    this.broadcasting = on;
+    this.broadcastPublic = !!msg.public;
+    this.broadcastBy = on ? by : null;
+    if (!on) this.watchLink = null;
+    if (changed) this.broadcastViewers = { webrtc: 0, hls: 0 };
+    if (this.broadcastBusy === 'start_broadcast' || this.broadcastBusy === 'stop_broadcast') {
+      this.setBroadcastBusy(null);
+    }
+    this.view.onBroadcastChanged?.(on, changed);
+    this.view.render();
+    if (!changed) return;
+    let text;
+    if (by && by === this.peerId) text = t(on ? 'broadcastStartedYou' : 'broadcastStoppedYou');
+    else if (by && this.peers.has(by)) {
+      text = t(on ? 'broadcastStartedBy' : 'broadcastStoppedBy', { name: this.peers.get(by).name });
+    } else text = t(on ? 'broadcastStarted' : 'broadcastStopped');
+    toasts.show({
+      id: 'broadcast', kind: on ? 'warning' : 'info', icon: 'eye', text, timeout: 6000,
+    });
+  }
+
+  /** Hosts: the watch link, new (start, "New link") or gone (stopped). */
+  onBroadcastLink(msg) {
+    const link = typeof msg.watch_link === 'string' ? msg.watch_link : null;
+    const renewed = this.broadcastBusy === 'new_watch_link' && link && link !== this.watchLink;
+    this.watchLink = link;
+    if (link) this.broadcastPublic = !!msg.public;
+    if (this.broadcastBusy === 'new_watch_link') this.setBroadcastBusy(null);
+    if (renewed) toasts.show({ id: 'broadcast', kind: 'success', text: t('broadcastNewLinkDone'), timeout: 5000 });
+    this.view.render();
+  }
+
   onServerError(msg) {
     if (msg.code === 'call_ended') {
       this.finish('ended');
@@ -870,6 +991,22 @@ export class CallSession {
         this.view.render();
         return;
       }
+    }
+    if (['start_broadcast', 'stop_broadcast', 'new_watch_link'].includes(msg.in_reply_to)) {
+      this.setBroadcastBusy(null);
+      if (msg.code === 'out_of_order') {
+        // another host was quicker: follow the server
+        const on = msg.in_reply_to === 'start_broadcast';
+        if (!on) this.broadcasting = false;
+        toasts.show({ id: 'broadcast', kind: 'info', text: t(on ? 'broadcastAlreadyOn' : 'broadcastAlreadyOff'), timeout: 5000 });
+        this.view.render();
+        return;
+      }
+      const message = String(msg.message || msg.code || 'error');
+      const key = msg.in_reply_to === 'start_broadcast' ? 'broadcastFailed' : 'broadcastActionFailed';
+      toasts.show({ id: 'broadcast', kind: 'error', text: t(key, { message }), timeout: 12000 });
+      this.view.onBroadcastFailed?.(msg.in_reply_to);
+      return;
     }
     const friendly = { forbidden: 'errorForbidden', not_found: 'errorNotFound' }[msg.code];
     if (friendly) {
@@ -1156,6 +1293,12 @@ export class CallSession {
       recording: this.recording,
       recordingBy: this.recordingBy,
       recordingBusy: this.recordingBusy,
+      broadcasting: this.broadcasting,
+      broadcastPublic: this.broadcastPublic,
+      broadcastBy: this.broadcastBy,
+      watchLink: this.watchUrl(),
+      broadcastViewers: { ...this.broadcastViewers },
+      broadcastBusy: this.broadcastBusy,
       waitingList: this.waitingList.map((p) => ({ ...p })),
       locked: [...this.locked],
       peers: [...this.peers.values()].map((peer) => ({
