@@ -130,16 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--transcribers",
         type=int,
-        default=1,
+        default=2,
         metavar="N",
-        help="transcriber processes working at once (default 1)",
+        help="transcriber processes working at once (default 2)",
     )
     serve.add_argument(
         "--transcriber-threads",
         type=int,
-        default=2,
+        default=1,
         metavar="N",
-        help="CPU threads of each transcriber process (default 2)",
+        help="CPU threads of each transcriber process (default 1)",
     )
     serve.add_argument(
         "--model-cache",

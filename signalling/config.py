@@ -62,8 +62,10 @@ class Config:
     org_quota_bytes: int = 500 * 1024**3  # all of a school's files
     # speech to text: a packaged model's name or a model directory; None: off
     speech_model: str | None = "base"
-    transcribers: int = 1  # processes
-    transcriber_threads: int = 2  # each
+    # two single-threaded processes took 38% more voice messages a minute than one with
+    # two threads on 2 cores (benchmarks/results/transcription-default.json)
+    transcribers: int = 2  # processes
+    transcriber_threads: int = 1  # each
     model_cache: Path = field(default_factory=default_cache_dir)
     transcription_backlog: int = 10_000  # jobs waiting, beyond which new ones are refused
     extra: dict[str, str] = field(default_factory=dict)

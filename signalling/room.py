@@ -24,6 +24,7 @@ from .metrics import Metrics
 from .peer import Peer, PublishedSource, new_id, resolve_sources
 from .protocol import (
     ActiveSpeaker,
+    BroadcastLink,
     CallEnded,
     Denied,
     Joined,
@@ -422,6 +423,10 @@ class Room:
         )
         if target.is_host:
             target.notify(self._waiting_list())
+            if self.watch_link is not None:  # a co-host runs the broadcast too
+                target.notify(
+                    BroadcastLink(watch_link=self.watch_link, public=self.broadcast_public)
+                )
         self.broadcast(PeerUpdated(peer=target.info()), skip=target)
 
     async def remove_participant(self, actor: Peer, peer_id: str) -> None:

@@ -62,7 +62,7 @@ def test_bad_options_are_refused_clearly() -> None:
 def test_the_speech_model_is_chosen_or_turned_off(tmp_path: Path) -> None:
     parser = build_parser()
     config = config_from_args(parser.parse_args(["serve"]))
-    assert config.speech_model == "base" and config.transcribers == 1
+    assert config.speech_model == "base" and config.transcribers == 2
     config = config_from_args(
         parser.parse_args(
             ["serve", "--speech-model", "tiny.en", "--transcribers", "2", "--model-cache", "m"]
