@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import ipc
+from .compose import layout, stage_layout
 from .hls import HlsWriter
 from .worker import SAMPLE_RATE, Recorder, run
 
@@ -73,13 +74,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--video-bitrate", type=int, default=400_000)
     parser.add_argument("--audio-bitrate", type=int, default=64_000)
+    parser.add_argument(
+        "--layout",
+        choices=["stage", "grid"],
+        default="stage",
+        help="stage: the screen or the speaker, full frame (default); grid: as recorded",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     width, height = (int(x) for x in args.size.split("x"))
     out = sys.stdout.buffer
 
+    spent = [0.0]  # encoding time already reported
+
     def part_ready(msn: int, part: int, independent: bool, complete: bool) -> None:
-        info = {"msn": msn, "part": part, "independent": independent, "complete": complete}
+        encode = writer.encode_seconds - spent[0]
+        spent[0] = writer.encode_seconds
+        info = {
+            "msn": msn,
+            "part": part,
+            "independent": independent,
+            "complete": complete,
+            "encode_seconds": round(encode, 6),
+        }
         out.write(ipc.json_record(b"H", info))
         out.flush()
 
@@ -99,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         args.fps,
         audio_delay=LIVE_AUDIO_DELAY,
         on_mixed=OpusOut(out),
+        layout=stage_layout if args.layout == "stage" else layout,
     )
     run(recorder)
     logger.info("broadcast encoder done: %s", json.dumps({"dir": str(args.dir)}))

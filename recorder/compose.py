@@ -151,6 +151,27 @@ def layout(
     return placements
 
 
+def stage_layout(
+    tiles: Sequence[Tile],
+    screen: str | None,
+    speaker: str | None,
+    size: tuple[int, int] = SIZE,
+) -> list[Placement]:
+    """One picture filling the frame, as a broadcast's viewers see it: the shared
+    screen, else the active speaker's camera, else the first camera."""
+    width, height = size
+    if screen is not None:
+        names = {t.id: t.name for t in tiles}
+        x, y, w, h = _fit(width, height, TILE_ASPECT)
+        label = f"{names.get(screen, '')} (screen)".strip()
+        return [Placement(screen_key(screen), label, x, y, w, h, screen=True)]
+    featured = next((t for t in tiles if t.id == speaker), tiles[0] if tiles else None)
+    if featured is None:
+        return []
+    x, y, w, h = _fit(width, height, TILE_ASPECT)
+    return [Placement(featured.id, featured.name, x, y, w, h)]
+
+
 def _fit(width: int, height: int, aspect: float) -> tuple[int, int, int, int]:
     """The largest rectangle of `aspect` centred in width x height: (x, y, w, h)."""
     w = min(width, int(height * aspect))

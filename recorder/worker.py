@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import ipc
-from .compose import AudioMixer, Tile, compose, layout
+from .compose import AudioMixer, Placement, Tile, compose, layout
 from .depacketize import Depacketizer
 from .tap import Packet
 from .writer import FragmentedMp4Writer
@@ -62,6 +62,9 @@ class Picture:
     speaker: str | None = None
 
 
+Layout = Callable[[list[Tile], str | None, str | None, tuple[int, int]], list[Placement]]
+
+
 class Writer(Protocol):
     """Where the composed call goes: an MP4 file (recordings), HLS (broadcasts)."""
 
@@ -82,6 +85,7 @@ class Recorder:
         *,
         audio_delay: float = AUDIO_DELAY,
         on_mixed: Callable[[npt.NDArray[np.int16], int], None] | None = None,
+        layout: Layout = layout,
     ) -> None:
         """`on_mixed(block, first_sample)` gets each block of the mix as it is made
         (a broadcast sends it to its WebRTC viewers)."""
@@ -89,6 +93,7 @@ class Recorder:
         self.fps = fps
         self.audio_delay = audio_delay
         self.on_mixed = on_mixed
+        self.layout = layout
         self.writer = writer
         self.sources: dict[int, Source] = {}
         self.picture = Picture()
@@ -202,7 +207,7 @@ class Recorder:
         picture = self.picture
         tiles = [Tile(owner, picture.names.get(owner, "")) for owner in picture.order]
         screen = next(iter(picture.screens), None)
-        placements = layout(tiles, screen, picture.speaker, self.size)
+        placements = self.layout(tiles, screen, picture.speaker, self.size)
         frames = dict(picture.cameras)
         if screen is not None:
             frames[f"screen:{screen}"] = picture.screens[screen]

@@ -125,6 +125,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     broadcasts = Broadcasts(config.data_dir / "broadcasts")
     broadcasts.rooms = calls.rooms.get
     app[keys.BROADCASTS] = broadcasts
+    app[keys.METRICS].attach_broadcasts(broadcasts)
 
     async def finish_broadcast(room: Room) -> None:
         await broadcasts.stop(room, None, quiet=True)

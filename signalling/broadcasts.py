@@ -31,6 +31,7 @@ from sfu.producer import Producer
 from .peer import Peer
 from .protocol import BroadcastLink, BroadcastState, BroadcastViewers, ProtocolError
 from .room import Room
+from .viewers import Viewer
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,13 @@ class Broadcast:
     encoder: BroadcastEncoder | None = None
     mix: Producer | None = None
     latest: tuple[int, int] = (-1, -1)  # the newest HLS part: (segment, part)
+    latest_at: float | None = None  # when it came (monotonic)
+    on_encoded: Callable[[float], None] | None = None  # a segment's encoding time
     ended: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set, then replaced
     hls_viewers: dict[str, float] = field(default_factory=dict)  # viewer key -> last seen
     bytes_served: dict[str, int] = field(default_factory=lambda: {"webrtc": 0, "hls": 0})
+    _encoding: float = 0.0  # of the segment in progress
     _seq: int = 0
     _ssrc: int = field(default_factory=lambda: secrets.randbits(32))
 
@@ -86,6 +90,12 @@ class Broadcast:
     def part(self, info: dict[str, Any]) -> None:
         """A new HLS part is on disk: wake whoever waits for it."""
         self.latest = (int(info["msn"]), int(info["part"]))
+        self.latest_at = time.monotonic()
+        self._encoding += float(info.get("encode_seconds", 0.0))
+        if info.get("complete"):
+            if self.on_encoded is not None:
+                self.on_encoded(self._encoding)
+            self._encoding = 0.0
         self.wake()
 
     def wake(self) -> None:
@@ -103,6 +113,9 @@ class Broadcasts:
         self.python = python
         self.encoder_options: dict[str, Any] = {}
         self._counts: dict[str, tuple[int, int]] = {}
+        self.on_encoded: Callable[[float], None] | None = None  # for the metrics
+        # bytes sent to viewers of broadcasts that ended, or by viewers gone
+        self.served: dict[str, int] = {"webrtc": 0, "hls": 0}
         self._ticker: asyncio.Task[None] | None = None
 
     def of(self, room: Room) -> Broadcast | None:
@@ -137,6 +150,7 @@ class Broadcasts:
             started_at=datetime.now(UTC),
             by=actor.id if actor else None,
             directory=self.directory / kind / broadcast_id,
+            on_encoded=self.on_encoded,
         )
         broadcast.mix = Producer(
             f"{room.id}-mix",
@@ -179,6 +193,13 @@ class Broadcasts:
         self.by_token[broadcast.token] = broadcast
         self.by_id[broadcast.id] = broadcast
         room.set_mix(broadcast.mix)
+
+        def viewer_gone(viewer: Viewer) -> None:
+            if viewer.broadcast_id == broadcast.id and viewer.seat is not None:
+                sent = sum(end.bytes for end in viewer.seat.ends.values())
+                broadcast.bytes_served["webrtc"] += sent
+
+        room.on_viewer_gone = viewer_gone
         room.broadcasting, room.broadcast_public = True, public
         room.watch_link = watch_path(broadcast.token)
         room.broadcast(BroadcastState(on=True, by=broadcast.by, public=public), skip=None)
@@ -200,6 +221,7 @@ class Broadcasts:
         self.by_token.pop(broadcast.token, None)
         broadcast.ended = True
         room.set_mix(None)
+        room.on_viewer_gone = None
         room.broadcasting = False
         room.watch_link = None
         room.broadcast(
@@ -218,6 +240,8 @@ class Broadcasts:
             if viewer.broadcast_id == broadcast.id:
                 await viewer.close()
         self._counts.pop(room.id, None)
+        for tier, sent in self.bytes_served(broadcast).items():
+            self.served[tier] += sent
         # the HLS files stay a little, for players reading the end; then they go
         loop = asyncio.get_running_loop()
         loop.call_later(60, self._forget, broadcast)
@@ -254,6 +278,24 @@ class Broadcasts:
             else 0
         )
         return webrtc, broadcast.hls_count(time.monotonic())
+
+    def bytes_served(self, broadcast: Broadcast) -> dict[str, int]:
+        """By tier: HLS files parta served, and RTP sent to its WebRTC viewers."""
+        webrtc = broadcast.bytes_served["webrtc"]
+        room = self.rooms(broadcast.room_id)
+        if room is not None and room.stage is not None:
+            for viewer in room.viewers.values():
+                if viewer.broadcast_id == broadcast.id and viewer.seat is not None:
+                    webrtc += sum(end.bytes for end in viewer.seat.ends.values())
+        return {"webrtc": webrtc, "hls": broadcast.bytes_served["hls"]}
+
+    def totals(self) -> dict[str, int]:
+        """Bytes served by tier over the server's life."""
+        totals = dict(self.served)
+        for broadcast in self.by_room.values():
+            for tier, sent in self.bytes_served(broadcast).items():
+                totals[tier] += sent
+        return totals
 
     async def _count_viewers(self) -> None:
         while True:

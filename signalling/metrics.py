@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from prometheus_client.registry import Collector
 from sfu.worker import Worker
 
 if TYPE_CHECKING:
+    from .broadcasts import Broadcasts
     from .calls import Calls
 
 
@@ -62,6 +64,12 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.segment_encode = Histogram(
+            "parta_broadcast_segment_encode_seconds",
+            "CPU time the broadcast encoder spent encoding one HLS segment",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0),
+            registry=self.registry,
+        )
         self.websocket_sessions = Counter(
             "parta_websocket_sessions",
             "WebSocket sessions opened",
@@ -70,6 +78,42 @@ class Metrics:
 
     def attach(self, worker: Worker, calls: Calls) -> None:
         self.registry.register(_MediaCollector(worker, calls))
+
+    def attach_broadcasts(self, broadcasts: Broadcasts) -> None:
+        broadcasts.on_encoded = self.segment_encode.observe
+        self.registry.register(_BroadcastCollector(broadcasts))
+
+
+class _BroadcastCollector(Collector):
+    def __init__(self, broadcasts: Broadcasts) -> None:
+        self._broadcasts = broadcasts
+
+    def collect(self) -> Iterator[Metric]:
+        broadcasts = self._broadcasts
+        live = list(broadcasts.by_room.values())
+        yield GaugeMetricFamily("parta_broadcasts", "Calls being broadcast", value=len(live))
+        viewers = GaugeMetricFamily(
+            "parta_broadcast_viewers", "Viewers of broadcasts, by tier", labels=["tier"]
+        )
+        counts = [broadcasts.counts(b) for b in live]
+        viewers.add_metric(["webrtc"], sum(c[0] for c in counts))
+        viewers.add_metric(["hls"], sum(c[1] for c in counts))
+        yield viewers
+        served = CounterMetricFamily(
+            "parta_broadcast_bytes_served",
+            "Bytes sent to broadcast viewers, by tier (HLS: what parta served itself)",
+            labels=["tier"],
+        )
+        for tier, value in broadcasts.totals().items():
+            served.add_metric([tier], value)
+        yield served
+        now = time.monotonic()
+        ages = [now - b.latest_at for b in live if b.latest_at is not None]
+        yield GaugeMetricFamily(
+            "parta_broadcast_playlist_age_seconds",
+            "Time since the newest HLS part of any live broadcast was written (the oldest)",
+            value=max(ages, default=0.0),
+        )
 
 
 class _MediaCollector(Collector):

@@ -72,6 +72,7 @@ class Room:
         self.stage: Stage | None = None  # made for the first viewer
         self.mix: Producer | None = None  # a broadcast's mixed audio
         self._stage_ticker: asyncio.Task[None] | None = None
+        self.on_viewer_gone: Callable[[Viewer], None] | None = None
         # a restarted call's hosts come back with their tokens; a scheduled call's host
         # is its organiser (the host key): in neither case is whoever comes first host
         self.host_assigned = self.access.scheduled or bool(self.access.host_tokens)
@@ -546,6 +547,8 @@ class Room:
 
     def _viewer_closed(self, viewer: Viewer) -> None:
         self.viewers.pop(viewer.id, None)
+        if self.on_viewer_gone is not None:
+            self.on_viewer_gone(viewer)
 
     async def close(self) -> None:
         for peer in list(self.peers.values()):
