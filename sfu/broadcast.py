@@ -21,8 +21,10 @@ viewer, a send that fails is a drop, and nobody waits for anybody.
 - After 4 s it tries every frame again, from the next keyframe (its reports in
   keyframe-only mode cannot tell: the skipped frames look lost to it). Falling back
   again doubles the wait, up to 32 s.
-- Falling back 4 times within a minute, or silent (no receiver report) for 10 s: it is
-  cut, with the reason, and counted.
+- Falling back 4 times within a minute ("too_slow"), no receiver report for 10 s
+  ("silent"), or 10 s of reports showing that nothing we send reaches it any more
+  ("stalled": a player that stopped reading still reports, but its highest sequence
+  number stands still): it is cut, with the reason, and counted.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class StageViewer:
         self._probe_at = 0.0
         self._changed_at = clock()
         self.last_report_at = clock()
+        self.last_progress_at = clock()  # its reports last showed it getting our packets
         self.dropped = 0  # sends that failed
         self.fell_back = 0  # times it went keyframe-only
 
@@ -85,10 +88,14 @@ class StageViewer:
         if len(failures) >= policy.failed_sends and not self.keyframes_only:
             self._slow(now, policy)
 
-    def report(self, fraction_lost: int, now: float, policy: SlowViewerPolicy) -> None:
-        """A receiver report. Only one about every frame counts: in keyframe-only mode
-        the skipped frames look like loss to the viewer."""
+    def report(
+        self, fraction_lost: int, now: float, policy: SlowViewerPolicy, keeping_up: bool = True
+    ) -> None:
+        """A receiver report. Only one about every frame counts for loss: in
+        keyframe-only mode the skipped frames look lost to the viewer."""
         self.last_report_at = now
+        if keeping_up:
+            self.last_progress_at = now
         if self.keyframes_only or now - self._changed_at < policy.grace:
             return
         if fraction_lost >= policy.lossy_fraction:
@@ -114,6 +121,8 @@ class StageViewer:
         let a keyframe-only viewer try every frame again."""
         if now - self.last_report_at >= policy.silent_after:
             return "silent"
+        if now - self.last_progress_at >= policy.silent_after:
+            return "stalled"
         if len(self._episodes) >= policy.episodes:
             return "too_slow"
         if self.keyframes_only and not self.wants_all and now >= self._probe_at:
@@ -134,6 +143,7 @@ class ViewerEnd:
         self.bytes = 0
         self.retransmissions = 0
         self.fraction_lost = 0
+        self._highest = -1
 
     def on_nack(self, lost: Iterable[int]) -> int:
         resent = 0
@@ -147,9 +157,14 @@ class ViewerEnd:
     def request_keyframe(self) -> None:
         self.group.consumer.request_keyframe()
 
-    def on_receiver_report(self, fraction_lost: int, jitter: int) -> None:
+    def on_receiver_report(self, fraction_lost: int, jitter: int, highest: int = 0) -> None:
         self.fraction_lost = fraction_lost
-        self.track.stage.reported(self.viewer, fraction_lost)
+        # getting what we send: the highest sequence number it has seen moves on, or
+        # is where we are (nothing was sent since)
+        sent = self.group.consumer.last_seq
+        keeping_up = (highest & 0xFFFF) != self._highest or (highest & 0xFFFF) == sent
+        self._highest = highest & 0xFFFF
+        self.track.stage.reported(self.viewer, fraction_lost, keeping_up)
 
     def sender_report(self) -> tuple[int, int] | None:
         return self.group.consumer.sender_report()
@@ -300,7 +315,7 @@ class Stage:
         self.tracks = {kind: StageTrack(self, kind, ssrc) for kind, ssrc in ssrcs.items()}
         self.viewers: dict[str, StageViewer] = {}
         self._last_keyframe_ask = float("-inf")
-        self.cuts: dict[str, int] = {"silent": 0, "too_slow": 0}
+        self.cuts: dict[str, int] = {"silent": 0, "stalled": 0, "too_slow": 0}
 
     def add_viewer(
         self,
@@ -327,7 +342,7 @@ class Stage:
         """Into the fan-out once its connection is up (sends before would all fail)."""
         if viewer.id not in self.viewers:
             return
-        viewer.last_report_at = self.clock()
+        viewer.last_report_at = viewer.last_progress_at = self.clock()
         for end in viewer.ends.values():
             end.group.viewers = (*end.group.viewers, viewer)
         video = self.tracks.get("video")
@@ -342,8 +357,8 @@ class Stage:
             group.viewers = tuple(v for v in group.viewers if v is not viewer)
             viewer.transport.detach_consumer(end)
 
-    def reported(self, viewer: StageViewer, fraction_lost: int) -> None:
-        viewer.report(fraction_lost, self.clock(), self.policy)
+    def reported(self, viewer: StageViewer, fraction_lost: int, keeping_up: bool) -> None:
+        viewer.report(fraction_lost, self.clock(), self.policy, keeping_up)
 
     def follow(self, kind: str, producer: Producer | None) -> None:
         track = self.tracks.get(kind)

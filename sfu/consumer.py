@@ -57,7 +57,7 @@ class Outgoing(Protocol):
 
     def request_keyframe(self) -> None: ...
 
-    def on_receiver_report(self, fraction_lost: int, jitter: int) -> None: ...
+    def on_receiver_report(self, fraction_lost: int, jitter: int, highest: int) -> None: ...
 
     def sender_report(self) -> tuple[int, int] | None: ...
 
@@ -186,6 +186,11 @@ class Consumer:
             + payload
         )
 
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last packet sent."""
+        return self._last_seq
+
     def pause(self) -> None:
         """Stop forwarding (a host muted the source)."""
         self.paused = True
@@ -202,7 +207,7 @@ class Consumer:
         if self.producer is not None:
             self.producer.request_keyframe()
 
-    def on_receiver_report(self, fraction_lost: int, jitter: int) -> None:
+    def on_receiver_report(self, fraction_lost: int, jitter: int, highest: int = 0) -> None:
         self.fraction_lost = fraction_lost
         self.remote_jitter = jitter
 

@@ -365,7 +365,9 @@ class WebRtcTransport:
         for report in reports:
             consumer = self._consumers_by_ssrc.get(report.ssrc)
             if consumer is not None:
-                consumer.on_receiver_report(report.fraction_lost, report.jitter)
+                consumer.on_receiver_report(
+                    report.fraction_lost, report.jitter, report.highest_sequence
+                )
 
     def _note_first_media(self) -> None:
         self._first_media_pending = False
