@@ -130,3 +130,20 @@ class Events:
 async def events(school: School, who: Person) -> Events:
     ws = await school.http.ws_connect(f"{school.base}api/events", headers=bearer(who.token))
     return Events(ws)
+
+
+async def lesson_for(school: School, chat: str, title: str) -> tuple[str, str, str]:
+    """A lesson the teacher schedules for `chat` (no waiting room): its call, the host
+    key, and the token of its invite link."""
+    lesson = {
+        "title": title,
+        "start": "2030-03-18T09:00",
+        "time_zone": "Europe/Moscow",
+        "duration": "45m",
+        "waiting_room": False,
+        "chat_id": chat,
+    }
+    status, created = await school.call(school.teacher, "POST", "api/schedule", lesson)
+    assert status == 201, created
+    host_key = created["host_link"].split("?host=")[1]
+    return created["call"], host_key, created["link"].rsplit("/", 1)[1]

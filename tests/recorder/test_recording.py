@@ -17,7 +17,7 @@ import numpy as np
 from aiortc import MediaStreamTrack
 
 from signalling import keys
-from tests.chat.school import events, make_school
+from tests.chat.school import events, lesson_for, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
 from tests.support.accounts import bearer
@@ -104,18 +104,7 @@ async def test_a_lesson_is_recorded_into_its_chat(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as http:
             school = await make_school(http, base, students=2)
             chat = await class_chat(school)
-            lesson = {
-                "title": "Physics 8c",
-                "start": "2030-03-18T09:00",
-                "time_zone": "Europe/Moscow",
-                "duration": "45m",
-                "waiting_room": False,
-                "chat_id": chat,
-            }
-            status, created = await school.call(school.teacher, "POST", "api/schedule", lesson)
-            assert status == 201
-            call, host_key = created["call"], created["host_link"].split("?host=")[1]
-            link = created["link"].rsplit("/", 1)[1]
+            call, host_key, link = await lesson_for(school, chat, "Physics 8c")
             people: dict[str, CallClient] = {}
 
             async def arrive(who: str, token: str, **join: Any) -> CallClient:

@@ -14,12 +14,12 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from aiortc import RTCSessionDescription
 
 from signalling import keys
 from tests.signalling.conftest import start_server
 from tests.signalling.test_call import wait_for
-from tests.support.client import CallClient, loopback_pc
+from tests.signalling.test_whip_whep import watch_at
+from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack, TrackRecorder
 
 TONES = {1: 440.0, 2: 660.0, 3: 990.0}
@@ -38,22 +38,7 @@ def tones_heard(samples: np.ndarray, rate: int) -> set[int]:
 async def watch(
     http: aiohttp.ClientSession, base: str, watch_link: str, headers: dict[str, str] | None = None
 ) -> tuple[Any, str, dict[str, TrackRecorder]]:
-    pc = loopback_pc()
-    recorders: dict[str, TrackRecorder] = {}
-    pc.on("track", lambda track: recorders.__setitem__(track.kind, TrackRecorder(track)))
-    pc.addTransceiver("audio", direction="recvonly")
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    async with http.post(
-        f"{base}{watch_link.lstrip('/')}/whep",
-        data=pc.localDescription.sdp,
-        headers={"Content-Type": "application/sdp", **(headers or {})},
-    ) as response:
-        assert response.status == 201, await response.text()
-        location = response.headers["Location"]
-        answer = await response.text()
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    return pc, location, recorders
+    return await watch_at(http, f"{base}{watch_link.lstrip('/')}/whep", headers or {})
 
 
 def showing(recorders: dict[str, TrackRecorder]) -> int | None:

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from signalling import keys
-from tests.chat.school import School, events, make_school
+from tests.chat.school import School, events, lesson_for, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import Restartable, start_server
 from tests.support.speech import (
@@ -242,17 +242,7 @@ async def test_a_recorded_lesson_gets_captions(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as http:
             school = await make_school(http, base, students=1)
             chat = await class_chat(school)
-            lesson = {
-                "title": "Literature 7b",
-                "start": "2030-03-18T09:00",
-                "time_zone": "Europe/Moscow",
-                "duration": "45m",
-                "waiting_room": False,
-                "chat_id": chat,
-            }
-            status, created = await school.call(school.teacher, "POST", "api/schedule", lesson)
-            assert status == 201
-            call, host_key = created["call"], created["host_link"].split("?host=")[1]
+            call, host_key, _ = await lesson_for(school, chat, "Literature 7b")
             teacher = CallClient(http, base, call, "teacher")
             teacher.session_token = school.teacher.token
             await teacher.join(host_token=host_key, link=None)
@@ -308,6 +298,7 @@ async def test_a_recorded_lesson_gets_captions(tmp_path: Path) -> None:
             status, listed = await school.call(
                 school.students[0], "GET", f"api/calls/{call}/recordings"
             )
+            assert status == 200
             (recording,) = listed["recordings"]
             assert recording["captions"] == {
                 "status": "done",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -64,6 +65,13 @@ def auth(base_url: str, call: str, token: str | None = None) -> dict[str, str]:
 async def whep_watch(
     http: aiohttp.ClientSession, base_url: str, call: str, token: str | None = None
 ) -> tuple[object, str, dict[str, TrackRecorder]]:
+    return await watch_at(http, f"{base_url}whep/{call}", auth(base_url, call, token))
+
+
+async def watch_at(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str]
+) -> tuple[Any, str, dict[str, TrackRecorder]]:
+    """A WHEP viewer of `url`: its connection, its session's location, and what it gets."""
     pc = loopback_pc()
     recorders: dict[str, TrackRecorder] = {}
     pc.on("track", lambda track: recorders.__setitem__(track.kind, TrackRecorder(track)))
@@ -71,9 +79,7 @@ async def whep_watch(
     pc.addTransceiver("video", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     async with http.post(
-        f"{base_url}whep/{call}",
-        data=pc.localDescription.sdp,
-        headers={"Content-Type": "application/sdp", **auth(base_url, call, token)},
+        url, data=pc.localDescription.sdp, headers={"Content-Type": "application/sdp", **headers}
     ) as response:
         assert response.status == 201, await response.text()
         location = response.headers["Location"]
