@@ -44,6 +44,7 @@ const state = {
   pc: null,
   whepLocation: null,
   statsFrames: 0, // framesDecoded from the peer connection's stats (WHEP)
+  statsAudio: 0, // audio samples decoded from what arrived (WHEP), concealment aside
   shownFrames: 0, // requestVideoFrameCallback count
   hls: null,
   hlsTimer: null,
@@ -61,6 +62,7 @@ window.partaWatch = {
   get player() { return state.player; },
   get stalls() { return state.stalls; },
   framesDecoded,
+  audioHeard,
   latency,
 };
 
@@ -86,6 +88,14 @@ function framesDecoded() {
 }
 
 /** HLS: seconds behind the live edge (null over WebRTC, or when not known yet). */
+// How much sound has come through: audio samples decoded from received packets
+// (WebRTC), or bytes of audio the media element decoded (HLS; Chromium's counter).
+function audioHeard() {
+  if (state.mode === 'whep') return state.statsAudio;
+  const video = document.getElementById('watch-video');
+  return (video && video.webkitAudioDecodedByteCount) || 0;
+}
+
 function latency() {
   if (state.mode !== 'hls') return null;
   if (state.hls) return Number.isFinite(state.hls.latency) ? state.hls.latency : null;
@@ -220,6 +230,10 @@ async function readStats() {
     report.forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         state.statsFrames = Math.max(state.statsFrames, s.framesDecoded || 0);
+      }
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        const decoded = (s.totalSamplesReceived || 0) - (s.concealedSamples || 0);
+        state.statsAudio = Math.max(state.statsAudio, decoded);
       }
     });
   } catch {

@@ -41,6 +41,10 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
 )
 
 
+# a page may play sound without a click first (a viewer's player unmuted)
+SOUND_FLAGS: tuple[str, ...] = ("--autoplay-policy=no-user-gesture-required",)
+
+
 def chromium_available() -> bool:
     """Whether the Debian Chromium binary is installed (tests fail without it: ./run test
     installs it)."""
@@ -49,7 +53,7 @@ def chromium_available() -> bool:
 
 @asynccontextmanager
 async def launch_chromium(
-    tmp_path: Path, *, extra_flags: tuple[str, ...] = ()
+    tmp_path: Path, *, extra_flags: tuple[str, ...] = (), sound: bool = False
 ) -> AsyncIterator[Browser]:
     """Start headless Chromium with fake media devices and yield the Browser.
 
@@ -66,7 +70,9 @@ async def launch_chromium(
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM_PATH,
             headless=True,
-            args=[*CHROMIUM_FLAGS, *extra_flags],
+            args=[*CHROMIUM_FLAGS, *extra_flags, *(SOUND_FLAGS if sound else ())],
+            # Playwright mutes Chromium; a test that checks what is heard does not
+            ignore_default_args=["--mute-audio"] if sound else None,
             downloads_path=tmp_path / "chromium-downloads",
             env=env,
         )

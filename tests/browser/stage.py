@@ -34,7 +34,9 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def parta_and_chromium(out_dir: Path) -> AsyncIterator[tuple[web.Application, str, Browser]]:
+async def parta_and_chromium(
+    out_dir: Path, *, sound: bool = False
+) -> AsyncIterator[tuple[web.Application, str, Browser]]:
     """(app, base URL, browser): parta on a free loopback port, data under `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(Config(data_dir=out_dir / "data"))
@@ -45,7 +47,7 @@ async def parta_and_chromium(out_dir: Path) -> AsyncIterator[tuple[web.Applicati
     # a short directory: Chromium's singleton socket path must fit in 108 bytes
     scratch = Path(tempfile.mkdtemp(prefix="parta-chromium-"))
     try:
-        async with launch_chromium(scratch) as browser:
+        async with launch_chromium(scratch, sound=sound) as browser:
             yield app, f"http://127.0.0.1:{port}", browser
     finally:
         await runner.cleanup()

@@ -49,6 +49,9 @@ def test_a_broadcast_is_watched_in_the_browser_over_webrtc_and_hls(tmp_path: Pat
     assert whep["mode_reported"] == "whep" and whep["live"] is True, whep
     assert whep["frames"] > 10 and whep["ten_frames_s"] <= 20, whep
     assert whep["frames_later"] > whep["frames"], whep
+    # the mix's sound is decoded (what it holds is checked in tests/signalling: headless
+    # Chromium has no audio output, so it reports no audio energy)
+    assert whep["audio"] > 48000, whep
     assert whep["publisher_seen"] == PUBLISHER, whep["picture"]
     shown = whep["shown"]
     assert shown["live_badge"] and shown["mode_label"] == "WebRTC" and shown["notice"] is None
@@ -63,6 +66,7 @@ def test_a_broadcast_is_watched_in_the_browser_over_webrtc_and_hls(tmp_path: Pat
         assert player is None or hls["player_reported"] == player, hls
         assert hls["frames"] > 10 and hls["ten_frames_s"] <= 40, hls
         assert hls["frames_later"] > hls["frames"], hls
+        assert hls["audio"] > 0, hls  # bytes of AAC decoded
         assert hls["picture"]["width"] > 0 and hls["picture"]["std"] > 5, hls["picture"]
         assert hls["shown"]["live_badge"] and hls["shown"]["mode_label"] == "HLS", hls["shown"]
         assert hls["shown"]["notice"] is None, hls["shown"]

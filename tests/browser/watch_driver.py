@@ -139,6 +139,7 @@ async def watch(
     found["live"] = await page.evaluate("window.partaWatch?.live ?? null")
     await asyncio.sleep(3.5)  # a poll of the viewer count, and a few more frames
     found["frames_later"] = await page.evaluate("window.partaWatch.framesDecoded()")
+    found["audio"] = await page.evaluate("window.partaWatch.audioHeard()")
     found["latency_s"] = await page.evaluate("window.partaWatch.latency()")
     found["stalls"] = await page.evaluate("window.partaWatch.stalls")
     found["picture"] = await page.evaluate(PICTURE)
@@ -166,7 +167,7 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
     result["console"] = consoles
     gather_on_loopback()
     async with (
-        parta_and_chromium(out_dir) as (_app, base, browser),
+        parta_and_chromium(out_dir, sound=True) as (_app, base, browser),
         aiohttp.ClientSession() as http,
     ):
         host = CallClient(http, base, CALL, "Olga Ivanova")
