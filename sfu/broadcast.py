@@ -151,6 +151,8 @@ class ViewerEnd:
             packet = self.group.consumer.rebuild(out_seq)
             if packet is not None and self.viewer.transport.send_rtp(packet):
                 resent += 1
+                self.packets += 1
+                self.bytes += len(packet)
         self.retransmissions += resent
         return resent
 
@@ -315,6 +317,7 @@ class Stage:
         self.tracks = {kind: StageTrack(self, kind, ssrc) for kind, ssrc in ssrcs.items()}
         self.viewers: dict[str, StageViewer] = {}
         self._last_keyframe_ask = float("-inf")
+        router.stages.append(self)
         self.cuts: dict[str, int] = {"silent": 0, "stalled": 0, "too_slow": 0}
 
     def add_viewer(
@@ -356,6 +359,7 @@ class Stage:
             group = end.group
             group.viewers = tuple(v for v in group.viewers if v is not viewer)
             viewer.transport.detach_consumer(end)
+            self.router.retire(end)
 
     def reported(self, viewer: StageViewer, fraction_lost: int, keeping_up: bool) -> None:
         viewer.report(fraction_lost, self.clock(), self.policy, keeping_up)
@@ -389,8 +393,14 @@ class Stage:
     def keyframes_only(self) -> int:
         return sum(1 for v in self.viewers.values() if v.keyframes_only)
 
+    def outgoing(self) -> list[ViewerEnd]:
+        """Every live viewer's ends, for the counters."""
+        return [end for viewer in self.viewers.values() for end in viewer.ends.values()]
+
     def close(self) -> None:
         for viewer in list(self.viewers.values()):
             self.remove_viewer(viewer)
         for track in self.tracks.values():
             track.close()
+        if self in self.router.stages:
+            self.router.stages.remove(self)

@@ -9,13 +9,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .consumer import Consumer, Forwarder
+from .consumer import Consumer, Forwarder, Outgoing
 from .producer import Producer
 from .sdp import IncomingTrack
 from .speaker import ActiveSpeakerDetector
 from .transport import TransportSettings, WebRtcTransport
 
 if TYPE_CHECKING:
+    from .broadcast import Stage
     from .worker import Totals
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Router:
         self._consumer_transport: dict[str, WebRtcTransport] = {}
         self._producer_transport: dict[str, WebRtcTransport] = {}
         self._speaker_task: asyncio.Task[None] | None = None
+        self.stages: list[Stage] = []  # broadcast stages fed by this router
 
     # -- transports ------------------------------------------------------------------
 
@@ -156,6 +158,11 @@ class Router:
             tap.pause()
         producer.consumers = (*producer.consumers, tap)
         producer.request_keyframe()
+
+    def retire(self, stream: Outgoing) -> None:
+        """A stream that ends outside router.consumers (a broadcast viewer's end): its
+        counters go into the worker's totals."""
+        self._totals.add_outgoing(stream)
 
     def remove_tap(self, producer: Producer, tap: Forwarder) -> None:
         producer.consumers = tuple(c for c in producer.consumers if c is not tap)

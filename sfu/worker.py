@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from .consumer import Consumer
+from .consumer import Consumer, Outgoing
 from .producer import Producer
 from .router import Router
 from .transport import TransportSettings, WebRtcTransport
@@ -48,6 +48,11 @@ class Totals:
         self.keyframe_requests_received += consumer.keyframe_requests
         self.nacks_received += consumer.nacks_received
         self.retransmissions += consumer.retransmissions
+
+    def add_outgoing(self, stream: Outgoing) -> None:
+        """A stream that is not a Consumer of its own: a broadcast viewer's end."""
+        self.rtp_packets_out += stream.packets
+        self.rtp_bytes_out += stream.bytes
 
     def add_transport(self, transport: WebRtcTransport) -> None:
         self.packets_dropped_congestion += transport.dropped_congestion
@@ -94,6 +99,9 @@ class Worker:
                 totals.add_producer(producer)
             for consumer in router.consumers.values():
                 totals.add_consumer(consumer)
+            for stage in router.stages:
+                for stream in stage.outgoing():
+                    totals.add_outgoing(stream)
             for transport in router.transports.values():
                 totals.add_transport(transport)
         return totals
