@@ -64,7 +64,7 @@ class _StreamHook:
         self.keyframe_requests += 1
         self._publisher.keyframe_requested()
 
-    def on_receiver_report(self, fraction_lost: int, jitter: int) -> None:
+    def on_receiver_report(self, fraction_lost: int, jitter: int, highest: int = 0) -> None:
         self.fraction_lost = fraction_lost
         self.remote_jitter = jitter
 

@@ -20,9 +20,18 @@ object as before, so ICE consent checks and DTLS are untouched.
 
 Commands (every reply carries the request's "id"):
 
-    {"cmd": "add", "count": k, "base_url": ..., "call": ..., "srtp": "parta"}
+    {"cmd": "add", "count": k, "base_url": ..., "call": ..., "srtp": "parta",
+     "whep_path": "/watch/<token>/whep",    optional: POST offers here, not /whep/<call>
+     "stamped": ["video"],                  optional: kinds whose payload carries the
+                                            publisher's stamp (default both); others
+                                            are only counted
+     "receiver_reports": true}              send an RTCP receiver report about every
+                                            stream each second, as players do (default;
+                                            a stage viewer without them is cut as silent)
     {"cmd": "status"}
-    {"cmd": "mode", "sample_every": k}       decrypt 1 datagram in k (1: all)
+    {"cmd": "mode", "sample_every": k,       decrypt 1 datagram in k (1: all)
+     "sample_timestamps": true}             optional: sampled reads keep the kernel's
+                                            receive timestamp (recvmsg)
     {"cmd": "start"}                         forget records, start recording and counting
     {"cmd": "mark_end"}                      stop counting datagrams (records go on)
     {"cmd": "report", "t0": ns, "t1": ns, "expected": {"audio": a, "video": v}}
@@ -35,6 +44,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import socket
 import struct
 import sys
@@ -51,6 +61,7 @@ from aiortc.rtcdtlstransport import (
     SRTP_AEAD_AES_256_GCM,
     SRTP_AES128_CM_SHA1_80,
 )
+from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
 from sfu import aiortc_seam as seam
 from sfu import sdp
@@ -72,18 +83,79 @@ CONCURRENCY = 8
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 TIMESPEC = struct.Struct("@qq")
 READ_BATCH = 64
+RTP_SEQ_SSRC = struct.Struct("!H4xI")  # from byte 2 of an RTP header: sequence, SSRC
+RR_INTERVAL = 1.0
 
 
 def _loopback_only(use_ipv4: bool = True, use_ipv6: bool = True) -> list[str]:
     return ["127.0.0.1"]
 
 
+class ReceiveStats:
+    """One incoming RTP stream's numbers for receiver reports (RFC 3550, A.1 and A.3),
+    from the sequence numbers in the clear RTP header: no decryption needed."""
+
+    __slots__ = ("base", "cycles", "expected_prior", "max_seq", "received", "received_prior")
+
+    def __init__(self, seq: int) -> None:
+        self.base = seq
+        self.max_seq = seq
+        self.cycles = 0
+        self.received = 0
+        self.expected_prior = 0
+        self.received_prior = 0
+
+    def update(self, seq: int) -> None:
+        self.received += 1
+        delta = (seq - self.max_seq) & 0xFFFF
+        if 0 < delta < 0x8000:
+            if seq < self.max_seq:
+                self.cycles += 0x10000
+            self.max_seq = seq
+
+    def report_block(self, ssrc: int) -> RtcpReceiverInfo:
+        highest = self.cycles + self.max_seq
+        expected = highest - self.base + 1
+        lost = max(-0x800000, min(0x7FFFFF, expected - self.received))
+        expected_interval = expected - self.expected_prior
+        lost_interval = expected_interval - (self.received - self.received_prior)
+        self.expected_prior, self.received_prior = expected, self.received
+        fraction = 0
+        if expected_interval > 0 and lost_interval > 0:
+            fraction = min(255, (lost_interval << 8) // expected_interval)
+        return RtcpReceiverInfo(
+            ssrc=ssrc,
+            fraction_lost=fraction,
+            packets_lost=lost,
+            highest_sequence=highest & 0xFFFFFFFF,
+            jitter=0,
+            lsr=0,
+            dlsr=0,
+        )
+
+
 class Viewer:
     """One WHEP session; counts and timestamps what arrives."""
 
-    def __init__(self, index: int, *, timestamps: bool = True) -> None:
+    def __init__(
+        self,
+        index: int,
+        *,
+        timestamps: bool = True,
+        stamped: tuple[int, ...] = (0, 1),
+        receiver_reports: bool = False,
+    ) -> None:
         self.index = index
         self.timestamps = timestamps
+        self.stamped = stamped  # kinds (0 audio, 1 video) whose payload carries a stamp
+        self.receiver_reports = receiver_reports
+        self.streams: dict[int, ReceiveStats] = {}  # by SSRC
+        self.rr_sent = 0
+        self.rr_errors = 0
+        self.unstamped = [0, 0]  # packets of kinds without a stamp, by kind
+        # (extended highest sequence, received) per SSRC at "start" and at "mark_end"
+        self._window_marks: list[dict[int, tuple[int, int]]] = []
+        self.sample_timestamps = False
         self.pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
@@ -125,6 +197,8 @@ class Viewer:
         self.datagrams += 1
         if self.counting:
             self.window_datagrams += 1
+        if self.receiver_reports:
+            self._note_seq(data)
         self._skip += 1
         if self._skip < self.sample_every:
             return
@@ -144,8 +218,15 @@ class Viewer:
         if kind is None:
             self.unknown += 1
             return
+        if kind not in self.stamped:
+            self.unstamped[kind] += 1
+            return
         offset = payload_start(packet) + (VIDEO_STAMP_OFFSET if kind else 0)
-        sent, counter = STAMP.unpack_from(packet, offset)
+        try:
+            sent, counter = STAMP.unpack_from(packet, offset)
+        except struct.error:
+            self.unknown += 1
+            return
         if kind and self.first_video_ns is None:
             self.first_video_ns = now
         if self.recording:
@@ -208,9 +289,15 @@ class Viewer:
         this process).
         """
         buffer = self._buffer
+        timestamps = self.sample_timestamps
+        offset = time.time_ns() - time.monotonic_ns() if timestamps else 0
+        ancillary: list[tuple[int, int, bytes]] = []
         for _ in range(READ_BATCH):
             try:
-                size, addr = raw.recvfrom_into(buffer)
+                if timestamps:
+                    size, ancillary, _flags, addr = raw.recvmsg_into([buffer], 64)
+                else:
+                    size, addr = raw.recvfrom_into(buffer)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
@@ -222,11 +309,55 @@ class Viewer:
                     self.datagrams += 1
                     if self.counting:
                         self.window_datagrams += 1
+                    if self.receiver_reports and size >= 12:
+                        self._note_seq(buffer)
                     continue
-            protocol.datagram_received(bytes(buffer[:size]), addr)
+            kernel_ns = 0
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = TIMESPEC.unpack_from(payload)
+                    kernel_ns = sec * 1_000_000_000 + nsec - offset
+            self._kernel_ns = kernel_ns
+            try:
+                protocol.datagram_received(bytes(buffer[:size]), addr)
+            finally:
+                self._kernel_ns = 0
+
+    def _note_seq(self, data: bytes | bytearray) -> None:
+        seq, ssrc = RTP_SEQ_SSRC.unpack_from(data, 2)
+        stream = self.streams.get(ssrc)
+        if stream is None:
+            stream = self.streams[ssrc] = ReceiveStats(seq)
+        stream.update(seq)
+
+    def send_receiver_report(self) -> None:
+        """One RTCP receiver report with a block per stream received, through SRTCP."""
+        if not self.streams or self.dtls is None:
+            return
+        sessions = seam.srtp_sessions(self.dtls)
+        pair = seam.selected_pair(self.dtls)
+        if sessions is None or pair is None:
+            return
+        report = RtcpRrPacket(
+            ssrc=self.own_ssrc,
+            reports=[stats.report_block(ssrc) for ssrc, stats in self.streams.items()],
+        )
+        try:
+            pair[0].sendto(sessions[1].protect_rtcp(bytes(report)), pair[1])
+        except Exception:
+            self.rr_errors += 1
+            return
+        self.rr_sent += 1
+
+    own_ssrc = 1
 
     async def connect(
-        self, http: aiohttp.ClientSession, base_url: str, call: str, srtp: str
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        call: str,
+        srtp: str,
+        whep_path: str | None = None,
     ) -> None:
         started = time.monotonic()
         for kind in KINDS:
@@ -242,7 +373,7 @@ class Viewer:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         seam.intercept_datagrams(self.dtls, self.on_datagram)
         async with http.post(
-            f"{base_url}/whep/{call}",
+            base_url + (whep_path or f"/whep/{call}"),
             data=self.pc.localDescription.sdp.encode(),
             headers={"Content-Type": "application/sdp", **procstat.operator_headers()},
         ) as response:
@@ -261,6 +392,7 @@ class Viewer:
                 raise RuntimeError(f"viewer {self.index} did not connect")
             await asyncio.sleep(0.02)
         self.rx = seam.srtp_sessions(self.dtls)[0]  # type: ignore[index]
+        self.own_ssrc = secrets.randbits(31) | 1
         self.srtp_profile = seam.negotiated_srtp_profile(self.dtls)
         if self.timestamps:
             self.read_with_timestamps()
@@ -273,8 +405,30 @@ class Viewer:
         self.arrived = array("q")
         self.counters = array("q")
 
+    def mark_streams(self, first: bool) -> None:
+        marks = {ssrc: (s.cycles + s.max_seq, s.received) for ssrc, s in self.streams.items()}
+        self._window_marks = [marks] if first else [*self._window_marks[:1], marks]
+
+    def sequence_loss(self) -> float | None:
+        """Loss by RTP sequence numbers over the window, all streams together (percent):
+        what a player would count, every datagram seen (also those not decrypted)."""
+        if len(self._window_marks) != 2:
+            return None
+        before, after = self._window_marks
+        expected = received = 0
+        for ssrc, (highest, count) in after.items():
+            start = before.get(ssrc)
+            if start is None:
+                continue
+            expected += highest - start[0]
+            received += count - start[1]
+        if expected <= 0:
+            return None
+        return round(100.0 * max(0, expected - received) / expected, 4)
+
     def start(self) -> None:
         self._clear()
+        self.mark_streams(True)
         self.counting = True
         self.window_datagrams = 0
         self.recording = True
@@ -300,6 +454,8 @@ class Viewer:
             "datagrams_in_window": self.window_datagrams,
             "srtp_errors": self.srtp_errors,
             "sampled_packets": int(inside.sum()),
+            "sequence_loss_percent": self.sequence_loss(),
+            "unstamped": list(self.unstamped),
         }
         received = duplicates = 0
         raw: dict[str, dict[str, Any]] = {clock: {} for clock in arrivals}
@@ -352,6 +508,8 @@ class Worker:
         self.http: aiohttp.ClientSession | None = None
         self.base_url = ""
         self.sample_every = 1
+        self.sample_timestamps = False
+        self._reporter: asyncio.Task[None] | None = None
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         cmd = request.get("cmd")
@@ -361,8 +519,10 @@ class Worker:
             return self.status()
         if cmd == "mode":
             self.sample_every = max(1, int(request.get("sample_every", 1)))
+            self.sample_timestamps = bool(request.get("sample_timestamps", False))
             for viewer in self.viewers:
                 viewer.sample_every = self.sample_every
+                viewer.sample_timestamps = self.sample_timestamps
             return {"ok": True}
         if cmd == "start":
             for viewer in self.viewers:
@@ -371,6 +531,7 @@ class Worker:
         if cmd == "mark_end":
             for viewer in self.viewers:
                 viewer.counting = False
+                viewer.mark_streams(False)
             return {"ok": True}
         if cmd == "report":
             if request.get("dump"):
@@ -389,14 +550,24 @@ class Worker:
         srtp = str(request.get("srtp", "parta"))
         count = int(request["count"])
         first = int(request.get("first_index", len(self.viewers)))
+        whep_path = request.get("whep_path")
+        stamped = tuple(KINDS.index(k) for k in request.get("stamped", KINDS))
+        receiver_reports = bool(request.get("receiver_reports", True))
         semaphore = asyncio.Semaphore(CONCURRENCY)
-        new = [Viewer(first + i) for i in range(count)]
+        new = [
+            Viewer(first + i, stamped=stamped, receiver_reports=receiver_reports)
+            for i in range(count)
+        ]
+        if receiver_reports and self._reporter is None:
+            self._reporter = asyncio.create_task(self._report_every_second())
 
         async def connect(viewer: Viewer) -> str | None:
             async with semaphore:
                 try:
                     assert self.http is not None
-                    await viewer.connect(self.http, self.base_url, call, srtp)
+                    await viewer.connect(
+                        self.http, self.base_url, call, srtp, str(whep_path) if whep_path else None
+                    )
                 except Exception as exc:
                     logger.warning("viewer %d: %s", viewer.index, exc)
                     await viewer.close(self.http, self.base_url)  # type: ignore[arg-type]
@@ -407,6 +578,7 @@ class Worker:
         for viewer in new:
             if viewer.connect_ms is not None:
                 viewer.sample_every = self.sample_every
+                viewer.sample_timestamps = self.sample_timestamps
                 self.viewers.append(viewer)
         return {
             "ok": not errors,
@@ -416,9 +588,24 @@ class Worker:
             "srtp_profiles": sorted({str(v.srtp_profile) for v in self.viewers}),
         }
 
+    async def _report_every_second(self) -> None:
+        """Receiver reports, spread over the second so that they do not come in bursts."""
+        while True:
+            viewers = [v for v in self.viewers if v.receiver_reports]
+            if not viewers:
+                await asyncio.sleep(RR_INTERVAL)
+                continue
+            step = RR_INTERVAL / len(viewers)
+            for viewer in viewers:
+                viewer.send_receiver_report()
+                await asyncio.sleep(step)
+
     def status(self) -> dict[str, Any]:
         return {
             "ok": True,
+            "rr_sent": sum(v.rr_sent for v in self.viewers),
+            "rr_errors": sum(v.rr_errors for v in self.viewers),
+            "unstamped": [sum(v.unstamped[k] for v in self.viewers) for k in (0, 1)],
             "viewers": len(self.viewers),
             "receiving_video": sum(1 for v in self.viewers if v.first_video_ns is not None),
             "datagrams": sum(v.datagrams for v in self.viewers),
@@ -469,6 +656,9 @@ class Worker:
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
     async def stop(self) -> None:
+        if self._reporter is not None:
+            self._reporter.cancel()
+            self._reporter = None
         if self.http is not None:
             await asyncio.gather(*(v.close(self.http, self.base_url) for v in self.viewers))
             await self.http.close()
