@@ -21,6 +21,10 @@ def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value > 0
 
 
+def _measured(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value >= 0
+
+
 @pytest.mark.timeout(180)
 def test_broadcast_benchmark_quick_prints_json() -> None:
     has_nginx = shutil.which("nginx") or Path("/usr/sbin/nginx").exists()
@@ -71,7 +75,8 @@ def test_broadcast_benchmark_quick_prints_json() -> None:
         assert _positive(first["rendition_kbit_s"])
         assert _positive(first["delivered_kbit_s_per_viewer"])
         assert first["in_time_percent"] is not None and 0 <= first["in_time_percent"] <= 100
-        assert _positive(first["cpu_utilisation"]["parta"])
-        assert _positive(first["cpu_utilisation"]["fetchers"])
+        # CPU is read in 10 ms ticks: a few viewers in a short window may cost none
+        for part in ("parta", "fetchers"):
+            assert _measured(first["cpu_utilisation"][part]), first["cpu_utilisation"]
     summary = result["summary"]
     assert set(summary) >= {"whep", "hls_delay_ms"}

@@ -62,6 +62,8 @@ async def test_an_outsider_gets_404_on_every_route(
         "folder": folder["id"],
         "format": "png",
         "role": "teacher",
+        "scope": "members",  # /hls/{scope}/{id}/{file}: a broadcast's files
+        "id": "no-such-broadcast",
     }
     checked = 0
     for route in app.router.routes():
