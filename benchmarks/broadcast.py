@@ -271,42 +271,16 @@ class WhepBench(forwarding.Bench):
             out["broadcast_encoder"] = _cpu(self.encoder_pid)
         return out
 
-    async def set_viewers(self, n: int) -> None:
-        total = sum(w.viewers for w in self.workers)
-        adds: dict[int, int] = {}
-        for i in range(total, n):
-            adds[i % len(self.workers)] = adds.get(i % len(self.workers), 0) + 1
-        if not adds:
-            return
-        self.progress("connecting %d more broadcast viewers (total %d)", n - total, n)
-        started = time.monotonic()
+    add_timeout = 600.0
+    viewer_kind = "broadcast viewers"
 
-        async def add(worker: SubscriberProcess, count: int) -> dict[str, Any]:
-            return await worker.request(
-                {
-                    "cmd": "add",
-                    "count": count,
-                    "base_url": self.server.base_url,
-                    "call": CALL,
-                    "srtp": self.args.srtp,
-                    "whep_path": self.whep_path,
-                    "stamped": ["video"],
-                    "receiver_reports": True,
-                },
-                timeout=600,
-            )
-
-        replies = await asyncio.gather(*(add(self.workers[i], c) for i, c in adds.items()))
-        for (index, _), reply in zip(adds.items(), replies, strict=True):
-            self.workers[index].viewers = int(reply["viewers"])
-            self.connect_ms += [float(x) for x in reply.get("connect_ms", [])]
-            self.srtp_profiles.update(f"subscribers: {p}" for p in reply.get("srtp_profiles", []))
-            if reply.get("errors"):
-                self.progress("viewer errors: %s", reply["errors"])
-        connected = sum(w.viewers for w in self.workers)
-        self.progress("%d viewers connected in %.1fs", connected, time.monotonic() - started)
-        if connected < n:
-            raise RuntimeError(f"only {connected} of {n} viewers connected")
+    def add_request(self, count: int) -> dict[str, Any]:
+        return {
+            **super().add_request(count),
+            "whep_path": self.whep_path,
+            "stamped": ["video"],
+            "receiver_reports": True,
+        }
 
     def _result(
         self,

@@ -332,6 +332,19 @@ class Bench:
             await self.http.close()
         return result
 
+    add_timeout = 180.0  # seconds for a worker to connect its share of viewers
+    viewer_kind = "WHEP viewers"
+
+    def add_request(self, count: int) -> dict[str, Any]:
+        """What a subscriber worker is asked, to connect `count` more viewers."""
+        return {
+            "cmd": "add",
+            "count": count,
+            "base_url": self.server.base_url,
+            "call": CALL,
+            "srtp": self.args.srtp,
+        }
+
     async def set_viewers(self, n: int) -> None:
         """Bring the number of connected viewers up to n, spread over the workers."""
         total = sum(w.viewers for w in self.workers)
@@ -343,20 +356,11 @@ class Bench:
             adds[index] = adds.get(index, 0) + 1
         if not adds:
             return
-        self.progress("connecting %d more WHEP viewers (total %d)", n - total, n)
+        self.progress("connecting %d more %s (total %d)", n - total, self.viewer_kind, n)
         started = time.monotonic()
 
         async def add(worker: SubscriberProcess, count: int) -> dict[str, Any]:
-            return await worker.request(
-                {
-                    "cmd": "add",
-                    "count": count,
-                    "base_url": self.server.base_url,
-                    "call": CALL,
-                    "srtp": self.args.srtp,
-                },
-                timeout=180,
-            )
+            return await worker.request(self.add_request(count), timeout=self.add_timeout)
 
         replies = await asyncio.gather(*(add(self.workers[i], c) for i, c in adds.items()))
         for (index, _), reply in zip(adds.items(), replies, strict=True):

@@ -39,7 +39,7 @@ HIDDEN = "!document.querySelector(\"[data-testid='{}']\")?.checkVisibility()"
 
 # a viewer with no account: a WHEP offer to the watch link, kept open in the page
 WHEP = """async (path) => {
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection({ iceServers: [] });
     pc.addTransceiver('audio', {direction: 'recvonly'});
     pc.addTransceiver('video', {direction: 'recvonly'});
     await pc.setLocalDescription(await pc.createOffer());

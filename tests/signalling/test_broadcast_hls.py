@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ import av
 import numpy as np
 import pytest
 
+from benchmarks.broadcast import nginx_start
 from signalling import keys
 from tests.chat.school import make_school
 from tests.recorder.test_hls import msn, parse
@@ -33,7 +32,6 @@ from tests.support.accounts import bearer
 from tests.support.client import CallClient, loopback_pc
 from tests.support.media import ToneAudioTrack
 
-REPO = Path(__file__).resolve().parents[2]
 COLOURS = {1: (220, 40, 40), 2: (40, 200, 40)}
 
 
@@ -61,60 +59,6 @@ async def on_air(http: aiohttp.ClientSession, base: str, call: str) -> tuple[lis
         clients.append(client)
     assert clients[0].joined is not None
     return clients, clients[0].joined["host_token"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def nginx(tmp_path: Path, data_dir: Path, parta_port: int) -> tuple[subprocess.Popen[bytes], int]:
-    """Debian's nginx with the shipped configuration, pointed at this parta."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    port = free_port()
-    conf = (REPO / "deploy/nginx/parta.conf").read_text()
-    conf = conf.replace("/var/lib/parta", str(data_dir))
-    conf = conf.replace("127.0.0.1:8080", f"127.0.0.1:{parta_port}")
-    conf = conf.replace("/var/cache/nginx/parta-hls", str(tmp_path / "nginx-cache"))
-    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    prefix = tmp_path / "nginx"
-    prefix.mkdir()
-    (prefix / "parta.conf").write_text(conf)
-    # workers read the test's private temporary directory: as its owner
-    user = "user root;" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(
-        f"""
-{user}
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    default_type application/octet-stream;
-    include {prefix}/parta.conf;
-}}
-"""
-    )
-    process = subprocess.Popen(
-        [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process, port
-        if process.poll() is not None:
-            raise AssertionError(process.stderr.read().decode() if process.stderr else "nginx")
-        time.sleep(0.05)
-    raise AssertionError("nginx did not start")
 
 
 def decode(init: bytes, segment: bytes) -> tuple[list[int | None], np.ndarray, int]:
@@ -209,7 +153,7 @@ async def test_hls_through_parta_and_nginx(tmp_path: Path) -> None:
                 assert tones_heard_two(samples, rate) == {440, 660}
 
             # the same files through nginx, byte for byte, with their cache headers
-            proxy, port = nginx(tmp_path, data_dir, server.port or 0)
+            proxy, port = nginx_start(tmp_path, data_dir, server.port or 0)
             front = f"http://127.0.0.1:{port}/"
             directory = broadcast.directory
             for name in [
