@@ -1,0 +1,232 @@
+"""Nodes of one parta cluster, and which of them hosts each call: kept in Redis.
+
+Only who is where lives in Redis; media never passes through it.
+
+- Each node registers itself under `parta:node:{id}` (its public URL and its load: rooms,
+  peers, CPU) with a TTL, renewed by a heartbeat; a node that dies (SIGKILL, a cut cable)
+  disappears from the cluster when its key expires, within `ttl` seconds. Its score in
+  the sorted set `parta:load` says how busy it is.
+- A call is placed when it first starts, by one Lua script, so atomically: if the call
+  has a node (`parta:room:{call}`, whose owner renews its TTL with every heartbeat), that
+  is the answer; else the least loaded live node gets it. Three nodes racing to start the
+  same call all get the same answer. When the owner dies, its calls' keys expire with it
+  and the call is placed again on a live node the next time someone asks.
+- A node that stops cleanly drains: it leaves `parta:load` at once (no new calls), and
+  gives its calls back (`release`), so the next join places them elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "parta:"
+LOAD = PREFIX + "load"
+
+# KEYS[1] the call's key; ARGV: ttl in ms, the key prefix of nodes, this node's id
+_PLACE = """
+local owner = redis.call('GET', KEYS[1])
+if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then
+    return owner
+end
+local candidates = redis.call('ZRANGE', KEYS[2], 0, -1)
+for _, node in ipairs(candidates) do
+    if redis.call('EXISTS', ARGV[2] .. node) == 1 then
+        redis.call('SET', KEYS[1], node, 'PX', ARGV[1])
+        return node
+    end
+    redis.call('ZREM', KEYS[2], node)
+end
+return false
+"""
+
+# KEYS: this node's calls; ARGV: this node's id, ttl in ms. Renew only what is ours (or
+# lost meanwhile): never take a call another node got when we were thought dead.
+_RENEW = """
+for _, key in ipairs(KEYS) do
+    local owner = redis.call('GET', key)
+    if not owner or owner == ARGV[1] then
+        redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    end
+end
+return #KEYS
+"""
+
+# release a call only if this node holds it
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    rooms: int
+    peers: int
+    cpu: float  # cores this process used, averaged since the last heartbeat
+
+    @property
+    def score(self) -> float:
+        # peers cost the most; an empty room a little; CPU breaks ties between equals
+        return self.peers + 0.5 * self.rooms + self.cpu
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    url: str
+    load: Load
+
+
+class Cluster:
+    def __init__(
+        self,
+        redis: Redis,
+        node_id: str,
+        url: str,
+        load: Callable[[], tuple[int, int]],
+        rooms: Callable[[], list[str]],
+        *,
+        ttl: float = 5.0,
+        heartbeat: float = 1.0,
+    ) -> None:
+        """`load()` gives (rooms, peers) now; `rooms()` the calls this node hosts."""
+        self.redis = redis
+        self.id = node_id
+        self.url = url.rstrip("/")
+        self._load = load
+        self._rooms = rooms
+        self.ttl = ttl
+        self.heartbeat_interval = heartbeat
+        self.draining = False
+        self._task: asyncio.Task[None] | None = None
+        self._cpu_mark = (time.monotonic(), _cpu_seconds())
+        self._place = redis.register_script(_PLACE)
+        self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
+
+    def _node_key(self, node_id: str) -> str:
+        return f"{PREFIX}node:{node_id}"
+
+    def _room_key(self, call_id: str) -> str:
+        return f"{PREFIX}room:{call_id}"
+
+    # -- membership ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.beat()
+        self._task = asyncio.create_task(self._run(), name="cluster heartbeat")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                await self.beat()
+            except Exception:  # Redis away for a moment: try again next beat
+                logger.exception("cluster heartbeat")
+
+    def current_load(self) -> Load:
+        rooms, peers = self._load()
+        now, cpu = time.monotonic(), _cpu_seconds()
+        then, before = self._cpu_mark
+        self._cpu_mark = (now, cpu)
+        return Load(rooms, peers, round((cpu - before) / max(now - then, 1e-3), 3))
+
+    async def beat(self) -> None:
+        """Say we are alive and how busy; keep our calls ours."""
+        load = self.current_load()
+        ttl_ms = int(self.ttl * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(
+                self._node_key(self.id),
+                mapping={
+                    "url": self.url,
+                    "rooms": load.rooms,
+                    "peers": load.peers,
+                    "cpu": load.cpu,
+                    "draining": int(self.draining),
+                },
+            )
+            pipe.pexpire(self._node_key(self.id), ttl_ms)
+            if self.draining:
+                pipe.zrem(LOAD, self.id)
+            else:
+                pipe.zadd(LOAD, {self.id: load.score})
+            await pipe.execute()
+        rooms = [self._room_key(call_id) for call_id in self._rooms()]
+        if rooms:
+            await self._renew(keys=rooms, args=[self.id, ttl_ms * 2])
+
+    async def nodes(self) -> list[Node]:
+        """The live nodes, least loaded first."""
+        found = []
+        members = cast(list[bytes], await self.redis.zrange(LOAD, 0, -1))
+        for node_id in members:
+            info = await self.redis.hgetall(self._node_key(_text(node_id)))
+            if not info:
+                continue
+            values = {_text(k): _text(v) for k, v in info.items()}
+            load = Load(int(values["rooms"]), int(values["peers"]), float(values["cpu"]))
+            found.append(Node(_text(node_id), values["url"], load))
+        return found
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def place(self, call_id: str) -> str | None:
+        """The node that hosts the call, placing it on the least loaded live node when
+        it has none: the same answer on every node. None when no node is live."""
+        ttl_ms = int(self.ttl * 2000)
+        owner = await self._place(
+            keys=[self._room_key(call_id), LOAD], args=[ttl_ms, f"{PREFIX}node:", self.id]
+        )
+        return None if owner is None else _text(owner)
+
+    async def owner(self, call_id: str) -> str | None:
+        owner = await self.redis.get(self._room_key(call_id))
+        return None if owner is None else _text(owner)
+
+    async def url_of(self, node_id: str) -> str | None:
+        url = await self.redis.hget(self._node_key(node_id), "url")
+        return None if url is None else _text(url)
+
+    async def release(self, call_id: str) -> None:
+        """The call ended here (or we drain): the next join places it anew."""
+        await self._release(keys=[self._room_key(call_id)], args=[self.id])
+
+    async def drain(self) -> None:
+        """Take no new calls, and hand back the ones we have."""
+        self.draining = True
+        await self.redis.zrem(LOAD, self.id)
+        for call_id in self._rooms():
+            await self.release(call_id)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.drain()
+            await self.redis.delete(self._node_key(self.id))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
