@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from accounts import http as account_api
 from accounts import sessions
@@ -36,6 +37,7 @@ from . import web as pages
 from .access import CallAccess, join_path
 from .broadcasts import Broadcasts
 from .calls import Calls
+from .cluster import Cluster
 from .config import Config
 from .metrics import Metrics
 from .recordings import Recordings
@@ -64,6 +66,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media_plane)
     app.cleanup_ctx.append(_transcription)
+    app.cleanup_ctx.append(_cluster)
     app.on_shutdown.append(_stopping)
     app.on_response_prepare.append(pages.revalidate_static)
     setup_routes(app)
@@ -196,6 +199,32 @@ async def _transcription(app: web.Application) -> AsyncIterator[None]:
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
     await transcription.close()
+
+
+async def _cluster(app: web.Application) -> AsyncIterator[None]:
+    """Join the cluster (with --redis-url): heartbeat, load, the calls hosted here."""
+    config = app[keys.CONFIG]
+    if config.redis_url is None:
+        yield
+        return
+    calls = app[keys.CALLS]
+    cluster = Cluster(
+        Redis.from_url(config.redis_url),
+        config.node_id or f"{config.host}:{config.port}",
+        config.base_url,
+        lambda: (len(calls.rooms), calls.peer_count()),
+        lambda: list(calls.rooms),
+    )
+    await cluster.start()
+    app[keys.CLUSTER] = cluster
+
+    async def release(room: Room) -> None:
+        await cluster.release(room.id)
+
+    calls.before_close.append(release)
+    yield
+    await cluster.stop()  # drains: no new calls here, ours placed anew
+    await cluster.redis.aclose()
 
 
 def _chat_reminder(

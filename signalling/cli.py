@@ -120,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: http://HOST:PORT)",
     )
     serve.add_argument(
+        "--redis-url",
+        metavar="URL",
+        default=os.environ.get("PARTA_REDIS_URL"),
+        help="join a cluster of nodes sharing this Redis (and one PostgreSQL, "
+        "--database-url), e.g. redis://127.0.0.1:6379/0 (also PARTA_REDIS_URL)",
+    )
+    serve.add_argument(
+        "--node-id",
+        default=os.environ.get("PARTA_NODE_ID"),
+        help="this node's name in the cluster (default HOST:PORT; also PARTA_NODE_ID)",
+    )
+    serve.add_argument(
         "--speech-model",
         metavar="NAME|DIR",
         default=os.environ.get("PARTA_SPEECH_MODEL", "base"),
@@ -201,7 +213,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
             raise SystemExit(f"parta: --speech-model: {exc}") from None
     if args.transcribers < 1 or args.transcriber_threads < 1:
         raise SystemExit("parta: --transcribers and --transcriber-threads are at least 1")
+    if args.redis_url and not (args.database_url or "").startswith("postgresql"):
+        raise SystemExit(
+            "parta: a cluster (--redis-url) keeps its data in one PostgreSQL that every node "
+            "shares: give --database-url postgresql+asyncpg://... (SQLite is one node's own)"
+        )
     return Config(
+        redis_url=args.redis_url,
+        node_id=args.node_id,
         speech_model=speech_model,
         transcribers=args.transcribers,
         transcriber_threads=args.transcriber_threads,

@@ -68,6 +68,9 @@ class Config:
     transcriber_threads: int = 1  # each
     model_cache: Path = field(default_factory=default_cache_dir)
     transcription_backlog: int = 10_000  # jobs waiting, beyond which new ones are refused
+    # a cluster: several nodes on one Redis and one PostgreSQL (None: a single node)
+    redis_url: str | None = None
+    node_id: str | None = None  # default: host and port
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

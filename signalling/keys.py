@@ -21,6 +21,7 @@ from store.schedules import ScheduleStore
 
 from .broadcasts import Broadcasts
 from .calls import Calls
+from .cluster import Cluster
 from .config import Config
 from .metrics import Metrics
 from .recordings import Recordings
@@ -51,3 +52,4 @@ RECORDINGS = web.AppKey("recordings", Recordings)
 RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
 TRANSCRIPTION = web.AppKey("transcription", Transcription)  # absent when speech is off
 BROADCASTS = web.AppKey("broadcasts", Broadcasts)
+CLUSTER = web.AppKey("cluster", Cluster)  # absent on a single node

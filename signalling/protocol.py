@@ -504,6 +504,16 @@ class BroadcastViewers:
 
 
 @dataclass(frozen=True)
+class Redirect:
+    """The call is hosted by another node of the cluster: connect to `node` (its base
+    URL; the WebSocket is `{node}/ws`) and send the same `join` there. The socket closes."""
+
+    type: ClassVar[str] = "redirect"
+    node: str
+    call: str
+
+
+@dataclass(frozen=True)
 class LinkChanged:
     """Sent to hosts when the join link was regenerated or (None) revoked."""
 
@@ -552,7 +562,8 @@ class CallEnded:
 
 
 ServerMessage = (
-    RecordingState
+    Redirect
+    | RecordingState
     | BroadcastState
     | BroadcastLink
     | BroadcastViewers

@@ -33,6 +33,7 @@ from .protocol import (
     ProtocolError,
     Publish,
     PublishAnswer,
+    Redirect,
     RemoveParticipant,
     RevokeLink,
     ServerMessage,
@@ -161,6 +162,8 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
             raise ProtocolError(
                 "unsupported_version", f"this server speaks version {VERSION}", "join"
             )
+        if await _elsewhere(app, session, message.call):
+            return True
         room = app[keys.CALLS].enter(message.call, link=message.link, host_token=message.host_token)
         peer = room.join(
             message.name,
@@ -228,6 +231,22 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
         # only reached when the action was allowed and carried out
         app[keys.METRICS].host_actions.labels(message.type).inc()
     return False
+
+
+async def _elsewhere(app: web.Application, session: _Session, call_id: str) -> bool:
+    """In a cluster, a call lives on one node: placed on the least loaded one when it
+    starts. Whoever reaches another node is sent there (`redirect`)."""
+    cluster = app.get(keys.CLUSTER)
+    if cluster is None or call_id in app[keys.CALLS].rooms:
+        return False
+    owner = await cluster.place(call_id)
+    if owner is None or owner == cluster.id:
+        return False
+    url = await cluster.url_of(owner)
+    if url is None:
+        return False  # it died just now: serve the call here, it is placed again later
+    session.send(Redirect(node=url, call=call_id))
+    return True
 
 
 async def _school(app: web.Application, peer: Peer, org_id: str | None) -> str:

@@ -32,7 +32,9 @@ const HOST_SOURCES = ['microphone', 'camera'];
 
 class StaleError extends Error {}
 
-function wsUrl() {
+// The call's WebSocket: on this server, or on the cluster node a `redirect` named.
+function wsUrl(node) {
+  if (node) return `${node.replace(/^http/, 'ws')}/ws`;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/ws`;
 }
@@ -400,7 +402,7 @@ export class CallSession {
     this.setStatus(this.everJoined || this.attempt > 0 ? 'reconnecting' : 'connecting');
     let ws;
     try {
-      ws = new WebSocket(wsUrl());
+      ws = new WebSocket(wsUrl(this.node));
     } catch {
       this.onSocketLost();
       return;
@@ -455,6 +457,9 @@ export class CallSession {
 
   onSocketLost() {
     if (this.over) return; // removed, ended or denied: never come back on our own
+    // back through this page's own server, which knows where the call lives now (its
+    // node may be the one that went away)
+    this.node = null;
     this.closeSocket();
     this.connected = false;
     this.activeSpeaker = null;
@@ -510,7 +515,17 @@ export class CallSession {
     }
     if (!msg || typeof msg !== 'object') return;
     switch (msg.type) {
+      case 'redirect':
+        // the call lives on another node of the cluster: join it there
+        this.redirects = (this.redirects || 0) + 1;
+        if (this.redirects <= 3) {
+          this.node = msg.node;
+          this.ws = null; // its close is expected: no reconnect from here
+          this.connect();
+        }
+        break;
       case 'joined':
+        this.redirects = 0;
         this.onJoined(msg);
         break;
       case 'publish_answer': {

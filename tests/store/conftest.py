@@ -10,6 +10,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -28,13 +29,10 @@ async def _admin() -> asyncpg.Connection:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES}: {exc}")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        url = default_url(tmp_path)
-        await asyncio.to_thread(migrate, url)
-        yield url
-        return
+@asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A new, migrated PostgreSQL database for one test, dropped afterwards; the test is
+    skipped, with the reason, where no PostgreSQL answers."""
     admin = await _admin()
     name = f"parta_test_{secrets.token_hex(6)}"
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -46,6 +44,23 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        url = default_url(tmp_path)
+        await asyncio.to_thread(migrate, url)
+        yield url
+        return
+    async with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    async with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture

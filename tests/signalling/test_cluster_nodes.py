@@ -1,0 +1,126 @@
+"""Two parta nodes on one Redis and one PostgreSQL: a call lives on one node; someone who
+asks the other node for it is redirected there, and then both people in the call decode
+each other's media. A single node refuses a cluster on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from signalling import keys
+from signalling.cli import build_parser, config_from_args
+from tests.signalling.conftest import start_server
+from tests.signalling.test_call import wait_for
+from tests.store.conftest import postgres_url
+from tests.support.accounts import sign_up
+from tests.support.client import CallClient
+from tests.support.media import PatternVideoTrack, ToneAudioTrack
+from tests.support.redis import free_port, redis_server
+
+__all__ = ["postgres_url"]
+
+
+@pytest.fixture
+async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
+    with redis_server(tmp_path) as url:
+        yield url
+
+
+async def start_node(tmp_path: Path, name: str, redis_url: str, database: str) -> TestServer:
+    port = free_port()
+    return await start_server(
+        tmp_path / name,
+        port=port,
+        redis_url=redis_url,
+        node_id=name,
+        database_url=database,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+
+
+async def test_a_participant_who_asks_the_other_node_is_sent_to_the_calls_node(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    a = await start_node(tmp_path, "a", redis_url, postgres_url)
+    b = await start_node(tmp_path, "b", redis_url, postgres_url)
+    clients: list[CallClient] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            base_a, base_b = str(a.make_url("/")), str(b.make_url("/"))
+            first = CallClient(http, base_a, "assembly", "on a")
+            await first.join()  # placed on a: the least loaded (a tie, a sorts first)
+            clients.append(first)
+            assert await b.app[keys.CLUSTER].owner("assembly") == "a"
+            await first.publish(
+                [(PatternVideoTrack(1), "camera"), (ToneAudioTrack(440.0), "microphone")]
+            )
+
+            # someone asks b: b says where the call is (b and a share the accounts)
+            token, _ = await sign_up(http, base_b, "asks b")
+            async with http.ws_connect(
+                f"{base_b.replace('http', 'ws', 1)}ws",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as ws:
+                link = first.invite_token
+                await ws.send_json(
+                    {
+                        "type": "join",
+                        "version": 1,
+                        "call": "assembly",
+                        "name": "asks b",
+                        "link": link,
+                    }
+                )
+                reply = json.loads((await ws.receive()).data)
+            assert reply == {"type": "redirect", "node": base_a.rstrip("/"), "call": "assembly"}
+            assert "assembly" not in b.app[keys.CALLS].rooms
+
+            second = CallClient(http, reply["node"] + "/", "assembly", "asks b")
+            second.session_token = token
+            await second.join(link=link)
+            clients.append(second)
+            await second.publish(
+                [(PatternVideoTrack(2), "camera"), (ToneAudioTrack(660.0), "microphone")]
+            )
+
+            def sees(client: CallClient, number: int) -> bool:
+                return any(
+                    r.patterns and r.patterns[-1][0] == number for r in client.recorders.values()
+                )
+
+            await wait_for(lambda: sees(first, 2) and sees(second, 1), 20)
+            # the call's node counts them; the other knows of it only through Redis
+            await asyncio.sleep(1.2)  # a heartbeat
+            nodes = {n.id: n for n in await b.app[keys.CLUSTER].nodes()}
+            assert nodes["a"].load.peers == 2 and nodes["b"].load.peers == 0
+    finally:
+        for client in clients:
+            await client.close()
+        await a.close()
+        await b.close()
+
+
+def test_a_cluster_on_sqlite_is_refused() -> None:
+    parser = build_parser()
+    with pytest.raises(SystemExit, match="PostgreSQL"):
+        config_from_args(parser.parse_args(["serve", "--redis-url", "redis://127.0.0.1:6379/0"]))
+    config = config_from_args(
+        parser.parse_args(
+            [
+                "serve",
+                "--redis-url",
+                "redis://127.0.0.1:6379/0",
+                "--database-url",
+                "postgresql+asyncpg://parta@127.0.0.1/parta",
+                "--node-id",
+                "node-1",
+            ]
+        )
+    )
+    assert (config.redis_url, config.node_id) == ("redis://127.0.0.1:6379/0", "node-1")
