@@ -84,6 +84,19 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
     if not offer.startswith("v=0"):
         raise _refuse(request, 400, "bad_sdp", "the body is not an SDP offer")
     calls = request.app[keys.CALLS]
+    cluster = request.app.get(keys.CLUSTER)
+    if cluster is not None and call not in calls.rooms:
+        # in a cluster a call lives on one node: 307 keeps the method and the offer
+        owner = await cluster.place(call)
+        url = await cluster.url_of(owner) if owner and owner != cluster.id else None
+        if url is not None:
+            raise _Refused(
+                web.Response(
+                    status=307,
+                    headers={**CORS, "Location": url + request.path_qs},
+                    text=f"the call {call} is on {url}",
+                )
+            )
     try:
         # the operator (say, an encoder set up for an assembly) may open a call; others
         # reach calls that a host opened or that are scheduled

@@ -95,6 +95,28 @@ async def test_a_participant_who_asks_the_other_node_is_sent_to_the_calls_node(
                 )
 
             await wait_for(lambda: sees(first, 2) and sees(second, 1), 20)
+            # WHEP through b: sent to a, method and offer kept (307)
+            from tests.signalling.test_whip_whep import watch_at
+
+            headers = {"Authorization": f"Bearer {link}"}
+            async with http.post(
+                f"{base_b}whep/assembly",
+                data="v=0\r\n",
+                headers={"Content-Type": "application/sdp", **headers},
+                allow_redirects=False,
+            ) as response:
+                assert response.status == 307
+                location = response.headers["Location"]
+                assert location == f"{base_a}whep/assembly"
+            # a WHEP client sends its offer and its bearer token again, to the new place
+            # (an HTTP client drops Authorization on a redirect to another origin)
+            viewer, _, recorders = await watch_at(http, location, headers)
+            await wait_for(lambda: "video" in recorders and recorders["video"].frames > 5, 15)
+            assert len(a.app[keys.CALLS].rooms["assembly"].viewers) == 1
+            for recorder in recorders.values():
+                await recorder.stop()
+            await viewer.close()
+
             # the call's node counts them; the other knows of it only through Redis
             await asyncio.sleep(1.2)  # a heartbeat
             nodes = {n.id: n for n in await b.app[keys.CLUSTER].nodes()}
