@@ -404,20 +404,12 @@ async def run_whep(args: argparse.Namespace, report: dict[str, Any], workdir: Pa
         else:
             out.setdefault("stop_reason", "the last N of the list (or --max-n) was sustained")
     except BaseException as exc:
-        out["error"] = f"{type(exc).__name__}: {exc}"
-        out["server_log_tail"] = bench.server.log_tail()
+        bench.failed(out, exc)
         if not isinstance(exc, Exception):
             raise
     finally:
-        if bench.publisher is not None:
-            out["publisher"] = bench.publisher.counters()
-        out["srtp_profiles"] = sorted(bench.srtp_profiles)
-        if bench.connect_ms:
-            ordered = sorted(bench.connect_ms)
-            out["viewer_connect_ms"] = {"p50": ordered[len(ordered) // 2], "max": ordered[-1]}
         out["host_messages"] = bench.host_messages
-        with contextlib.suppress(Exception):
-            out.update(await asyncio.shield(bench.close()))
+        await bench.finish(out, "viewer_connect_ms")
 
 
 # -- part 2: HLS ---------------------------------------------------------------------------

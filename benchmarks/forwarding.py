@@ -332,6 +332,22 @@ class Bench:
             await self.http.close()
         return result
 
+    def failed(self, report: dict[str, Any], exc: BaseException) -> None:
+        """What went wrong, and what the server said last."""
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        report["server_log_tail"] = self.server.log_tail()
+
+    async def finish(self, report: dict[str, Any], connect_key: str) -> None:
+        """The run's counters into the report, then everything stopped."""
+        if self.publisher is not None:
+            report["publisher"] = self.publisher.counters()
+        report["srtp_profiles"] = sorted(self.srtp_profiles)
+        if self.connect_ms:
+            ordered = sorted(self.connect_ms)
+            report[connect_key] = {"p50": ordered[len(ordered) // 2], "max": ordered[-1]}
+        with contextlib.suppress(Exception):
+            report.update(await asyncio.shield(self.close()))
+
     add_timeout = 180.0  # seconds for a worker to connect its share of viewers
     viewer_kind = "WHEP viewers"
 
@@ -1009,22 +1025,11 @@ async def run(args: argparse.Namespace, report: dict[str, Any]) -> None:
             if args.saturate:
                 report["saturation"] = await bench.saturate()
         except BaseException as exc:
-            report["error"] = f"{type(exc).__name__}: {exc}"
-            report["server_log_tail"] = bench.server.log_tail()
+            bench.failed(report, exc)
             if not isinstance(exc, Exception):
                 raise
         finally:
-            if bench.publisher is not None:
-                report["publisher"] = bench.publisher.counters()
-            report["srtp_profiles"] = sorted(bench.srtp_profiles)
-            if bench.connect_ms:
-                ordered = sorted(bench.connect_ms)
-                report["subscriber_connect_ms"] = {
-                    "p50": ordered[len(ordered) // 2],
-                    "max": ordered[-1],
-                }
-            with contextlib.suppress(Exception):
-                report.update(await asyncio.shield(bench.close()))
+            await bench.finish(report, "subscriber_connect_ms")
             report["elapsed_s"] = round(time.monotonic() - bench.started, 1)
 
 

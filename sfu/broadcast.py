@@ -68,7 +68,6 @@ class StageViewer:
         # a newcomer waits for a keyframe, as one coming back to every frame does
         self.keyframes_only = True
         self.wants_all = True  # every frame again from the next keyframe
-        self.cut_reason: str | None = None
         self.ends: dict[str, ViewerEnd] = {}
         self._clock = clock
         self._failures: list[float] = []
@@ -78,7 +77,6 @@ class StageViewer:
         self.last_report_at = clock()
         self.last_progress_at = clock()  # its reports last showed it getting our packets
         self.dropped = 0  # sends that failed
-        self.fell_back = 0  # times it went keyframe-only
 
     def failed(self, now: float, policy: SlowViewerPolicy) -> None:
         self.dropped += 1
@@ -109,7 +107,6 @@ class StageViewer:
         self.keyframes_only, self.wants_all = True, False
         self._changed_at = now
         self._failures = []
-        self.fell_back += 1
 
     def resumed(self, now: float) -> None:
         """Every frame again, from this keyframe."""
@@ -268,7 +265,6 @@ class StageTrack:
         self.ssrc = ssrc
         self.producer: Producer | None = None
         self.groups: dict[tuple[RtpCodec, ...], _Group] = {}
-        self.switches = 0
 
     def group_for(self, codecs: tuple[RtpCodec, ...]) -> _Group:
         group = self.groups.get(codecs)
@@ -282,7 +278,6 @@ class StageTrack:
         if producer is self.producer:
             return
         self.producer = producer
-        self.switches += 1
         for group in self.groups.values():
             group.follow(producer, self.stage.router)
 
@@ -318,7 +313,6 @@ class Stage:
         self.viewers: dict[str, StageViewer] = {}
         self._last_keyframe_ask = float("-inf")
         router.stages.append(self)
-        self.cuts: dict[str, int] = {"silent": 0, "stalled": 0, "too_slow": 0}
 
     def add_viewer(
         self,
@@ -377,8 +371,6 @@ class Stage:
         for viewer in list(self.viewers.values()):
             reason = viewer.check(now, self.policy)
             if reason is not None:
-                viewer.cut_reason = reason
-                self.cuts[reason] = self.cuts.get(reason, 0) + 1
                 self.remove_viewer(viewer)
                 cut.append((viewer, reason))
         due = now - self._last_keyframe_ask >= self.policy.keyframe_interval
@@ -388,10 +380,6 @@ class Stage:
             if video is not None:
                 video.request_keyframe()
         return cut
-
-    @property
-    def keyframes_only(self) -> int:
-        return sum(1 for v in self.viewers.values() if v.keyframes_only)
 
     def outgoing(self) -> list[ViewerEnd]:
         """Every live viewer's ends, for the counters."""

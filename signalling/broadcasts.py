@@ -104,14 +104,12 @@ class Broadcast:
 
 
 class Broadcasts:
-    def __init__(self, directory: Path, *, python: str | None = None) -> None:
+    def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.by_room: dict[str, Broadcast] = {}
         self.by_token: dict[str, Broadcast] = {}
         self.by_id: dict[str, Broadcast] = {}
         self.rooms: Callable[[str], Room | None] = lambda room_id: None
-        self.python = python
-        self.encoder_options: dict[str, Any] = {}
         self._counts: dict[str, tuple[int, int]] = {}
         self.on_encoded: Callable[[float], None] | None = None  # for the metrics
         # bytes sent to viewers of broadcasts that ended, or by viewers gone
@@ -166,16 +164,12 @@ class Broadcasts:
             peer = room.peers.get(producer.owner)
             return (peer.name if peer is not None else producer.owner), producer.source
 
-        options = dict(self.encoder_options)
-        if self.python is not None:
-            options["python"] = self.python
         encoder = BroadcastEncoder(
             room.router,
             broadcast.directory,
             describe,
             on_opus=broadcast.opus,
             on_part=broadcast.part,
-            **options,
         )
 
         def encoder_gone() -> None:

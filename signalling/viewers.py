@@ -96,16 +96,6 @@ class Viewer:
         self.seat = self.stage.add_viewer(self.id, self.transport, codecs)
         return answer
 
-    @property
-    def stage_producers(self) -> dict[str, str | None]:
-        """kind -> the producer this viewer is shown."""
-        if self.seat is None:
-            return {}
-        return {
-            kind: (end.group.following.id if end.group.following else None)
-            for kind, end in self.seat.ends.items()
-        }
-
     def _on_transport_closed(self, transport: WebRtcTransport) -> None:
         if self.seat is not None:
             self.stage.remove_viewer(self.seat)
