@@ -120,8 +120,8 @@ class Server:
             str(self.data_dir),
             "--log-level",
             "warning",
-            "--bearer-token",
-            _child_env()[procstat.TOKEN_VARIABLE],
+            # one argument with "=": a random token may begin with "-"
+            f"--bearer-token={_child_env()[procstat.TOKEN_VARIABLE]}",
             *self.extra_args,
         ]
         script = Path(sys.executable).with_name("parta")
