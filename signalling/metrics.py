@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -75,6 +75,7 @@ class Metrics:
             "WebSocket sessions opened",
             registry=self.registry,
         )
+        self.cluster = ClusterMetrics(self.registry)
 
     def attach(self, worker: Worker, calls: Calls) -> None:
         self.registry.register(_MediaCollector(worker, calls))
@@ -82,6 +83,74 @@ class Metrics:
     def attach_broadcasts(self, broadcasts: Broadcasts) -> None:
         broadcasts.on_encoded = self.segment_encode.observe
         self.registry.register(_BroadcastCollector(broadcasts))
+
+
+class ClusterMetrics:
+    """A cluster's moving parts (all zero on a single node)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.nodes = Gauge(
+            "parta_cluster_nodes", "Live nodes this node sees in Redis", registry=registry
+        )
+        self.heartbeat_errors = Counter(
+            "parta_cluster_heartbeat_errors",
+            "Heartbeats that could not reach Redis",
+            registry=registry,
+        )
+        self.redirects = Counter(
+            "parta_cluster_redirects",
+            "Clients sent to the node that hosts their call, by way (ws, whip, whep, hls)",
+            ["way"],
+            registry=registry,
+        )
+        self.bus_events = Counter(
+            "parta_bus_events",
+            "Chat events on the cross-node bus, by direction (published, received)",
+            ["direction"],
+            registry=registry,
+        )
+        self.bus_delivery = Histogram(
+            "parta_bus_delivery_seconds",
+            "From an event's publication on one node to its hand-off to connections here",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+            registry=registry,
+        )
+        self.bus_reconnects = Counter(
+            "parta_bus_reconnects",
+            "Times the bus lost Redis and resumed from the last event it had",
+            registry=registry,
+        )
+        self.job_events = Counter(
+            "parta_job_queue_events",
+            "Job queue events, by event (queued, taken, acked, reclaimed, delayed)",
+            ["event"],
+            registry=registry,
+        )
+        self.jobs_pending = Gauge(
+            "parta_job_queue_pending",
+            "Jobs taken by some node and not yet acknowledged, cluster-wide",
+            registry=registry,
+        )
+        self.edge_pipes = Gauge(
+            "parta_edge_pipes",
+            "Broadcast pipes this node sends to edge nodes (one per call and edge)",
+            registry=registry,
+        )
+        self.edge_relays = Gauge(
+            "parta_edge_relays",
+            "Broadcasts of other nodes this node relays to its own WHEP viewers",
+            registry=registry,
+        )
+        self.edge_viewers = Gauge(
+            "parta_edge_viewers",
+            "WHEP viewers watching, on this node, a broadcast hosted on another",
+            registry=registry,
+        )
+        self.edge_pipe_bytes = Counter(
+            "parta_edge_pipe_bytes",
+            "RTP bytes sent to edge nodes through broadcast pipes",
+            registry=registry,
+        )
 
 
 class _BroadcastCollector(Collector):
