@@ -58,12 +58,21 @@ class Hub:
     def connection_count(self) -> int:
         return sum(len(c) for c in self._by_user.values())
 
-    def publish(self, user_ids: Iterable[str], event: dict[str, Any]) -> int:
-        """Send one event to every connection of these users; returns how many."""
+    def deliver(
+        self, user_ids: Iterable[str], event: dict[str, Any], unless_focused: str | None = None
+    ) -> int:
+        """Send one event to every connection of these users here; returns how many.
+        With `unless_focused` (a notification about that chat), not to a user who has it
+        on screen on any of their connections here."""
         text = encode(event)
         count = 0
         for user_id in user_ids:
-            for connection in self._by_user.get(user_id, ()):
+            connections = self._by_user.get(user_id)
+            if not connections:
+                continue
+            if unless_focused is not None and any(c.focus == unless_focused for c in connections):
+                continue
+            for connection in connections:
                 connection.push(text)
                 count += 1
         self.delivered += count

@@ -16,7 +16,7 @@ from typing import Any
 from store.accounts import AccountStore, Profile, User
 from store.chats import Chat, ChatStore, MemberState, Message, MessageDraft
 
-from .hub import Hub
+from .bus import Bus
 from .quiet import is_quiet
 
 MAX_TEXT = 4000
@@ -67,10 +67,10 @@ def system(event: str, profile: Profile | None = None, **extra: Any) -> MessageD
 
 
 class ChatService:
-    def __init__(self, accounts: AccountStore, chats: ChatStore, hub: Hub) -> None:
+    def __init__(self, accounts: AccountStore, chats: ChatStore, bus: Bus) -> None:
         self.accounts = accounts
         self.chats = chats
-        self.hub = hub
+        self.bus = bus  # this node's hub, and in a cluster every other node's
         # voice messages are transcribed: each starts "pending" and is handed to
         # every listener once posted (the server's transcription queue)
         self.transcribes = False
@@ -145,7 +145,7 @@ class ChatService:
             )
         await self.deliver(seat.chat, notice)
         # the one who left learns it on their other devices
-        self.hub.publish([seat.profile.user_id], {"type": "chat_left", "chat_id": seat.chat.id})
+        self.bus.publish([seat.profile.user_id], {"type": "chat_left", "chat_id": seat.chat.id})
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -239,19 +239,20 @@ class ChatService:
 
     # -- delivery ---------------------------------------------------------------------------------
 
-    async def _tell_members(self, chat: Chat, event: dict[str, Any]) -> int:
+    async def _tell_members(self, chat: Chat, event: dict[str, Any]) -> None:
         members = await self.chats.member_user_ids(chat.id)
-        return self.hub.publish({user_id for user_id, _ in members}, event)
+        self.bus.publish({user_id for user_id, _ in members}, event)
 
     async def deliver(self, chat: Chat, message: Message, sender: Profile | None = None) -> None:
         """A new message to every member online, and a notification to those not
         looking at the chat: none for a muted chat, a silent one outside the
-        recipient's working hours. One query and two fan-outs, whatever the number of
-        members: no await per member."""
+        recipient's working hours. One query and three envelopes, whatever the number
+        of members: no await per member. Whether someone is online and what they are
+        looking at is each node's to judge, for the connections it has."""
         audience = await self.chats.audience(chat.id)
         names = {sender.id: sender.full_name} if sender is not None else {}
         described = self.describe(message, names)
-        self.hub.publish(
+        self.bus.publish(
             {member.user_id for member in audience},
             {"type": "message", "chat_id": chat.id, "message": described},
         )
@@ -261,17 +262,15 @@ class ChatService:
         loud: set[str] = set()
         silent: set[str] = set()
         for member in audience:
-            if member.profile_id == message.sender_id or not self.hub.online(member.user_id):
+            if member.profile_id == message.sender_id:
                 continue
-            if any(c.focus == chat.id for c in self.hub.connections(member.user_id)):
-                continue  # looking at the chat
             if member.muted_until is not None and _aware(member.muted_until) > at:
                 continue
             quiet = member.quiet_hours is not None and is_quiet(member.quiet_hours, at)
             (silent if quiet else loud).add(member.user_id)
         for users, is_silent in ((loud, False), (silent, True)):
             if users:
-                self.hub.publish(
+                self.bus.publish(
                     users,
                     {
                         "type": "notification",
@@ -280,6 +279,7 @@ class ChatService:
                         "message": described,
                         "silent": is_silent,
                     },
+                    unless_focused=chat.id,
                 )
 
     @staticmethod

@@ -17,6 +17,7 @@ from accounts.sessions import Sessions
 from chat import events as chat_events
 from chat import http as chat_api
 from chat import uploads as tus
+from chat.bus import Bus, RedisBus
 from chat.hub import Hub
 from chat.service import ChatService
 from chat.uploads import Uploads
@@ -94,7 +95,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         max_size=config.max_upload_bytes,
         org_quota=config.org_quota_bytes,
     )
-    app[keys.CHAT_SERVICE] = ChatService(app[keys.ACCOUNTS], app[keys.CHATS], app[keys.HUB])
+    app[keys.CHAT_SERVICE] = ChatService(app[keys.ACCOUNTS], app[keys.CHATS], Bus(app[keys.HUB]))
     yield
     await app[keys.HUB].close()
     await engine.dispose()
@@ -208,15 +209,23 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     calls = app[keys.CALLS]
+    metrics = app[keys.METRICS].cluster
+    redis = Redis.from_url(config.redis_url)
     cluster = Cluster(
-        Redis.from_url(config.redis_url),
+        redis,
         config.node_id or f"{config.host}:{config.port}",
         config.base_url,
         lambda: (len(calls.rooms), calls.peer_count()),
         lambda: list(calls.rooms),
+        metrics=metrics,
     )
     await cluster.start()
     app[keys.CLUSTER] = cluster
+    # chat events to members on every node
+    service = app[keys.CHAT_SERVICE]
+    bus = RedisBus(app[keys.HUB], redis, cluster.id, metrics)
+    await bus.start()
+    service.bus = bus
 
     async def release(room: Room) -> None:
         await cluster.release(room.id)
@@ -224,7 +233,9 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     calls.before_close.append(release)
     yield
     await cluster.stop()  # drains: no new calls here, ours placed anew
-    await cluster.redis.aclose()
+    service.bus = Bus(app[keys.HUB])
+    await bus.close()
+    await redis.aclose()
 
 
 def _chat_reminder(

@@ -28,6 +28,8 @@ from typing import cast
 
 from redis.asyncio import Redis
 
+from .metrics import ClusterMetrics
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "parta:"
@@ -101,6 +103,7 @@ class Cluster:
         *,
         ttl: float = 5.0,
         heartbeat: float = 1.0,
+        metrics: ClusterMetrics | None = None,
     ) -> None:
         """`load()` gives (rooms, peers) now; `rooms()` the calls this node hosts."""
         self.redis = redis
@@ -111,6 +114,7 @@ class Cluster:
         self.ttl = ttl
         self.heartbeat_interval = heartbeat
         self.draining = False
+        self.metrics = metrics
         self._task: asyncio.Task[None] | None = None
         self._cpu_mark = (time.monotonic(), _cpu_seconds())
         self._place = redis.register_script(_PLACE)
@@ -134,8 +138,12 @@ class Cluster:
             await asyncio.sleep(self.heartbeat_interval)
             try:
                 await self.beat()
-            except Exception:  # Redis away for a moment: try again next beat
-                logger.exception("cluster heartbeat")
+                if self.metrics is not None:
+                    self.metrics.nodes.set(len(await self.nodes()))
+            except Exception as exc:  # Redis away for a moment: try again next beat
+                logger.warning("cluster heartbeat: %s", exc)
+                if self.metrics is not None:
+                    self.metrics.heartbeat_errors.inc()
 
     def current_load(self) -> Load:
         rooms, peers = self._load()

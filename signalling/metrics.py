@@ -152,6 +152,17 @@ class ClusterMetrics:
             registry=registry,
         )
 
+    # the bus's counters (chat.bus.BusMetrics)
+    def published(self, count: int) -> None:
+        self.bus_events.labels("published").inc(count)
+
+    def received(self, age: float) -> None:
+        self.bus_events.labels("received").inc()
+        self.bus_delivery.observe(age)
+
+    def reconnected(self) -> None:
+        self.bus_reconnects.inc()
+
 
 class _BroadcastCollector(Collector):
     def __init__(self, broadcasts: Broadcasts) -> None:

@@ -90,6 +90,8 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
         owner = await cluster.place(call)
         url = await cluster.url_of(owner) if owner and owner != cluster.id else None
         if url is not None:
+            way = "whip" if request.path.startswith("/whip/") else "whep"
+            request.app[keys.METRICS].cluster.redirects.labels(way).inc()
             raise _Refused(
                 web.Response(
                     status=307,

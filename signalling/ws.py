@@ -246,6 +246,7 @@ async def _elsewhere(app: web.Application, session: _Session, call_id: str) -> b
     if url is None:
         return False  # it died just now: serve the call here, it is placed again later
     session.send(Redirect(node=url, call=call_id))
+    app[keys.METRICS].cluster.redirects.labels("ws").inc()
     return True
 
 

@@ -1,0 +1,213 @@
+"""The event bus: how a chat event reaches its members' connections, on whichever node
+they are connected to.
+
+An event is an `Envelope`: the users it is for, the event, and for a notification the
+chat it is about (a connection looking at that chat gets none). `LocalBus` hands it
+straight to this process's hub: the embedded single node. `RedisBus` does the same and
+also appends it to one Redis stream, `parta:bus`, which every node reads:
+
+- Order: one stream, so every node sees the events in the order Redis appended them, and
+  each node's own events in the order it published them (one publisher task, in order).
+- A node delivers its own events at once, not when they come back from Redis, and
+  skips them in the stream.
+- Resuming: a reader remembers the id of the last entry it handled and asks for what
+  came after it, so a node whose connection to Redis broke (a restart of its
+  connection, a network blip) delivers everything published meanwhile, in order, once it
+  is back. The stream keeps the last `MAXLEN` (about 100,000) events; a node away for
+  longer misses the oldest, and counts that as a reconnect like any other.
+- Publishing never waits for Redis: envelopes queue in memory (up to `BACKLOG`, the
+  oldest dropped and counted beyond it) and one task appends them, retrying while
+  Redis is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+from redis.asyncio import Redis
+
+from .hub import Hub
+
+logger = logging.getLogger(__name__)
+
+STREAM = "parta:bus"
+MAXLEN = 100_000
+BACKLOG = 10_000
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class Envelope:
+    users: tuple[str, ...]
+    event: dict[str, Any]
+    unless_focused: str | None = None  # a notification about this chat
+
+    def as_json(self) -> dict[str, Any]:
+        return {"u": list(self.users), "e": self.event, "f": self.unless_focused}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Envelope:
+        return cls(tuple(data["u"]), data["e"], data.get("f"))
+
+
+class BusMetrics(Protocol):
+    def published(self, count: int) -> None: ...
+    def received(self, age: float) -> None: ...
+    def reconnected(self) -> None: ...
+
+
+class Bus:
+    """The embedded bus: this process's hub, nothing else."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def publish(
+        self, users: Iterable[str], event: dict[str, Any], *, unless_focused: str | None = None
+    ) -> None:
+        envelope = Envelope(tuple(users), event, unless_focused)
+        self.hub.deliver(envelope.users, envelope.event, envelope.unless_focused)
+        self._share(envelope)
+
+    def _share(self, envelope: Envelope) -> None:
+        """Other nodes' part (none here)."""
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class RedisBus(Bus):
+    def __init__(
+        self,
+        hub: Hub,
+        redis: Redis,
+        node_id: str,
+        metrics: BusMetrics,
+        *,
+        retry: float = 0.5,
+    ) -> None:
+        super().__init__(hub)
+        self.redis = redis
+        self.node_id = node_id
+        self.metrics = metrics
+        self.retry = retry
+        self.last_id = "0-0"
+        self.dropped = 0  # envelopes not published: the backlog overflowed
+        self._outbox: deque[Envelope] = deque()
+        self._waiting = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _share(self, envelope: Envelope) -> None:
+        if len(self._outbox) >= BACKLOG:
+            self._outbox.popleft()
+            self.dropped += 1
+        self._outbox.append(envelope)
+        self._waiting.set()
+
+    async def start(self) -> None:
+        newest = cast(list[Any], await self.redis.xrevrange(STREAM, count=1))
+        if newest:
+            self.last_id = _text(newest[0][0])
+        self._tasks = [
+            asyncio.create_task(self._publishing(), name="bus publisher"),
+            asyncio.create_task(self._reading(), name="bus reader"),
+        ]
+
+    async def _publishing(self) -> None:
+        while True:
+            await self._waiting.wait()
+            while self._outbox:
+                batch = [self._outbox[i] for i in range(min(BATCH, len(self._outbox)))]
+                try:
+                    await self._append(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    logger.warning("bus: cannot publish (%s); again in %.1f s", exc, self.retry)
+                    await asyncio.sleep(self.retry)
+                    continue
+                for _ in batch:
+                    self._outbox.popleft()
+                self.metrics.published(len(batch))
+            self._waiting.clear()
+
+    async def _append(self, batch: list[Envelope]) -> None:
+        at = repr(time.time())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for envelope in batch:
+                pipe.xadd(
+                    STREAM,
+                    {"n": self.node_id, "t": at, "d": json.dumps(envelope.as_json(), default=str)},
+                    maxlen=MAXLEN,
+                    approximate=True,
+                )
+            await pipe.execute()
+
+    async def _reading(self) -> None:
+        broken = False
+        while True:
+            try:
+                found = cast(
+                    list[Any],
+                    await self.redis.xread({STREAM: self.last_id}, count=1000, block=5000),
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not broken:
+                    logger.warning("bus: lost Redis (%s); resuming after %s", exc, self.last_id)
+                    broken = True
+                await asyncio.sleep(self.retry)
+                continue
+            if broken:
+                broken = False
+                self.metrics.reconnected()
+                logger.info("bus: back on Redis, reading after %s", self.last_id)
+            for _, entries in found or ():
+                self._handle(entries)
+
+    def _handle(self, entries: list[Any]) -> None:
+        now = time.time()
+        for entry_id, fields in entries:
+            self.last_id = _text(entry_id)
+            values = {_text(k): _text(v) for k, v in fields.items()}
+            if values.get("n") == self.node_id:
+                continue  # delivered when published
+            try:
+                envelope = Envelope.from_json(json.loads(values["d"]))
+            except (KeyError, ValueError, TypeError):
+                logger.warning("bus: skipped a malformed entry %s", self.last_id)
+                continue
+            self.hub.deliver(envelope.users, envelope.event, envelope.unless_focused)
+            age = 0.0
+            with contextlib.suppress(KeyError, ValueError):
+                age = max(0.0, now - float(values["t"]))
+            self.metrics.received(age)
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every envelope published so far is in Redis (at shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._outbox and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        await self.flush()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
