@@ -40,6 +40,7 @@ from .broadcasts import Broadcasts
 from .calls import Calls
 from .cluster import Cluster
 from .config import Config
+from .jobs import StreamJobs
 from .metrics import Metrics
 from .recordings import Recordings
 from .reminders import Reminders
@@ -66,8 +67,8 @@ def create_app(config: Config) -> web.Application:
     app[keys.LOGIN_LIMITER] = FailureLimiter()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media_plane)
-    app.cleanup_ctx.append(_transcription)
     app.cleanup_ctx.append(_cluster)
+    app.cleanup_ctx.append(_transcription)
     app.on_shutdown.append(_stopping)
     app.on_response_prepare.append(pages.revalidate_static)
     setup_routes(app)
@@ -167,21 +168,37 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
 
 async def _transcription(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
-    if config.speech_model is None:
+    cluster = app.get(keys.CLUSTER)
+    if config.speech_model is None and cluster is None:
         yield
         return
-    settings = PoolSettings(
-        model=config.speech_model,
-        cache_dir=config.model_cache,
-        workers=config.transcribers,
-        threads=config.transcriber_threads,
-    )
+    pool = None
+    if config.speech_model is not None:
+        pool = Pool(
+            PoolSettings(
+                model=config.speech_model,
+                cache_dir=config.model_cache,
+                workers=config.transcribers,
+                threads=config.transcriber_threads,
+            )
+        )
+    store = TranscriptionStore(app[keys.ENGINE])
+    jobs = None
+    cluster_metrics = app[keys.METRICS].cluster
+    if cluster is not None:
+        # a cluster's nodes share one queue; one without a transcriber only adds to it
+        jobs = StreamJobs(
+            store, cluster.redis, cluster.id, cluster_metrics, claim_after=config.job_claim_after
+        )
     transcription = Transcription(
-        TranscriptionStore(app[keys.ENGINE]),
-        Pool(settings),
+        store,
+        pool,
         TranscriptionMetrics(app[keys.METRICS].registry),
+        jobs=jobs,
         max_backlog=config.transcription_backlog,
     )
+    if cluster is not None:
+        transcription.on_pending = cluster_metrics.jobs_pending.set
     transcription.handlers["voice"] = transcripts.voice(app)
     transcription.handlers["recording"] = transcripts.recording(app)
     app[keys.TRANSCRIPTION] = transcription

@@ -132,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="this node's name in the cluster (default HOST:PORT; also PARTA_NODE_ID)",
     )
     serve.add_argument(
+        "--job-claim-after",
+        type=float,
+        metavar="SECONDS",
+        default=30.0,
+        help="in a cluster, a transcription job whose node stopped renewing it for this "
+        "long (the node died) is taken over by another node (default 30)",
+    )
+    serve.add_argument(
         "--speech-model",
         metavar="NAME|DIR",
         default=os.environ.get("PARTA_SPEECH_MODEL", "base"),
@@ -221,6 +229,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return Config(
         redis_url=args.redis_url,
         node_id=args.node_id,
+        job_claim_after=args.job_claim_after,
         speech_model=speech_model,
         transcribers=args.transcribers,
         transcriber_threads=args.transcriber_threads,

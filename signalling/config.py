@@ -71,6 +71,8 @@ class Config:
     # a cluster: several nodes on one Redis and one PostgreSQL (None: a single node)
     redis_url: str | None = None
     node_id: str | None = None  # default: host and port
+    # a cluster's job left this long unrenewed by its node is taken over by another
+    job_claim_after: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

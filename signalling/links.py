@@ -33,6 +33,8 @@ async def follow(request: web.Request) -> web.Response:
     was revoked or replaced."""
     token = request.match_info["token"]
     call_id = request.app[keys.CALLS].call_for_link(token)
+    if call_id is None and keys.CLUSTER in request.app:  # made on another node
+        call_id = await request.app[keys.CALL_STORE].by_link(token)
     if call_id is None:
         request.app[keys.METRICS].http_errors.labels("/join/{token}", "404").inc()
         reason = "The host may have replaced it with a new one or turned it off."

@@ -163,6 +163,10 @@ class ClusterMetrics:
     def reconnected(self) -> None:
         self.bus_reconnects.inc()
 
+    # the job queue's (signalling.jobs.JobEvents)
+    def job(self, event: str, count: int = 1) -> None:
+        self.job_events.labels(event).inc(count)
+
 
 class _BroadcastCollector(Collector):
     def __init__(self, broadcasts: Broadcasts) -> None:

@@ -30,10 +30,13 @@ from transcriber.audio import AudioError
 from transcriber.engine import Transcript
 from transcriber.pool import Pool, WorkerFailed
 
+from .jobs import Jobs, StoreJobs
+
 logger = logging.getLogger(__name__)
 
 BACKOFF = (5.0, 30.0, 120.0)  # seconds before the 2nd, 3rd, 4th attempt
 IDLE_POLL = 30.0
+STREAM_WAIT = 1.0  # a cluster's queue: longest a read blocks (delayed jobs move this often)
 
 
 @dataclass(frozen=True)
@@ -74,15 +77,19 @@ class Transcription:
     def __init__(
         self,
         store: TranscriptionStore,
-        pool: Pool,
+        pool: Pool | None,
         metrics: TranscriptionMetrics,
         *,
+        jobs: Jobs | None = None,
         max_backlog: int = 10_000,
         max_attempts: int = 3,
         backoff: tuple[float, ...] = BACKOFF,
     ) -> None:
+        """`pool` None: this node queues jobs for others (a cluster) but runs none."""
         self.store = store
         self.pool = pool
+        self.jobs: Jobs = jobs or StoreJobs(store)
+        self.on_pending: Callable[[int], None] | None = None
         self.metrics = metrics
         self.handlers: dict[str, Handler] = {}
         self.max_backlog = max_backlog
@@ -101,28 +108,39 @@ class Transcription:
             )
             return None
         job = await self.store.add(kind, target_id, str(path), _now())
+        await self.jobs.queued(job)
         self._backlog += 1
         self.metrics.backlog.set(self._backlog)
         self._wake.set()
         return job
 
     async def run(self) -> None:
-        recovered = await self.store.recover(_now())
+        recovered = await self.jobs.start()
         if recovered:
             logger.info("transcription: %d jobs left running before are pending again", recovered)
         await self._count()
+        if self.pool is None:
+            return  # others transcribe
         while True:
             self._wake.clear()
             free = self.pool.settings.workers - len(self._running)
             if free > 0:
-                for job in await self.store.claim(free, _now()):
+                try:
+                    taken = await self.jobs.take(free, STREAM_WAIT)
+                except Exception as exc:  # Redis away for a moment
+                    logger.warning("transcription: cannot take jobs: %s", exc)
+                    taken = []
+                    await asyncio.sleep(STREAM_WAIT)
+                for job in taken:
                     task = asyncio.create_task(self._one(job), name=f"transcribe-{job.id}")
                     self._running.add(task)
                     task.add_done_callback(self._finished)
+                if self.jobs.distributed:
+                    continue  # take() waited already
             await self._sleep()
 
     async def _sleep(self) -> None:
-        delay = IDLE_POLL
+        delay = STREAM_WAIT if self.jobs.distributed else IDLE_POLL
         due = await self.store.next_due()
         if due is not None:
             delay = min(delay, max(0.05, (due - _now()).total_seconds()))
@@ -137,13 +155,16 @@ class Transcription:
         counts = await self.store.counts()
         self._backlog = counts.get("pending", 0) + counts.get("running", 0)
         self.metrics.backlog.set(self._backlog)
+        if self.on_pending is not None:
+            self.on_pending(await self.jobs.pending())
 
     async def _one(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:
-                await self.store.failed(job.id, f"no handler for {job.kind}", _now())
+                await self.jobs.failed(job, f"no handler for {job.kind}")
                 return
+            assert self.pool is not None
             try:
                 done = await self.pool.transcribe(Path(job.path))
             except AudioError as error:
@@ -156,34 +177,36 @@ class Transcription:
                 wait = self.backoff[min(job.attempts - 1, len(self.backoff) - 1)]
                 logger.warning("transcription %s: %s; again in %.0f s", job.id, error, wait)
                 self.metrics.jobs.labels(job.kind, "retried").inc()
-                await self.store.retry(job.id, str(error), _now(), _now() + timedelta(seconds=wait))
+                await self.jobs.retry(job, str(error), _now() + timedelta(seconds=wait))
                 return
             transcript = done.transcript
             await handler.done(job, transcript)
-            await self.store.done(job.id, _now())
+            await self.jobs.done(job)
             self.metrics.jobs.labels(job.kind, "done").inc()
             self.metrics.audio_seconds.inc(transcript.duration)
             if transcript.duration > 0:
                 self.metrics.real_time_factor.observe(done.cpu_seconds / transcript.duration)
         except asyncio.CancelledError:
-            raise  # shutting down: the job stays running in the store, recovered next start
+            raise  # shutting down: recovered at the next start, or by another node
         except Exception:
             logger.exception("transcription %s", job.id)
             with contextlib.suppress(Exception):
-                await self.store.failed(job.id, "internal error", _now())
+                await self.jobs.failed(job, "internal error")
         finally:
             await self._count()
 
     async def _fail(self, job: Job, handler: Handler, reason: str) -> None:
         await handler.failed(job, reason)
-        await self.store.failed(job.id, reason, _now())
+        await self.jobs.failed(job, reason)
         self.metrics.jobs.labels(job.kind, "failed").inc()
 
     async def close(self) -> None:
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
-        await self.pool.close()
+        await self.jobs.stop()
+        if self.pool is not None:
+            await self.pool.close()
 
 
 def _refused(kind: str, target_id: str, path: Path) -> Job:

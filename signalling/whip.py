@@ -11,6 +11,7 @@ from sfu.sdp import SdpError
 
 from . import keys
 from .access import same_token
+from .placement import node_for
 from .protocol import CALL_ID, ProtocolError
 from .room import Room
 
@@ -84,21 +85,18 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
     if not offer.startswith("v=0"):
         raise _refuse(request, 400, "bad_sdp", "the body is not an SDP offer")
     calls = request.app[keys.CALLS]
-    cluster = request.app.get(keys.CLUSTER)
-    if cluster is not None and call not in calls.rooms:
+    url = await node_for(request.app, call)
+    if url is not None:
         # in a cluster a call lives on one node: 307 keeps the method and the offer
-        owner = await cluster.place(call)
-        url = await cluster.url_of(owner) if owner and owner != cluster.id else None
-        if url is not None:
-            way = "whip" if request.path.startswith("/whip/") else "whep"
-            request.app[keys.METRICS].cluster.redirects.labels(way).inc()
-            raise _Refused(
-                web.Response(
-                    status=307,
-                    headers={**CORS, "Location": url + request.path_qs},
-                    text=f"the call {call} is on {url}",
-                )
+        way = "whip" if request.path.startswith("/whip/") else "whep"
+        request.app[keys.METRICS].cluster.redirects.labels(way).inc()
+        raise _Refused(
+            web.Response(
+                status=307,
+                headers={**CORS, "Location": url + request.path_qs},
+                text=f"the call {call} is on {url}",
             )
+        )
     try:
         # the operator (say, an encoder set up for an assembly) may open a call; others
         # reach calls that a host opened or that are scheduled

@@ -13,6 +13,7 @@ from . import keys
 from .access import new_token
 from .outbox import Outbox
 from .peer import Peer
+from .placement import node_for
 from .protocol import (
     MAX_MESSAGE_BYTES,
     VERSION,
@@ -236,15 +237,9 @@ async def _handle(app: web.Application, session: _Session, message: ClientMessag
 async def _elsewhere(app: web.Application, session: _Session, call_id: str) -> bool:
     """In a cluster, a call lives on one node: placed on the least loaded one when it
     starts. Whoever reaches another node is sent there (`redirect`)."""
-    cluster = app.get(keys.CLUSTER)
-    if cluster is None or call_id in app[keys.CALLS].rooms:
-        return False
-    owner = await cluster.place(call_id)
-    if owner is None or owner == cluster.id:
-        return False
-    url = await cluster.url_of(owner)
+    url = await node_for(app, call_id)
     if url is None:
-        return False  # it died just now: serve the call here, it is placed again later
+        return False
     session.send(Redirect(node=url, call=call_id))
     app[keys.METRICS].cluster.redirects.labels("ws").inc()
     return True

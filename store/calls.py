@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,14 +48,30 @@ class CallStore:
                 delete(calls).where(~calls.c.scheduled & (calls.c.updated_at < now - STALE))
             )
             rows = (await connection.execute(select(calls))).all()
-        return {
-            row.call_id: CallAccess(
-                title=row.title,
-                waiting_room=bool(row.waiting_room),
-                link=row.link_token,
-                scheduled=bool(row.scheduled),
-                host_tokens=dict(row.host_tokens),
-                ended_until=row.ended_until,
-            )
-            for row in rows
-        }
+        return {row.call_id: _access(row) for row in rows}
+
+    async def one(self, call_id: str) -> CallAccess | None:
+        """A call's settings as the store has them (a cluster: another node may have
+        opened or changed the call)."""
+        async with self._engine.connect() as connection:
+            query = select(calls).where(calls.c.call_id == call_id)
+            row = (await connection.execute(query)).first()
+        return None if row is None else _access(row)
+
+    async def by_link(self, token: str) -> str | None:
+        """The call whose join link this is."""
+        query = select(calls.c.call_id).where(calls.c.link_token == token)
+        async with self._engine.connect() as connection:
+            found = (await connection.execute(query)).scalar()
+        return None if found is None else str(found)
+
+
+def _access(row: Any) -> CallAccess:
+    return CallAccess(
+        title=row.title,
+        waiting_room=bool(row.waiting_room),
+        link=row.link_token,
+        scheduled=bool(row.scheduled),
+        host_tokens=dict(row.host_tokens),
+        ended_until=row.ended_until,
+    )

@@ -124,6 +124,21 @@ class TranscriptionStore:
         by_id = {job.id: job for job in map(_job, rows)}
         return [by_id[job_id] for job_id in claimed]
 
+    async def start(self, job_id: str, now: datetime) -> Job | None:
+        """Mark a job taken from a cluster's queue as running (one more attempt); None
+        if it is finished already, or gone. A job left running by a node that died is
+        started again."""
+        async with self._engine.begin() as connection:
+            taken = await connection.execute(
+                update(jobs)
+                .where((jobs.c.id == job_id) & jobs.c.status.in_(("pending", "running")))
+                .values(status="running", attempts=jobs.c.attempts + 1, updated_at=now)
+            )
+            if not taken.rowcount:
+                return None
+            row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).first()
+        return None if row is None else _job(row)
+
     async def done(self, job_id: str, now: datetime) -> None:
         await self._set(job_id, now, status="done", reason=None)
 

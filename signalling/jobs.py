@@ -1,0 +1,249 @@
+"""Where the transcription loop finds its jobs: the store alone on a single node, a Redis
+stream in a cluster.
+
+Both keep each job's row in the store (its status, attempts and reason are what the
+chat shows). What differs is who may run it:
+
+- `StoreJobs` (a single node): claim pending rows in the store; at start, what this
+  server left running is pending again.
+- `StreamJobs` (a cluster): Redis Streams with one consumer group, `transcribers`. A job
+  is an entry in `parta:jobs`; any node with a transcriber reads it (XREADGROUP), runs
+  it and acknowledges it (XACK) when its outcome is in the store. While a node runs a
+  job it touches the entry (XCLAIM to itself, JUSTID) every `claim_after / 3` seconds,
+  so an entry idle for `claim_after` belongs to a node that died (SIGKILL, a lost
+  machine) or a worker that hung: any other node takes it over (XAUTOCLAIM) and runs it
+  again. A job to retry later waits in a sorted set, `parta:jobs:delayed`, and is put
+  back on the stream by whichever node sees it due first (one Lua script: moved once).
+  A node that stops cleanly gives its running jobs back to the stream at once.
+
+Why Redis Streams and not a library: a consumer group already is the queue we need
+(delivery to one consumer, a pending list per consumer, acknowledgement, taking over
+idle entries), Redis is the cluster's one shared service already, and redis-py speaks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any, Protocol, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from store.transcriptions import Job, TranscriptionStore
+
+logger = logging.getLogger(__name__)
+
+STREAM = "parta:jobs"
+GROUP = "transcribers"
+DELAYED = "parta:jobs:delayed"
+
+# KEYS: the delayed set, the stream; ARGV: now (s). Move what is due, each exactly once.
+_PROMOTE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
+for _, job in ipairs(due) do
+    if redis.call('ZREM', KEYS[1], job) == 1 then
+        redis.call('XADD', KEYS[2], '*', 'job', job)
+    end
+end
+return #due
+"""
+
+
+class JobEvents(Protocol):
+    def job(self, event: str, count: int = 1) -> None: ...
+
+
+class Jobs(Protocol):
+    """What the transcription loop asks of its queue."""
+
+    distributed: bool
+
+    async def start(self) -> int: ...
+    async def queued(self, job: Job) -> None: ...
+    async def take(self, limit: int, wait: float) -> list[Job]: ...
+    async def done(self, job: Job) -> None: ...
+    async def failed(self, job: Job, reason: str) -> None: ...
+    async def retry(self, job: Job, reason: str, at: datetime) -> None: ...
+    async def pending(self) -> int: ...
+    async def stop(self) -> None: ...
+
+
+class StoreJobs:
+    """A single node: the store is the queue."""
+
+    distributed = False
+
+    def __init__(self, store: TranscriptionStore) -> None:
+        self.store = store
+
+    async def start(self) -> int:
+        """What this server left running is pending again; how many."""
+        return await self.store.recover(_now())
+
+    async def queued(self, job: Job) -> None:
+        pass
+
+    async def take(self, limit: int, wait: float) -> list[Job]:
+        return await self.store.claim(limit, _now())
+
+    async def done(self, job: Job) -> None:
+        await self.store.done(job.id, _now())
+
+    async def failed(self, job: Job, reason: str) -> None:
+        await self.store.failed(job.id, reason, _now())
+
+    async def retry(self, job: Job, reason: str, at: datetime) -> None:
+        await self.store.retry(job.id, reason, _now(), at)
+
+    async def pending(self) -> int:
+        return (await self.store.counts()).get("running", 0)
+
+    async def stop(self) -> None:
+        pass
+
+
+class StreamJobs:
+    """A cluster: a Redis stream with a consumer group; the store keeps the outcomes."""
+
+    distributed = True
+
+    def __init__(
+        self,
+        store: TranscriptionStore,
+        redis: Redis,
+        consumer: str,
+        events: JobEvents,
+        *,
+        claim_after: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.redis = redis
+        self.consumer = consumer
+        self.events = events
+        self.claim_after = claim_after
+        self._entries: dict[str, str] = {}  # job id -> its stream entry, while running here
+        self._promote = redis.register_script(_PROMOTE)
+        self._toucher: asyncio.Task[None] | None = None
+
+    async def start(self) -> int:
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: another node made it
+            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        self._toucher = asyncio.create_task(self._touching(), name="job touch")
+        return 0
+
+    async def queued(self, job: Job) -> None:
+        await self.redis.xadd(STREAM, {"job": job.id})
+        self.events.job("queued")
+
+    async def take(self, limit: int, wait: float) -> list[Job]:
+        """Up to `limit` jobs: first any a dead node left, then new ones (waiting up to
+        `wait` seconds for one)."""
+        await self._promote(keys=[DELAYED, STREAM], args=[repr(time.time())])
+        entries: list[tuple[str, str]] = []
+        reclaimed: list[Any] = await self.redis.xautoclaim(
+            STREAM,
+            GROUP,
+            self.consumer,
+            min_idle_time=int(self.claim_after * 1000),
+            start_id="0-0",
+            count=limit,
+        )
+        for entry_id, fields in reclaimed[1]:
+            if fields:  # an entry deleted meanwhile comes back empty
+                entries.append((_text(entry_id), _text(fields[b"job"])))
+        if entries:
+            self.events.job("reclaimed", len(entries))
+            logger.info("jobs: took over %d from a node that stopped answering", len(entries))
+        if len(entries) < limit:
+            found = cast(
+                list[Any],
+                await self.redis.xreadgroup(
+                    GROUP,
+                    self.consumer,
+                    {STREAM: ">"},
+                    count=limit - len(entries),
+                    block=max(1, int(wait * 1000)),
+                ),
+            )
+            for _, items in found or ():
+                for entry_id, fields in items:
+                    entries.append((_text(entry_id), _text(fields[b"job"])))
+        jobs = []
+        for entry_id, job_id in entries:
+            job = await self.store.start(job_id, _now())
+            if job is None:  # done already (a slow node finished it after all), or gone
+                await self._ack(entry_id)
+                continue
+            self._entries[job.id] = entry_id
+            jobs.append(job)
+        if jobs:
+            self.events.job("taken", len(jobs))
+        return jobs
+
+    async def done(self, job: Job) -> None:
+        await self.store.done(job.id, _now())
+        await self._finish(job)
+
+    async def failed(self, job: Job, reason: str) -> None:
+        await self.store.failed(job.id, reason, _now())
+        await self._finish(job)
+
+    async def retry(self, job: Job, reason: str, at: datetime) -> None:
+        await self.store.retry(job.id, reason, _now(), at)
+        await self.redis.zadd(DELAYED, {job.id: at.timestamp()})
+        self.events.job("delayed")
+        await self._finish(job)
+
+    async def _finish(self, job: Job) -> None:
+        entry_id = self._entries.pop(job.id, None)
+        if entry_id is not None:
+            await self._ack(entry_id)
+
+    async def _ack(self, entry_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(STREAM, GROUP, entry_id)
+            pipe.xdel(STREAM, entry_id)
+            await pipe.execute()
+        self.events.job("acked")
+
+    async def _touching(self) -> None:
+        """Keep the entries of the jobs running here ours (reset their idle time)."""
+        while True:
+            await asyncio.sleep(self.claim_after / 3)
+            entries: list[int | bytes | str | memoryview[int]] = list(self._entries.values())
+            if not entries:
+                continue
+            try:
+                await self.redis.xclaim(
+                    STREAM, GROUP, self.consumer, min_idle_time=0, message_ids=entries, justid=True
+                )
+            except Exception as exc:
+                logger.warning("jobs: could not renew running jobs: %s", exc)
+
+    async def pending(self) -> int:
+        summary = await self.redis.xpending(STREAM, GROUP)
+        return int(summary["pending"])
+
+    async def stop(self) -> None:
+        """Give back what runs here: another node starts it at once."""
+        if self._toucher is not None:
+            self._toucher.cancel()
+            await asyncio.gather(self._toucher, return_exceptions=True)
+        for job_id, entry_id in list(self._entries.items()):
+            with contextlib.suppress(Exception):
+                await self.store.retry(job_id, "its node stopped", _now(), _now())
+                await self.redis.xadd(STREAM, {"job": job_id})
+                await self._ack(entry_id)
+        self._entries.clear()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

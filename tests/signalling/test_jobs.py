@@ -1,0 +1,109 @@
+"""The cluster's job queue on a real redis-server: a job goes to one node; a node that
+dies with a job has it taken over; a running job is kept; retries come back when due;
+a node that stops gives its jobs back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from signalling.jobs import StreamJobs
+from store.database import default_url, migrate, open_engine
+from store.transcriptions import TranscriptionStore
+from tests.support.redis import redis_server
+
+
+class Events:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def job(self, event: str, count: int = 1) -> None:
+        self.counts[event] += count
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[tuple[TranscriptionStore, Redis]]:
+    url = default_url(tmp_path)
+    await asyncio.to_thread(migrate, url)
+    engine = open_engine(url)
+    with redis_server(tmp_path) as redis_url:
+        redis = Redis.from_url(redis_url)
+        yield TranscriptionStore(engine), redis
+        await redis.aclose()
+    await engine.dispose()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def test_a_job_goes_to_one_node_and_a_dead_nodes_job_is_taken_over(
+    parts: tuple[TranscriptionStore, Redis],
+) -> None:
+    store, redis = parts
+    events = Events()
+    a = StreamJobs(store, redis, "a", events, claim_after=0.6)
+    c = StreamJobs(store, redis, "c", events, claim_after=0.6)
+    await a.start()
+    await c.start()
+    job = await store.add("voice", "m1", "/x.ogg", now())
+    await a.queued(job)
+    taken = await a.take(1, 0.1)
+    assert [j.id for j in taken] == [job.id] and taken[0].attempts == 1
+    assert await c.take(1, 0.1) == []  # one node has it
+    assert await a.pending() == 1
+
+    # a keeps touching its job: c does not take it while a lives
+    await asyncio.sleep(1.0)
+    assert await c.take(1, 0.1) == []
+
+    # a dies (its toucher stops with it): c takes the job over and finishes it
+    assert a._toucher is not None
+    a._toucher.cancel()
+    await asyncio.sleep(0.7)
+    again = await c.take(1, 0.1)
+    assert [j.id for j in again] == [job.id] and again[0].attempts == 2
+    assert events.counts["reclaimed"] == 1
+    await c.done(again[0])
+    stored = await store.get(job.id)
+    assert stored is not None and stored.status == "done"
+    assert await c.pending() == 0
+    # a comes back and finishes late: nothing runs twice from the queue
+    await asyncio.sleep(0.7)
+    assert await a.take(1, 0.1) == [] and await c.take(1, 0.1) == []
+    await c.stop()
+
+
+async def test_a_retry_comes_back_when_due_and_a_stopping_node_gives_its_jobs_back(
+    parts: tuple[TranscriptionStore, Redis],
+) -> None:
+    store, redis = parts
+    events = Events()
+    a = StreamJobs(store, redis, "a", events, claim_after=30)
+    c = StreamJobs(store, redis, "c", events, claim_after=30)
+    await a.start()
+    await c.start()
+    job = await store.add("voice", "m1", "/x.ogg", now())
+    await a.queued(job)
+    [taken] = await a.take(1, 0.1)
+    await a.retry(taken, "worker died", now() + timedelta(seconds=0.5))
+    assert await c.take(1, 0.1) == []  # not due yet
+    await asyncio.sleep(0.6)
+    [due] = await c.take(1, 0.1)
+    assert due.id == job.id and due.attempts == 2
+    assert events.counts["delayed"] == 1
+
+    await c.stop()  # c stops cleanly while running it: a gets it at once
+    [back] = await a.take(1, 0.1)
+    assert back.id == job.id and back.attempts == 3
+    await a.failed(back, "unreadable")
+    stored = await store.get(job.id)
+    assert stored is not None and (stored.status, stored.reason) == ("failed", "unreadable")
+    assert await a.pending() == 0
+    await a.stop()
