@@ -103,6 +103,12 @@ class CallClient:
         if isinstance(link, str):
             message["link"] = link
         reply = await self.request(message, expect)
+        if reply["type"] == "redirect":  # a cluster: the call is on another node
+            await self.ws.close()
+            if self._reader is not None:
+                self._reader.cancel()
+            self.url = reply["node"].replace("http", "ws", 1) + "/ws"
+            return await self.join(expect=expect, host_token=host_token, link=link)
         self.peer_id = reply.get("peer_id")
         return reply
 
@@ -187,6 +193,8 @@ class CallClient:
             elif kind == "active_speaker":
                 self.active_speaker = data["peer_id"]
             for waiter in list(self._waiters):
+                if kind == "redirect" and waiter[0] in ("joined", "waiting"):
+                    kind = waiter[0]  # the join's answer is: elsewhere
                 if waiter[0] == kind and not waiter[1].done():
                     waiter[1].set_result(data)
                     self._waiters.remove(waiter)
