@@ -37,6 +37,7 @@ PUBLIC_PREFIXES = (
     "/api/watch/",
     "/hls/",
     "/vendor/",  # third-party browser libraries (hls.js for the watch page)
+    "/internal/",  # between a cluster's nodes, with the cluster's secret (edges.py)
 )
 
 USER = web.RequestKey("user", User)

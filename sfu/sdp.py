@@ -117,6 +117,31 @@ def incoming_tracks(offer: str, answer: str) -> list[IncomingTrack]:
     return tracks
 
 
+def answered_tracks(answer: str) -> list[IncomingTrack]:
+    """Tracks the remote answerer sends to our recvonly offer (an edge node pulling a
+    broadcast from its origin), with the codec the answer chose."""
+    tracks = []
+    for media in parse(answer).media:
+        if media.port == 0 or media.direction not in ("sendonly", "sendrecv"):
+            continue
+        codecs = _usable_codecs(media)
+        if not codecs:
+            continue
+        tracks.append(
+            IncomingTrack(
+                mid=media.rtp.muxId,
+                kind=media.kind,
+                ssrc=int(media.ssrc[0].ssrc) if media.ssrc else None,
+                rtx_ssrc=None,
+                codec=codecs[0],
+                audio_level_id=_ext_id(media, AUDIO_LEVEL_URI),
+                mid_id=_ext_id(media, MID_URI),
+                msid=media.msid,
+            )
+        )
+    return tracks
+
+
 def accepted_media(answer: str) -> dict[str, AcceptedMedia]:
     """What the remote answer accepted of each m-line we offered (or answered as sendonly)."""
     description = parse(answer)

@@ -35,6 +35,7 @@ from aiortc import (
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpCodecCapability,
+    RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
@@ -202,6 +203,21 @@ class WebRtcTransport:
         ]
         if preferred:
             transceiver.setCodecPreferences(preferred)
+        return transceiver
+
+    def add_incoming(self, kind: str) -> RTCRtpTransceiver:
+        """Add a recvonly m-line (we offer to receive: an edge pulling a broadcast); only
+        codecs we forward, VP8 first, no RTX."""
+        transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+        seam.disable_media_pipeline(transceiver)
+        capabilities = RTCRtpReceiver.getCapabilities(kind)
+        codecs = [
+            c
+            for c in (capabilities.codecs if capabilities else [])
+            if c.mimeType.lower() in ("audio/opus", "video/vp8", "video/h264")
+        ]
+        codecs.sort(key=lambda c: c.mimeType.lower() != "video/vp8")
+        transceiver.setCodecPreferences(codecs)
         return transceiver
 
     async def create_offer(self) -> str:

@@ -40,6 +40,7 @@ from .broadcasts import Broadcasts
 from .calls import Calls
 from .cluster import Cluster
 from .config import Config
+from .edges import EdgeCollector, Edges
 from .jobs import StreamJobs
 from .metrics import Metrics
 from .recordings import Recordings
@@ -243,6 +244,12 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     bus = RedisBus(app[keys.HUB], redis, cluster.id, metrics)
     await bus.start()
     service.bus = bus
+    # broadcasts watched through other nodes
+    edges = Edges(redis, cluster.id, app[keys.WORKER])
+    await edges.start()
+    app[keys.BROADCASTS].listeners.append(edges.announce)
+    app[keys.EDGES] = edges
+    app[keys.METRICS].registry.register(EdgeCollector(edges))
 
     async def release(room: Room) -> None:
         await cluster.release(room.id)
@@ -250,6 +257,9 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     calls.before_close.append(release)
     yield
     await cluster.stop()  # drains: no new calls here, ours placed anew
+    app[keys.BROADCASTS].listeners.remove(edges.announce)
+    await edges.forget(list(app[keys.BROADCASTS].by_room.values()))
+    await edges.close()
     service.bus = Bus(app[keys.HUB])
     await bus.close()
     await redis.aclose()
@@ -388,6 +398,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/watch/{token}/whep", watch.whep)
     app.router.add_delete("/watch/{token}/whep/{viewer}", watch.whep_delete)
     app.router.add_get("/hls/{scope}/{id}/{file}", watch.hls)
+    app.router.add_post("/internal/edge/{call}", watch.edge_pipe)
     app.router.add_post("/api/calls/{call}/broadcast", watch.control)
     app.router.add_delete("/api/calls/{call}/broadcast", watch.control)
     app.router.add_post("/api/calls/{call}/broadcast/link", watch.renew_link)

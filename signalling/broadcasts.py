@@ -112,6 +112,8 @@ class Broadcasts:
         self.rooms: Callable[[str], Room | None] = lambda room_id: None
         self._counts: dict[str, tuple[int, int]] = {}
         self.on_encoded: Callable[[float], None] | None = None  # for the metrics
+        # told when a broadcast starts, changes its link (with the old token) or ends
+        self.listeners: list[Callable[[Broadcast, str | None], None]] = []
         # bytes sent to viewers of broadcasts that ended, or by viewers gone
         self.served: dict[str, int] = {"webrtc": 0, "hls": 0}
         self._ticker: asyncio.Task[None] | None = None
@@ -187,6 +189,8 @@ class Broadcasts:
         self.by_token[broadcast.token] = broadcast
         self.by_id[broadcast.id] = broadcast
         room.set_mix(broadcast.mix)
+        for listener in self.listeners:
+            listener(broadcast, None)
 
         def viewer_gone(viewer: Viewer) -> None:
             if viewer.broadcast_id == broadcast.id and viewer.seat is not None:
@@ -214,6 +218,8 @@ class Broadcasts:
             raise ProtocolError("out_of_order", "the call is not being broadcast", "stop_broadcast")
         self.by_token.pop(broadcast.token, None)
         broadcast.ended = True
+        for listener in self.listeners:
+            listener(broadcast, None)
         room.set_mix(None)
         room.on_viewer_gone = None
         room.broadcasting = False
@@ -251,9 +257,12 @@ class Broadcasts:
         broadcast = self.by_room.get(room.id)
         if broadcast is None:
             raise ProtocolError("out_of_order", "the call is not being broadcast", "new_watch_link")
-        self.by_token.pop(broadcast.token, None)
+        old = broadcast.token
+        self.by_token.pop(old, None)
         broadcast.token = secrets.token_urlsafe(18)
         self.by_token[broadcast.token] = broadcast
+        for listener in self.listeners:
+            listener(broadcast, old)
         room.watch_link = watch_path(broadcast.token)
         self._tell_hosts(room, BroadcastLink(watch_link=room.watch_link, public=broadcast.public))
         return broadcast.token

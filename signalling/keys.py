@@ -23,6 +23,7 @@ from .broadcasts import Broadcasts
 from .calls import Calls
 from .cluster import Cluster
 from .config import Config
+from .edges import Edges
 from .metrics import Metrics
 from .recordings import Recordings
 from .reminders import Reminders
@@ -53,3 +54,4 @@ RECORDING_STORE = web.AppKey("recording_store", RecordingStore)
 TRANSCRIPTION = web.AppKey("transcription", Transcription)  # absent when speech is off
 BROADCASTS = web.AppKey("broadcasts", Broadcasts)
 CLUSTER = web.AppKey("cluster", Cluster)  # absent on a single node
+EDGES = web.AppKey("edges", Edges)  # absent on a single node

@@ -131,26 +131,7 @@ class ClusterMetrics:
             "Jobs taken by some node and not yet acknowledged, cluster-wide",
             registry=registry,
         )
-        self.edge_pipes = Gauge(
-            "parta_edge_pipes",
-            "Broadcast pipes this node sends to edge nodes (one per call and edge)",
-            registry=registry,
-        )
-        self.edge_relays = Gauge(
-            "parta_edge_relays",
-            "Broadcasts of other nodes this node relays to its own WHEP viewers",
-            registry=registry,
-        )
-        self.edge_viewers = Gauge(
-            "parta_edge_viewers",
-            "WHEP viewers watching, on this node, a broadcast hosted on another",
-            registry=registry,
-        )
-        self.edge_pipe_bytes = Counter(
-            "parta_edge_pipe_bytes",
-            "RTP bytes sent to edge nodes through broadcast pipes",
-            registry=registry,
-        )
+        # parta_edge_pipes, _relays, _viewers and _pipe_bytes: signalling.edges
 
     # the bus's counters (chat.bus.BusMetrics)
     def published(self, count: int) -> None:

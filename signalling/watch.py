@@ -20,6 +20,7 @@ import asyncio
 import re
 import time
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -27,7 +28,9 @@ from accounts.sessions import USER, user_of
 from sfu.sdp import SdpError
 
 from . import keys
+from .access import same_token
 from .broadcasts import Broadcast, watch_path
+from .edges import SECRET_HEADER, OriginUnavailable, Remote
 from .errors import Refused, json_body
 from .links import HOST_TOKEN_HEADER
 from .protocol import ProtocolError
@@ -52,7 +55,7 @@ async def _member(request: web.Request, org_id: str | None) -> bool:
     return any(p.org_id == org_id for p in await accounts.profiles_of(user.id))
 
 
-async def _watchable(request: web.Request, broadcast: Broadcast | None) -> Broadcast:
+async def _watchable(request: web.Request, broadcast: Watched | None) -> Watched:
     """The broadcast, if the caller may watch it; 404 otherwise (401 for the API and a
     log-in redirect for the page, when not logged in and it is for members)."""
     if broadcast is None or broadcast.ended:
@@ -64,6 +67,9 @@ async def _watchable(request: web.Request, broadcast: Broadcast | None) -> Broad
             raise web.HTTPFound(f"/login?next={request.path}")
         raise Refused(401, "unauthorized", "this broadcast is for a school's members: log in")
     raise Refused(404, "not_found", "no such broadcast (it ended, or the link was replaced)")
+
+
+Watched = TypeVar("Watched", Broadcast, Remote)
 
 
 def _by_token(request: web.Request) -> Broadcast | None:
@@ -96,7 +102,10 @@ async def info(request: web.Request) -> web.Response:
 
 
 async def whep(request: web.Request) -> web.Response:
-    broadcast = await _watchable(request, _by_token(request))
+    local = _by_token(request)
+    if local is None and keys.EDGES in request.app:
+        return await _edge_whep(request)
+    broadcast = await _watchable(request, local)
     if request.content_type != SDP:
         raise Refused(415, "bad_content_type", f"send the SDP offer as {SDP}")
     room = request.app[keys.CALLS].rooms.get(broadcast.room_id)
@@ -120,10 +129,63 @@ async def whep_delete(request: web.Request) -> web.Response:
     broadcast = _by_token(request)
     room = request.app[keys.CALLS].rooms.get(broadcast.room_id) if broadcast else None
     viewer = room.viewers.get(request.match_info["viewer"]) if room else None
+    if viewer is None and broadcast is None and keys.EDGES in request.app:
+        viewer = request.app[keys.EDGES].viewer(request.match_info["viewer"])  # an edge's
+        if viewer is not None:
+            await viewer.close()
+            return web.Response(status=200)
     if viewer is None or broadcast is None or viewer.broadcast_id != broadcast.id:
         raise Refused(404, "not_found", "no such viewer")
     await viewer.close()
     return web.Response(status=200)
+
+
+# -- broadcasts across nodes (signalling/edges.py) ------------------------------------------
+
+
+async def _edge_whep(request: web.Request) -> web.Response:
+    """A viewer of a broadcast another node hosts: served here, from this node's relay
+    of it (pulled once from the origin)."""
+    edges = request.app[keys.EDGES]
+    remote = await _watchable(request, await edges.by_token(request.match_info["token"]))
+    if request.content_type != SDP:
+        raise Refused(415, "bad_content_type", f"send the SDP offer as {SDP}")
+    url = await request.app[keys.CLUSTER].url_of(remote.node)
+    if url is None:
+        raise Refused(503, "origin_gone", "the node broadcasting this call is gone; try again")
+    offer = await request.text()
+    try:
+        relay = await edges.relay(remote, url)
+        viewer, answer = await relay.add_viewer(offer)
+    except OriginUnavailable as exc:
+        raise Refused(503, "origin_unavailable", str(exc)) from exc
+    except SdpError as exc:
+        raise Refused(400, "bad_sdp", str(exc)) from exc
+    location = f"{watch_path(remote.token)}/whep/{viewer.id}"
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type=SDP,
+        headers={"Location": location, "Access-Control-Expose-Headers": "Location"},
+    )
+
+
+async def edge_pipe(request: web.Request) -> web.Response:
+    """`POST /internal/edge/{call}`: another node (an edge) pulls this call's broadcast
+    stage, with the cluster's secret. It is one more WHEP viewer of the stage here."""
+    edges = request.app.get(keys.EDGES)
+    if edges is None or not same_token(request.headers.get(SECRET_HEADER), edges.secret):
+        raise Refused(404, "not_found", "no such thing")
+    room = request.app[keys.CALLS].rooms.get(request.match_info["call"])
+    broadcast = request.app[keys.BROADCASTS].of(room) if room is not None else None
+    if room is None or broadcast is None:
+        raise Refused(404, "not_found", "that call is not broadcast here")
+    try:
+        viewer, answer = await room.add_viewer(await request.text(), broadcast_id=broadcast.id)
+    except SdpError as exc:
+        raise Refused(400, "bad_sdp", str(exc)) from exc
+    edges.add_pipe(viewer)
+    return web.Response(status=201, text=answer, content_type=SDP)
 
 
 async def hls(request: web.Request) -> web.StreamResponse:

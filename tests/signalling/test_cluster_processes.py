@@ -23,6 +23,7 @@ from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.test_call import wait_for
 from tests.signalling.test_transcripts import TYPES
+from tests.signalling.test_whip_whep import watch_at
 from tests.store.conftest import postgres_url
 from tests.support.accounts import bearer, sign_up
 from tests.support.client import CallClient
@@ -298,3 +299,78 @@ async def test_a_killed_nodes_call_starts_again_on_a_live_node(
         await watching.close()
         for client in (host, pupil, bystander):
             await client.close()
+
+
+async def test_a_broadcast_on_one_node_is_watched_on_the_others_pulled_once_per_edge(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        running_nodes(tmp_path, http, redis_url, postgres_url) as nodes,
+    ):
+        token, _ = await sign_up(http, nodes["a"].url, "host")
+        host = await join_somewhere(http, [nodes["a"]], "assembly", "host", token, None)
+        origin = node_of(host, nodes)
+        edges = [n for n in nodes.values() if n is not origin]
+        await host.publish(
+            [(PatternVideoTrack(7), "camera"), (ToneAudioTrack(440.0), "microphone")]
+        )
+        link = host.expect("broadcast_link")
+        await host.send({"type": "start_broadcast", "public": True})
+        watch_link = (await asyncio.wait_for(link, 20))["watch_link"]
+
+        viewers = []
+        for edge in edges:  # two viewers on each edge
+            for _ in range(2):
+                viewers.append(await watch_at(http, f"{edge.url}{watch_link[1:]}/whep", {}))
+
+        def watching(recorders: dict[str, Any]) -> bool:
+            video = recorders.get("video")
+            return (
+                video is not None
+                and len(video.patterns) > 10
+                and video.patterns[-1][0] == 7
+                and "audio" in recorders
+                and recorders["audio"].frames > 10
+            )
+
+        await wait_for(lambda: all(watching(r) for _, _, r in viewers), 30)
+        # the origin sends the stage once to each edge: two pipes, two WHEP viewers
+        metrics = await origin.metrics(http)
+        assert metrics["parta_edge_pipes"] == 2.0
+        assert metrics["parta_viewers"] == 2.0
+        assert metrics["parta_edge_pipe_bytes_total"] > 0
+        for edge in edges:
+            on_edge = await edge.metrics(http)
+            assert on_edge["parta_edge_relays"] == 1.0
+            assert on_edge["parta_edge_viewers"] == 2.0
+            assert on_edge["parta_edge_pipes"] == 0.0
+        # a viewer leaves an edge (WHEP DELETE there); the pipe stays for the other
+        pc, location, recorders = viewers.pop()
+        async with http.delete(f"{edges[1].url}{location[1:]}") as response:
+            assert response.status == 200
+        for recorder in recorders.values():
+            await recorder.stop()
+        await pc.close()
+        await asyncio.sleep(0.5)
+        assert (await edges[1].metrics(http))["parta_edge_viewers"] == 1.0
+        assert (await origin.metrics(http))["parta_edge_pipes"] == 2.0
+
+        # the broadcast ends: the edges let their viewers go
+        await host.send({"type": "stop_broadcast"})
+
+        async def relays_gone() -> bool:
+            for edge in edges:
+                if (await edge.metrics(http))["parta_edge_relays"] != 0.0:
+                    return False
+            return True
+
+        deadline = time.monotonic() + 30
+        while not await relays_gone():
+            assert time.monotonic() < deadline, "the edges kept relaying an ended broadcast"
+            await asyncio.sleep(0.5)
+        for pc, _, recorders in viewers:
+            for recorder in recorders.values():
+                await recorder.stop()
+            await pc.close()
+        await host.close()

@@ -1,0 +1,341 @@
+"""Broadcasts across nodes: an edge node serves WebRTC viewers of a broadcast that
+another node (its origin) hosts, pulling each of the stage's tracks once.
+
+How (the choice): the edge pulls by WHEP. It offers to receive one audio and one video
+track; the origin answers as it answers any WHEP viewer, so the edge is one more viewer
+of the call's stage there: the same rewritten packets, the same slow-viewer policy, the
+same SRTP over UDP between the two nodes, nothing new to keep in step. On the edge the
+pipe's two tracks are producers of a local router (a `Relay`) whose own stage fans them
+out to the edge's viewers. One pipe per call and edge, however many viewers the edge has:
+the origin sends each track to each edge once. Keyframe requests of the edge's viewers
+go up the pipe to the origin's stage, and so on to the publisher.
+
+Why WHEP and not a plain RTP pipe (as mediasoup's pipe transports): the stage already
+rewrites to one stream per kind with continuous numbering across speaker switches, so
+a viewer's connection is exactly the pipe needed, with ICE, DTLS-SRTP, RTCP feedback and
+loss handling that already work and are tested; a plain RTP pipe would need its own
+feedback and security.
+
+Finding a broadcast: the origin writes each live broadcast to Redis under its watch
+token and its id (`parta:watch:{token}`, `parta:broadcast:{id}`), with the call and the
+node; an edge that does not host it reads them there. Nodes talk to each other's
+`/internal/edge/{call}` with the cluster's secret (`parta:secret`, made by the first
+node), never with a user's credentials.
+
+A relay closes when its last viewer has been gone for `IDLE_CLOSE` seconds, or when the
+pipe breaks (the broadcast ended, the origin died): its viewers are let go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import aiohttp
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.asyncio import Redis
+
+from sfu.sdp import SdpError, answered_tracks
+from sfu.worker import Worker
+
+from .broadcasts import Broadcast
+from .peer import new_id
+from .viewers import Viewer, new_stage
+
+logger = logging.getLogger(__name__)
+
+SECRET_KEY = "parta:secret"
+SECRET_HEADER = "X-Parta-Cluster"
+IDLE_CLOSE = 30.0
+DIRECTORY_TTL = 86400  # a dead origin's entries go on their own
+
+
+class OriginUnavailable(Exception):
+    """The origin could not be reached, or refused the pipe."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A broadcast as the cluster's directory has it."""
+
+    id: str
+    token: str
+    call_id: str
+    public: bool
+    org_id: str | None
+    node: str  # the origin's id
+    ended: bool = False
+
+
+class Relay:
+    """On an edge: one call's broadcast, pulled once from its origin, and the edge's
+    viewers of it."""
+
+    def __init__(self, worker: Worker, remote: Remote) -> None:
+        self.remote = remote
+        self.router = worker.get_or_create_router(f"relay-{remote.call_id}")
+        self.transport = self.router.create_transport(f"relay-{remote.call_id}-pipe")
+        self.stage = new_stage(f"relay-{remote.call_id}-stage", self.router)
+        self.viewers: dict[str, Viewer] = {}
+        self.closed = False
+        self.on_closed: Callable[[Relay], None] | None = None
+        self._idle_since: float | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.transport.on_closed.append(lambda _: self._pipe_broken())
+
+    async def connect(self, http: aiohttp.ClientSession, origin_url: str, secret: str) -> None:
+        for kind in ("audio", "video"):
+            self.transport.add_incoming(kind)
+        offer = await self.transport.create_offer()
+        url = f"{origin_url}/internal/edge/{self.remote.call_id}"
+        headers = {SECRET_HEADER: secret, "Content-Type": "application/sdp"}
+        try:
+            async with http.post(url, data=offer, headers=headers) as response:
+                answer = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise OriginUnavailable(f"the origin does not answer: {exc}") from exc
+        if response.status != 201:
+            raise OriginUnavailable(f"the origin refused: {response.status} {answer[:200]}")
+        await self.transport.accept_answer(answer)
+        for track in answered_tracks(answer):
+            producer = self.router.create_producer(
+                self.transport,
+                track,
+                producer_id=f"relay-{self.remote.call_id}-{track.kind}",
+                source="camera" if track.kind == "video" else "microphone",
+                owner="origin",
+            )
+            self.stage.follow(track.kind, producer)
+        self._ticker = asyncio.create_task(self._tick(), name=f"relay {self.remote.call_id}")
+
+    async def add_viewer(self, offer: str) -> tuple[Viewer, str]:
+        viewer = Viewer(new_id("v"), self.stage, self.remote.id)
+        self.viewers[viewer.id] = viewer
+        try:
+            answer = await viewer.start(offer)
+        except SdpError:
+            self.viewers.pop(viewer.id, None)
+            await viewer.close()
+            raise
+        viewer.on_closed = self._viewer_closed
+        return viewer, answer
+
+    def _viewer_closed(self, viewer: Viewer) -> None:
+        self.viewers.pop(viewer.id, None)
+
+    async def _tick(self) -> None:
+        """Cut the edge's slow viewers by the stage's policy; close when long idle."""
+        loop = asyncio.get_running_loop()
+        while not self.closed:
+            await asyncio.sleep(1.0)
+            for seat, _reason in self.stage.tick():
+                viewer = self.viewers.get(seat.id)
+                if viewer is not None:
+                    await viewer.close()
+            if self.viewers:
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = loop.time()
+            elif loop.time() - self._idle_since >= IDLE_CLOSE:
+                await self.close()
+
+    def _pipe_broken(self) -> None:
+        if not self.closed:
+            task = asyncio.ensure_future(self.close())
+            task.add_done_callback(lambda _: None)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.on_closed is not None:
+            self.on_closed(self)
+        for viewer in list(self.viewers.values()):
+            await viewer.close()
+        self.stage.close()
+        await self.transport.close()
+        if self._ticker is not None and self._ticker is not asyncio.current_task():
+            self._ticker.cancel()
+
+
+class Edges:
+    """This node's part in broadcasts across nodes: the origin's directory entries and
+    pipes, and the edge's relays."""
+
+    def __init__(self, redis: Redis, node_id: str, worker: Worker) -> None:
+        self.redis = redis
+        self.node_id = node_id
+        self.worker = worker
+        self.secret = ""
+        self.relays: dict[str, Relay] = {}  # call id -> relay (edge side)
+        self.pipes: dict[str, Viewer] = {}  # viewer id -> the edge it feeds (origin side)
+        self.pipe_bytes = 0  # sent through pipes that closed
+        self._connecting: dict[str, asyncio.Future[Relay]] = {}
+        self._http: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.redis.set(SECRET_KEY, secrets.token_urlsafe(32), nx=True)
+        secret = await self.redis.get(SECRET_KEY)
+        self.secret = secret.decode() if isinstance(secret, bytes) else str(secret)
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+
+    # -- the directory (origin side writes, edges read) ------------------------------
+
+    def announce(self, broadcast: Broadcast, old_token: str | None) -> None:
+        """A broadcast started, changed its link, or ended: tell the cluster (in the
+        background: a broadcast never waits for Redis)."""
+        task = asyncio.create_task(self._announce(broadcast, old_token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _announce(self, broadcast: Broadcast, old_token: str | None) -> None:
+        remote = Remote(
+            broadcast.id,
+            broadcast.token,
+            broadcast.room_id,
+            broadcast.public,
+            broadcast.org_id,
+            self.node_id,
+        )
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if old_token is not None:
+                    pipe.delete(f"parta:watch:{old_token}")
+                if broadcast.ended:
+                    pipe.delete(f"parta:watch:{broadcast.token}", f"parta:broadcast:{broadcast.id}")
+                else:
+                    text = json.dumps(asdict(remote))
+                    pipe.set(f"parta:watch:{broadcast.token}", text, ex=DIRECTORY_TTL)
+                    pipe.set(f"parta:broadcast:{broadcast.id}", text, ex=DIRECTORY_TTL)
+                await pipe.execute()
+        except Exception as exc:
+            logger.warning("edges: could not announce broadcast %s: %s", broadcast.id, exc)
+
+    async def by_token(self, token: str) -> Remote | None:
+        return await self._find(f"parta:watch:{token}")
+
+    async def by_id(self, broadcast_id: str) -> Remote | None:
+        return await self._find(f"parta:broadcast:{broadcast_id}")
+
+    async def _find(self, key: str) -> Remote | None:
+        text = await self.redis.get(key)
+        if text is None:
+            return None
+        remote = Remote(**json.loads(text))
+        if remote.node == self.node_id:
+            return None  # ours and gone: it ended here
+        return remote
+
+    # -- origin side ------------------------------------------------------------------
+
+    def add_pipe(self, viewer: Viewer) -> None:
+        self.pipes[viewer.id] = viewer
+
+        def gone(transport: object) -> None:
+            if self.pipes.pop(viewer.id, None) is not None and viewer.seat is not None:
+                self.pipe_bytes += sum(end.bytes for end in viewer.seat.ends.values())
+
+        viewer.transport.on_closed.append(gone)
+
+    def pipe_bytes_total(self) -> int:
+        live = sum(
+            end.bytes
+            for viewer in self.pipes.values()
+            if viewer.seat is not None
+            for end in viewer.seat.ends.values()
+        )
+        return self.pipe_bytes + live
+
+    # -- edge side --------------------------------------------------------------------
+
+    async def relay(self, remote: Remote, origin_url: str) -> Relay:
+        """The relay of this call, connected to its origin once however many viewers
+        ask at the same time."""
+        relay = self.relays.get(remote.call_id)
+        if relay is not None and not relay.closed:
+            return relay
+        waiting = self._connecting.get(remote.call_id)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        future: asyncio.Future[Relay] = asyncio.get_running_loop().create_future()
+        self._connecting[remote.call_id] = future
+        relay = Relay(self.worker, remote)
+        try:
+            assert self._http is not None
+            await relay.connect(self._http, origin_url, self.secret)
+        except BaseException as exc:
+            await relay.close()
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            self._connecting.pop(remote.call_id, None)
+        relay.on_closed = lambda r: self._relay_closed(r)
+        self.relays[remote.call_id] = relay
+        future.set_result(relay)
+        return relay
+
+    def _relay_closed(self, relay: Relay) -> None:
+        if self.relays.get(relay.remote.call_id) is relay:
+            del self.relays[relay.remote.call_id]
+        task = asyncio.create_task(self.worker.close_router(relay.router.id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def viewer(self, viewer_id: str) -> Viewer | None:
+        for relay in self.relays.values():
+            if viewer_id in relay.viewers:
+                return relay.viewers[viewer_id]
+        return None
+
+    async def forget(self, broadcasts: list[Broadcast]) -> None:
+        """This node stops: its broadcasts leave the directory."""
+        keys = [f"parta:watch:{b.token}" for b in broadcasts]
+        keys += [f"parta:broadcast:{b.id}" for b in broadcasts]
+        if keys:
+            with contextlib.suppress(Exception):
+                await self.redis.delete(*keys)
+
+    async def close(self) -> None:
+        for relay in list(self.relays.values()):
+            await relay.close()
+        for task in list(self._tasks):
+            with contextlib.suppress(Exception):
+                await task
+        if self._http is not None:
+            await self._http.close()
+
+
+class EdgeCollector(Collector):
+    def __init__(self, edges: Edges) -> None:
+        self._edges = edges
+
+    def collect(self) -> Iterator[Metric]:
+        edges = self._edges
+        yield GaugeMetricFamily(
+            "parta_edge_pipes",
+            "Broadcast pipes this node sends to edge nodes (one per call and edge)",
+            value=len(edges.pipes),
+        )
+        yield GaugeMetricFamily(
+            "parta_edge_relays",
+            "Broadcasts of other nodes this node relays to its own WHEP viewers",
+            value=len(edges.relays),
+        )
+        yield GaugeMetricFamily(
+            "parta_edge_viewers",
+            "WHEP viewers watching, on this node, a broadcast hosted on another",
+            value=sum(len(r.viewers) for r in edges.relays.values()),
+        )
+        yield CounterMetricFamily(
+            "parta_edge_pipe_bytes",
+            "RTP bytes sent to edge nodes through broadcast pipes",
+            value=edges.pipe_bytes_total(),
+        )
