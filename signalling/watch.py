@@ -17,6 +17,7 @@ the hosts' controls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -69,7 +70,7 @@ async def _watchable(request: web.Request, broadcast: Watched | None) -> Watched
     raise Refused(404, "not_found", "no such broadcast (it ended, or the link was replaced)")
 
 
-Watched = TypeVar("Watched", Broadcast, Remote)
+Watched = TypeVar("Watched", bound=Broadcast | Remote)
 
 
 def _by_token(request: web.Request) -> Broadcast | None:
@@ -77,12 +78,35 @@ def _by_token(request: web.Request) -> Broadcast | None:
 
 
 async def page(request: web.Request) -> web.StreamResponse:
-    await _watchable(request, _by_token(request))
+    await _watchable(request, await _anywhere(request))
     return web.FileResponse(STATIC_DIR / "watch.html", headers={"Cache-Control": "no-cache"})
 
 
+async def _anywhere(request: web.Request) -> Broadcast | Remote | None:
+    """The broadcast of the watch link, hosted here or (a cluster) on another node."""
+    local = _by_token(request)
+    if local is None and keys.EDGES in request.app:
+        return await request.app[keys.EDGES].by_token(request.match_info["token"])
+    return local
+
+
 async def info(request: web.Request) -> web.Response:
-    broadcast = await _watchable(request, _by_token(request))
+    found = await _watchable(request, await _anywhere(request))
+    if isinstance(found, Remote):  # watched through this node, hosted on another
+        prefix = f"/hls/{'public' if found.public else 'members'}/{found.id}/"
+        return web.json_response(
+            {
+                "title": "",
+                "public": found.public,
+                "live": True,
+                "whep": f"{watch_path(found.token)}/whep",
+                "hls": f"{prefix}live.m3u8",
+                "hls_plain": f"{prefix}index.m3u8",
+                "viewers": None,  # counted where it is hosted
+            },
+            headers={"Cache-Control": "no-cache"},
+        )
+    broadcast = found
     broadcasts = request.app[keys.BROADCASTS]
     room = request.app[keys.CALLS].rooms.get(broadcast.room_id)
     webrtc, hls = broadcasts.counts(broadcast)
@@ -191,6 +215,8 @@ async def edge_pipe(request: web.Request) -> web.Response:
 async def hls(request: web.Request) -> web.StreamResponse:
     scope, broadcast_id, name = (request.match_info[k] for k in ("scope", "id", "file"))
     broadcast = request.app[keys.BROADCASTS].by_id.get(broadcast_id)
+    if broadcast is None and keys.EDGES in request.app:
+        return await _hls_elsewhere(request, scope, broadcast_id, name)
     if broadcast is None or scope != ("public" if broadcast.public else "members"):
         raise Refused(404, "not_found", "no such broadcast")
     if not broadcast.public and not await _member(request, broadcast.org_id):
@@ -208,11 +234,50 @@ async def hls(request: web.Request) -> web.StreamResponse:
         )
         broadcast.hls_viewers[viewer[:128]] = time.monotonic()
     broadcast.bytes_served["hls"] += path.stat().st_size
-    return web.FileResponse(path, headers=_cache_headers(name, broadcast, request))
+    return web.FileResponse(path, headers=_cache_headers(name, broadcast.public, request))
 
 
-async def _block(request: web.Request, broadcast: Broadcast) -> None:
-    """Hold a blocking playlist reload until the part it asks for is there."""
+async def _hls_elsewhere(
+    request: web.Request, scope: str, broadcast_id: str, name: str
+) -> web.StreamResponse:
+    """The HLS files of a broadcast another node hosts: every node shares the data
+    directory (as uploads and recordings need), so they are read from there; a blocking
+    playlist reload waits until the playlist names the part asked for."""
+    remote = await request.app[keys.EDGES].by_id(broadcast_id)
+    if remote is None or scope != ("public" if remote.public else "members"):
+        raise Refused(404, "not_found", "no such broadcast")
+    if not remote.public and not await _member(request, remote.org_id):
+        raise Refused(404, "not_found", "no such broadcast")
+    if not HLS_FILE.match(name):
+        raise Refused(404, "not_found", "no such file")
+    path = request.app[keys.BROADCASTS].directory / scope / broadcast_id / name
+    if name == "live.m3u8":
+        await _block_on_file(request, path)
+    if not path.is_file():
+        raise Refused(404, "not_found", "no such file (yet, or any more)")
+    return web.FileResponse(path, headers=_cache_headers(name, remote.public, request))
+
+
+async def _block_on_file(request: web.Request, playlist: Path) -> None:
+    """`_block` for a playlist another node writes: look for the part's name in it."""
+    wanted = _wanted(request)
+    if wanted is None:
+        return
+    msn, part = wanted
+    uri = f"s{msn}.{part}.m4s" if part is not None else f"s{msn}.m4s"
+    deadline = time.monotonic() + BLOCK_SECONDS
+    while True:
+        with contextlib.suppress(OSError):
+            text = await asyncio.to_thread(playlist.read_text)
+            if uri in text or "#EXT-X-ENDLIST" in text:
+                return
+        if time.monotonic() > deadline:
+            raise Refused(503, "not_yet", "the part asked for did not come in time")
+        await asyncio.sleep(0.05)
+
+
+def _wanted(request: web.Request) -> tuple[int, int | None] | None:
+    """A blocking reload's `_HLS_msn` and `_HLS_part`; None for a plain request."""
     try:
         msn = int(request.query["_HLS_msn"]) if "_HLS_msn" in request.query else None
         part = int(request.query["_HLS_part"]) if "_HLS_part" in request.query else None
@@ -221,7 +286,16 @@ async def _block(request: web.Request, broadcast: Broadcast) -> None:
     if msn is None:
         if part is not None:
             raise Refused(400, "bad_query", "_HLS_part needs _HLS_msn")
+        return None
+    return msn, part
+
+
+async def _block(request: web.Request, broadcast: Broadcast) -> None:
+    """Hold a blocking playlist reload until the part it asks for is there."""
+    asked = _wanted(request)
+    if asked is None:
         return
+    msn, part = asked
     wanted = (msn, part) if part is not None else (msn + 1, 0)  # a whole segment
     if wanted[0] > broadcast.latest[0] + 2:
         raise Refused(400, "bad_query", "that segment is too far in the future")
@@ -236,8 +310,8 @@ async def _block(request: web.Request, broadcast: Broadcast) -> None:
             continue
 
 
-def _cache_headers(name: str, broadcast: Broadcast, request: web.Request) -> dict[str, str]:
-    scope = "public" if broadcast.public else "private"
+def _cache_headers(name: str, public: bool, request: web.Request) -> dict[str, str]:
+    scope = "public" if public else "private"
     suffix = Path(name).suffix
     headers = {"Content-Type": CONTENT_TYPES[suffix], "Access-Control-Allow-Origin": "*"}
     if suffix == ".m3u8":

@@ -141,9 +141,12 @@ function render(info) {
   document.title = `${title} - parta`;
   state.live = !!info.live;
   $('watch-live').hidden = !state.live;
-  const viewers = (info.viewers?.webrtc ?? 0) + (info.viewers?.hls ?? 0);
-  $('watch-viewers').textContent = TEXT.watching(viewers);
-  $('watch-viewers').hidden = false;
+  // a cluster node that relays another's broadcast does not know the count: say nothing
+  if (info.viewers) {
+    const viewers = (info.viewers.webrtc ?? 0) + (info.viewers.hls ?? 0);
+    $('watch-viewers').textContent = TEXT.watching(viewers);
+  }
+  $('watch-viewers').hidden = !info.viewers;
 }
 
 function showPlaying() {

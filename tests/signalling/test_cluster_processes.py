@@ -345,6 +345,23 @@ async def test_a_broadcast_on_one_node_is_watched_on_the_others_pulled_once_per_
             assert on_edge["parta_edge_relays"] == 1.0
             assert on_edge["parta_edge_viewers"] == 2.0
             assert on_edge["parta_edge_pipes"] == 0.0
+        # the watch page's API and the HLS files answer on every node (shared storage)
+        token = watch_link.rsplit("/", 1)[-1]
+        async with http.get(f"{edges[0].url}api/watch/{token}") as response:
+            assert response.status == 200
+            info = await response.json()
+        async with http.get(f"{edges[0].url}{info['hls'][1:]}") as response:
+            assert response.status == 200, await response.text()
+            playlist = await response.text()
+        parts = [line for line in playlist.splitlines() if line.startswith("#EXT-X-PART:")]
+        assert parts, playlist
+        msn = int(parts[-1].split('URI="s', 1)[1].split(".", 1)[0])
+        blocking = f"{edges[1].url}{info['hls'][1:]}?_HLS_msn={msn + 1}&_HLS_part=0"
+        async with http.get(blocking) as response:  # held until that part is written
+            assert response.status == 200
+            assert f"s{msn + 1}.0.m4s" in await response.text()
+        async with http.get(f"{edges[1].url}{info['hls'][1:].replace('live', 'index')}") as r:
+            assert r.status == 200
         # a viewer leaves an edge (WHEP DELETE there); the pipe stays for the other
         pc, location, recorders = viewers.pop()
         async with http.delete(f"{edges[1].url}{location[1:]}") as response:
