@@ -142,6 +142,26 @@ class StreamJobs:
     async def take(self, limit: int, wait: float) -> list[Job]:
         """Up to `limit` jobs: first any a dead node left, then new ones (waiting up to
         `wait` seconds for one)."""
+        try:
+            return await self._take(limit, wait)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis restarted empty: the group again; the store still has every job
+            # (pending ones are queued again by `requeue`)
+            logger.warning("jobs: the queue was lost with Redis; making it again")
+            with contextlib.suppress(ResponseError):
+                await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            await self.requeue()
+            return []
+
+    async def requeue(self) -> None:
+        """Put every pending job of the store on the stream again, after Redis restarted
+        empty (so none is queued twice). Jobs running meanwhile finish where they run."""
+        for job_id in await self.store.pending_ids():
+            await self.redis.xadd(STREAM, {"job": job_id})
+
+    async def _take(self, limit: int, wait: float) -> list[Job]:
         await self._promote(keys=[DELAYED, STREAM], args=[repr(time.time())])
         entries: list[tuple[str, str]] = []
         reclaimed: list[Any] = await self.redis.xautoclaim(

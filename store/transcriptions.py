@@ -139,6 +139,12 @@ class TranscriptionStore:
             row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).first()
         return None if row is None else _job(row)
 
+    async def pending_ids(self) -> list[str]:
+        """Every pending job, oldest first."""
+        query = select(jobs.c.id).where(jobs.c.status == "pending").order_by(jobs.c.created_at)
+        async with self._engine.connect() as connection:
+            return [str(row[0]) for row in (await connection.execute(query)).all()]
+
     async def done(self, job_id: str, now: datetime) -> None:
         await self._set(job_id, now, status="done", reason=None)
 

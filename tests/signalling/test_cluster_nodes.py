@@ -5,6 +5,7 @@ each other's media. A single node refuses a cluster on SQLite."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,16 +13,19 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
 
 from signalling import keys
 from signalling.cli import build_parser, config_from_args
+from tests.chat.school import events, make_school
+from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
 from tests.signalling.test_call import wait_for
 from tests.store.conftest import postgres_url
 from tests.support.accounts import sign_up
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
-from tests.support.redis import free_port, redis_server
+from tests.support.redis import RedisProcess, free_port, redis_server
 
 __all__ = ["postgres_url"]
 
@@ -146,3 +150,58 @@ def test_a_cluster_on_sqlite_is_refused() -> None:
         )
     )
     assert (config.redis_url, config.node_id) == ("redis://127.0.0.1:6379/0", "node-1")
+
+
+async def test_chat_events_survive_lost_redis_connections_and_a_redis_restart(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Messages posted through a while Redis drops every connection, and while it is
+    down and comes back empty, all reach a member connected to b, in order."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    a = await start_node(tmp_path, "a", redis.url, postgres_url)
+    b = await start_node(tmp_path, "b", redis.url, postgres_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            base_a, base_b = str(a.make_url("/")), str(b.make_url("/"))
+            school = await make_school(http, base_a, students=1)
+            chat = await class_chat(school)
+            pupil_b = await events(dataclasses.replace(school, base=base_b), school.students[0])
+            killer = Redis.from_url(redis.url)
+            texts = []
+
+            async def post(text: str) -> None:
+                status, _ = await school.call(
+                    school.teacher, "POST", f"api/chats/{chat}/messages", {"text": text}
+                )
+                assert status == 201
+                texts.append(text)
+
+            for i in range(30):
+                await post(f"line {i}")
+                if i % 6 == 2:  # every node's connections to Redis cut
+                    await killer.client_kill_filter(_type="normal", skipme=True)
+            await killer.aclose()
+            await pupil_b.wait_for("message", len(texts), timeout=20)
+
+            redis.stop()  # Redis away: posts are kept, and published when it is back
+            for i in range(5):
+                await post(f"while Redis is down {i}")
+            await asyncio.sleep(1.0)
+            redis.start()
+            for i in range(5):
+                await post(f"after the restart {i}")
+            got = await pupil_b.wait_for("message", len(texts), timeout=20)
+            assert [e["message"]["text"] for e in got] == texts
+            metrics = await (await http.get(f"{base_b}metrics")).text()
+            reconnects = next(
+                float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith("parta_bus_reconnects_total")
+            )
+            assert reconnects >= 1
+            await pupil_b.close()
+    finally:
+        await a.close()
+        await b.close()
+        redis.stop()

@@ -107,3 +107,19 @@ async def test_a_retry_comes_back_when_due_and_a_stopping_node_gives_its_jobs_ba
     assert stored is not None and (stored.status, stored.reason) == ("failed", "unreadable")
     assert await a.pending() == 0
     await a.stop()
+
+
+async def test_a_queue_lost_with_redis_is_made_again_from_the_store(
+    parts: tuple[TranscriptionStore, Redis],
+) -> None:
+    store, redis = parts
+    jobs = StreamJobs(store, redis, "a", Events(), claim_after=30)
+    await jobs.start()
+    job = await store.add("voice", "m1", "/x.ogg", now())
+    await jobs.queued(job)
+    await redis.flushall()  # as a restarted Redis that keeps nothing
+    assert await jobs.take(1, 0.1) == []  # the group is made again, the job queued again
+    [again] = await jobs.take(1, 0.1)
+    assert again.id == job.id
+    await jobs.done(again)
+    await jobs.stop()
