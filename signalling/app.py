@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -295,6 +296,9 @@ async def _stopping(app: web.Application) -> None:
     # before aiohttp closes the WebSockets: the calls they were in are not over
     if keys.CALLS in app:
         app[keys.CALLS].stopping = True
+    if keys.CLUSTER in app:  # hand our calls back first: their people rejoin elsewhere
+        with contextlib.suppress(Exception):
+            await app[keys.CLUSTER].drain()
     await ws.close_all(app)
 
 

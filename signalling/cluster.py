@@ -174,7 +174,7 @@ class Cluster:
                 pipe.zadd(LOAD, {self.id: load.score})
             await pipe.execute()
         rooms = [self._room_key(call_id) for call_id in self._rooms()]
-        if rooms:
+        if rooms and not self.draining:  # a draining node gave its calls back
             await self._renew(keys=rooms, args=[self.id, ttl_ms * 2])
 
     async def nodes(self) -> list[Node]:

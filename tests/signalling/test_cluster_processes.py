@@ -391,3 +391,38 @@ async def test_a_broadcast_on_one_node_is_watched_on_the_others_pulled_once_per_
                 await recorder.stop()
             await pc.close()
         await host.close()
+
+
+async def test_a_node_that_stops_cleanly_hands_its_call_over_at_once(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        running_nodes(tmp_path, http, redis_url, postgres_url, ("a", "b")) as nodes,
+    ):
+        host_token, _ = await sign_up(http, nodes["a"].url, "host")
+        pupil_token, _ = await sign_up(http, nodes["b"].url, "pupil")
+        host = await join_somewhere(http, [nodes["a"]], "drill", "host", host_token, None)
+        link = host.invite_token
+        pupil = await join_somewhere(http, [nodes["b"]], "drill", "pupil", pupil_token, link)
+        leaving = node_of(host, nodes)
+        staying = next(n for n in nodes.values() if n is not leaving)
+        await host.publish([(PatternVideoTrack(1), "camera")])
+        await wait_for(lambda: sees(pupil, 1), 20)
+
+        assert leaving.server.process is not None
+        leaving.server.process.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        assert pupil._reader is not None
+        await asyncio.wait_for(asyncio.shield(pupil._reader), 10)  # closed by the node
+        for client in (host, pupil):
+            await client.close()
+        host = await join_somewhere(http, [staying], "drill", "host", host_token, link, 5)
+        pupil = await join_somewhere(http, [staying], "drill", "pupil", pupil_token, link, 5)
+        assert node_of(host, nodes) is staying and node_of(pupil, nodes) is staying
+        back = time.monotonic() - stopped
+        print(f"both back in the call {back:.1f} s after SIGTERM")
+        assert back < 5.0  # no waiting for the dead node's key to expire
+        assert await leaving.server.process.wait() == 0
+        for client in (host, pupil):
+            await client.close()
