@@ -1,8 +1,10 @@
 """The transcription queue: voice messages get their text, recordings their captions.
 
 Jobs live in the store (`store/transcriptions.py`), so a restart finds the pending ones
-again. This loop claims at most as many as the pool has workers, so in memory there are
-never more jobs than are running; the rest wait in the store. The written policy at the
+again. This loop takes at most as many as the pool has workers, so in memory there are
+never more jobs than are running; the rest wait. Where they wait is `signalling/jobs.py`:
+in the store on a single node, in a Redis stream shared by a cluster's nodes (a node
+without a speech model only queues). The written policy at the
 boundary: up to `max_backlog` jobs may wait; a job beyond that is refused at once and
 its message or recording says "failed" with the reason (counted), rather than the queue
 growing without end.
