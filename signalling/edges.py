@@ -41,12 +41,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
-from sfu.sdp import SdpError, answered_tracks
+from sfu.sdp import answered_tracks
 from sfu.worker import Worker
 
 from .broadcasts import Broadcast
-from .peer import new_id
-from .viewers import Viewer, new_stage
+from .viewers import Viewer, new_stage, open_viewer
 
 logger = logging.getLogger(__name__)
 
@@ -115,16 +114,9 @@ class Relay:
         self._ticker = asyncio.create_task(self._tick(), name=f"relay {self.remote.call_id}")
 
     async def add_viewer(self, offer: str) -> tuple[Viewer, str]:
-        viewer = Viewer(new_id("v"), self.stage, self.remote.id)
-        self.viewers[viewer.id] = viewer
-        try:
-            answer = await viewer.start(offer)
-        except SdpError:
-            self.viewers.pop(viewer.id, None)
-            await viewer.close()
-            raise
-        viewer.on_closed = self._viewer_closed
-        return viewer, answer
+        return await open_viewer(
+            self.stage, offer, self.viewers, self._viewer_closed, self.remote.id
+        )
 
     def _viewer_closed(self, viewer: Viewer) -> None:
         self.viewers.pop(viewer.id, None)

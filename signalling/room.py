@@ -44,7 +44,7 @@ from .protocol import (
     WaitingPerson,
 )
 from .subscriber import SubscribeSession
-from .viewers import Viewer, new_stage, stage_audio, stage_video
+from .viewers import Viewer, new_stage, open_viewer, stage_audio, stage_video
 
 STAGE_TICK = 1.0
 logger = logging.getLogger(__name__)
@@ -534,16 +534,9 @@ class Room:
         self.update_stage()
 
     async def add_viewer(self, offer: str, broadcast_id: str | None = None) -> tuple[Viewer, str]:
-        viewer = Viewer(new_id("v"), self._ensure_stage(), broadcast_id)
-        self.viewers[viewer.id] = viewer
-        try:
-            answer = await viewer.start(offer)
-        except SdpError:
-            self.viewers.pop(viewer.id, None)
-            await viewer.close()
-            raise
-        viewer.on_closed = self._viewer_closed
-        return viewer, answer
+        return await open_viewer(
+            self._ensure_stage(), offer, self.viewers, self._viewer_closed, broadcast_id
+        )
 
     def _viewer_closed(self, viewer: Viewer) -> None:
         self.viewers.pop(viewer.id, None)

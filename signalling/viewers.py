@@ -21,6 +21,8 @@ from sfu.router import Router
 from sfu.sdp import SdpError, parse, to_codec
 from sfu.transport import WebRtcTransport
 
+from .peer import new_id
+
 logger = logging.getLogger(__name__)
 
 
@@ -104,3 +106,24 @@ class Viewer:
 
     async def close(self) -> None:
         await self.transport.close()
+
+
+async def open_viewer(
+    stage: Stage,
+    offer: str,
+    viewers: dict[str, Viewer],
+    on_closed: Callable[[Viewer], None],
+    broadcast_id: str | None = None,
+) -> tuple[Viewer, str]:
+    """A new viewer of `stage`, kept in `viewers` while it lasts: it and its answer.
+    An offer we cannot answer leaves nothing behind (SdpError)."""
+    viewer = Viewer(new_id("v"), stage, broadcast_id)
+    viewers[viewer.id] = viewer
+    try:
+        answer = await viewer.start(offer)
+    except SdpError:
+        viewers.pop(viewer.id, None)
+        await viewer.close()
+        raise
+    viewer.on_closed = on_closed
+    return viewer, answer

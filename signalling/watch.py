@@ -140,7 +140,11 @@ async def whep(request: web.Request) -> web.Response:
         viewer, answer = await room.add_viewer(offer, broadcast_id=broadcast.id)
     except SdpError as exc:
         raise Refused(400, "bad_sdp", str(exc)) from exc
-    location = f"{watch_path(broadcast.token)}/whep/{viewer.id}"
+    return _viewer_created(answer, broadcast.token, viewer.id)
+
+
+def _viewer_created(answer: str, token: str, viewer_id: str) -> web.Response:
+    location = f"{watch_path(token)}/whep/{viewer_id}"
     return web.Response(
         status=201,
         text=answer,
@@ -185,13 +189,7 @@ async def _edge_whep(request: web.Request) -> web.Response:
         raise Refused(503, "origin_unavailable", str(exc)) from exc
     except SdpError as exc:
         raise Refused(400, "bad_sdp", str(exc)) from exc
-    location = f"{watch_path(remote.token)}/whep/{viewer.id}"
-    return web.Response(
-        status=201,
-        text=answer,
-        content_type=SDP,
-        headers={"Location": location, "Access-Control-Expose-Headers": "Location"},
-    )
+    return _viewer_created(answer, remote.token, viewer.id)
 
 
 async def edge_pipe(request: web.Request) -> web.Response:
