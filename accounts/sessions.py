@@ -102,16 +102,21 @@ def wants_json(request: web.Request) -> bool:
 def middleware(
     sessions: Callable[[web.Application], Sessions],
     on_refused: Callable[[web.Request], None],
+    redeem: Callable[[web.Request, str], Awaitable[str | None]] | None = None,
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Puts the session's user on the request (USER); refuses requests without one on
     non-public paths: 401 JSON for the API and WebSockets, a redirect to /login for
-    pages."""
+    pages. `redeem` turns the one-time ticket of a call's WebSocket (`/ws?ticket=`)
+    into a session token: another node of a cluster sent the browser here."""
 
     @web.middleware
     async def require_session(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         token = session_token(request)
+        ticket = request.query.get("ticket")
+        if token is None and ticket and redeem is not None and request.path == "/ws":
+            token = await redeem(request, ticket)  # sent here by another node
         user = await sessions(request.app).user_for(token) if token else None
         if user is not None and token is not None:
             request[USER] = user

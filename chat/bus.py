@@ -17,7 +17,9 @@ also appends it to one Redis stream, `parta:bus`, which every node reads:
   longer misses the oldest, and counts that as a reconnect like any other.
 - Publishing never waits for Redis: envelopes queue in memory (up to `BACKLOG`, the
   oldest dropped and counted beyond it) and one task appends them, retrying while
-  Redis is away.
+  Redis is away. A batch whose reply was lost (the connection cut after Redis ran it)
+  is appended again; each entry carries its publisher's instance and number, so readers
+  skip the copies.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -104,7 +107,10 @@ class RedisBus(Bus):
         self.retry = retry
         self.last_id = "0-0"
         self.dropped = 0  # envelopes not published: the backlog overflowed
-        self._outbox: deque[Envelope] = deque()
+        self.instance = secrets.token_hex(6)  # this process's publications
+        self._published = 0  # numbered in order
+        self._seen: dict[str, int] = {}  # instance -> the highest number handled
+        self._outbox: deque[tuple[int, Envelope]] = deque()
         self._waiting = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -112,7 +118,8 @@ class RedisBus(Bus):
         if len(self._outbox) >= BACKLOG:
             self._outbox.popleft()
             self.dropped += 1
-        self._outbox.append(envelope)
+        self._published += 1
+        self._outbox.append((self._published, envelope))
         self._waiting.set()
 
     async def start(self) -> None:
@@ -142,16 +149,17 @@ class RedisBus(Bus):
                 self.metrics.published(len(batch))
             self._waiting.clear()
 
-    async def _append(self, batch: list[Envelope]) -> None:
+    async def _append(self, batch: list[tuple[int, Envelope]]) -> None:
         at = repr(time.time())
         async with self.redis.pipeline(transaction=False) as pipe:
-            for envelope in batch:
-                pipe.xadd(
-                    STREAM,
-                    {"n": self.node_id, "t": at, "d": json.dumps(envelope.as_json(), default=str)},
-                    maxlen=MAXLEN,
-                    approximate=True,
-                )
+            for number, envelope in batch:
+                fields = {
+                    "n": self.node_id,
+                    "i": f"{self.instance}:{number}",
+                    "t": at,
+                    "d": json.dumps(envelope.as_json(), default=str),
+                }
+                pipe.xadd(STREAM, fields, maxlen=MAXLEN, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 
     async def _reading(self) -> None:
@@ -184,6 +192,11 @@ class RedisBus(Bus):
             values = {_text(k): _text(v) for k, v in fields.items()}
             if values.get("n") == self.node_id:
                 continue  # delivered when published
+            instance, _, number = values.get("i", "").partition(":")
+            if instance and number.isdigit():
+                if int(number) <= self._seen.get(instance, 0):
+                    continue  # a copy: its batch was appended again
+                self._seen[instance] = int(number)
             try:
                 envelope = Envelope.from_json(json.loads(values["d"]))
             except (KeyError, ValueError, TypeError):

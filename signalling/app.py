@@ -58,7 +58,7 @@ def create_app(config: Config) -> web.Application:
         client_max_size=1024 * 1024,
         middlewares=[
             errors.refusals,
-            sessions.middleware(lambda app: app[keys.SESSIONS], _count_refused),
+            sessions.middleware(lambda app: app[keys.SESSIONS], _count_refused, _redeem),
         ],
     )
     app[keys.CONFIG] = config
@@ -286,6 +286,11 @@ def _chat_reminder(
         await app[keys.CHAT_SERVICE].notice(stored.chat_id, draft)
 
     return remind
+
+
+async def _redeem(request: web.Request, ticket: str) -> str | None:
+    cluster = request.app.get(keys.CLUSTER)
+    return None if cluster is None else await cluster.redeem(ticket)
 
 
 def _count_refused(request: web.Request) -> None:

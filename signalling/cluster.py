@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "parta:"
 LOAD = PREFIX + "load"
+TICKET_SECONDS = 60
 
 # KEYS[1] the call's key; ARGV: ttl in ms, the key prefix of nodes, this node's id
 _PLACE = """
@@ -212,6 +214,18 @@ class Cluster:
     async def release(self, call_id: str) -> None:
         """The call ended here (or we drain): the next join places it anew."""
         await self._release(keys=[self._room_key(call_id)], args=[self.id])
+
+    async def ticket(self, session_token: str) -> str:
+        """A one-time ticket that logs its bearer in as this session on another node
+        (a browser sent there has no cookie for that node's host name)."""
+        ticket = secrets.token_urlsafe(24)
+        await self.redis.set(f"{PREFIX}ticket:{ticket}", session_token, ex=TICKET_SECONDS)
+        return ticket
+
+    async def redeem(self, ticket: str) -> str | None:
+        """The session a ticket stands for; a ticket works once."""
+        token = await self.redis.getdel(f"{PREFIX}ticket:{ticket}")
+        return None if token is None else _text(token)
 
     async def drain(self) -> None:
         """Take no new calls, and hand back the ones we have."""

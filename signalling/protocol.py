@@ -511,6 +511,9 @@ class Redirect:
     type: ClassVar[str] = "redirect"
     node: str
     call: str
+    # a browser logs in there with it (`{node}/ws?ticket=...`): its cookie belongs to
+    # this node's host name; once, within a minute
+    ticket: str | None = None
 
 
 @dataclass(frozen=True)

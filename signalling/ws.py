@@ -7,7 +7,7 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from accounts.sessions import user_of
+from accounts.sessions import TOKEN, user_of
 
 from . import keys
 from .access import new_token
@@ -79,9 +79,12 @@ OUTBOX_LIMIT = 512
 class _Session:
     """One WebSocket: the reader runs in the handler, the outbox's writer sends."""
 
-    def __init__(self, ws: web.WebSocketResponse, user_id: str | None = None) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, user_id: str | None = None, token: str | None = None
+    ) -> None:
         self.ws = ws
         self.user_id = user_id
+        self.token = token  # the session's, for a ticket to another node
         self.outbox = Outbox(ws, limit=OUTBOX_LIMIT, what=f"call participant {user_id}")
         self.peer: Peer | None = None
         self.room: Room | None = None
@@ -103,7 +106,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     metrics.websocket_sessions.inc()
-    session = _Session(ws, user_of(request).id)
+    session = _Session(ws, user_of(request).id, request.get(TOKEN))
     sockets = app[keys.SOCKETS]
     sockets.add(ws)
     try:
@@ -240,7 +243,8 @@ async def _elsewhere(app: web.Application, session: _Session, call_id: str) -> b
     url = await node_for(app, call_id)
     if url is None:
         return False
-    session.send(Redirect(node=url, call=call_id))
+    ticket = await app[keys.CLUSTER].ticket(session.token) if session.token else None
+    session.send(Redirect(node=url, call=call_id, ticket=ticket))
     app[keys.METRICS].cluster.redirects.labels("ws").inc()
     return True
 

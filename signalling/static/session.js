@@ -33,8 +33,9 @@ const HOST_SOURCES = ['microphone', 'camera'];
 class StaleError extends Error {}
 
 // The call's WebSocket: on this server, or on the cluster node a `redirect` named.
-function wsUrl(node) {
-  if (node) return `${node.replace(/^http/, 'ws')}/ws`;
+function wsUrl(node, ticket) {
+  // the ticket logs us in there: our cookie belongs to this server's host name
+  if (node) return `${node.replace(/^http/, 'ws')}/ws${ticket ? `?ticket=${encodeURIComponent(ticket)}` : ''}`;
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/ws`;
 }
@@ -402,7 +403,8 @@ export class CallSession {
     this.setStatus(this.everJoined || this.attempt > 0 ? 'reconnecting' : 'connecting');
     let ws;
     try {
-      ws = new WebSocket(wsUrl(this.node));
+      ws = new WebSocket(wsUrl(this.node, this.ticket));
+      this.ticket = null; // it works once
     } catch {
       this.onSocketLost();
       return;
@@ -424,6 +426,7 @@ export class CallSession {
   /** The "Try again" button after the automatic attempts ran out. */
   retryNow() {
     this.attempt = 0;
+    this.redirects = 0;
     toasts.hide('reconnect-failed');
     this.connect();
   }
@@ -460,6 +463,7 @@ export class CallSession {
     // back through this page's own server, which knows where the call lives now (its
     // node may be the one that went away)
     this.node = null;
+    this.redirects = 0; // each way back through our own server may be sent on again
     this.closeSocket();
     this.connected = false;
     this.activeSpeaker = null;
@@ -520,6 +524,7 @@ export class CallSession {
         this.redirects = (this.redirects || 0) + 1;
         if (this.redirects <= 3) {
           this.node = msg.node;
+          this.ticket = msg.ticket || null;
           this.ws = null; // its close is expected: no reconnect from here
           this.connect();
         }

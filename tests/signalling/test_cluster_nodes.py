@@ -82,8 +82,19 @@ async def test_a_participant_who_asks_the_other_node_is_sent_to_the_calls_node(
                     }
                 )
                 reply = json.loads((await ws.receive()).data)
+            ticket = reply.pop("ticket")
             assert reply == {"type": "redirect", "node": base_a.rstrip("/"), "call": "assembly"}
             assert "assembly" not in b.app[keys.CALLS].rooms
+            # a browser has no cookie for a's host name: the ticket logs it in there, once
+            ws_a = f"{base_a.replace('http', 'ws', 1)}ws"
+            async with http.ws_connect(f"{ws_a}?ticket={ticket}") as ws:
+                join = {"type": "join", "version": 1, "call": "assembly", "link": link}
+                await ws.send_json({**join, "name": "asks b"})
+                joined = json.loads((await ws.receive()).data)
+                assert joined["type"] == "joined", joined
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(f"{ws_a}?ticket={ticket}")
+            assert refused.value.status == 401
 
             second = CallClient(http, reply["node"] + "/", "assembly", "asks b")
             second.session_token = token
