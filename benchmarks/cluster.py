@@ -36,20 +36,16 @@ import logging
 import os
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
 import redis.asyncio as aioredis
 
-from . import procstat, recording
+from . import procstat, recording, services
 from .broadcast import VideoCounted, find_encoder, start_broadcast
 from .chatapi import Api, create_chat, make_school
 from .forwarding import Server, SubscriberProcess
@@ -82,64 +78,6 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
         "max_ms": round(ordered[-1], 2),
         "count": len(ordered),
     }
-
-
-@contextlib.contextmanager
-def redis_server(directory: Path) -> Iterator[str]:
-    """redis-server on a free loopback port, keeping nothing on disk; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed")
-    port = procstat.free_tcp_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        preexec_fn=procstat.die_with_parent,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@contextlib.asynccontextmanager
-async def fresh_postgres() -> AsyncIterator[str]:
-    """A new, migrated database, dropped afterwards; its SQLAlchemy URL."""
-    from store.database import migrate
-
-    admin = await asyncio.wait_for(asyncpg.connect(POSTGRES), 5)
-    name = f"parta_bench_{secrets.token_hex(6)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
-    try:
-        await asyncio.to_thread(migrate, url)
-        yield url
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def _cpu(pid: int) -> float:
@@ -497,17 +435,13 @@ NOTES = (
 
 
 async def run(args: argparse.Namespace, report: dict[str, Any]) -> None:
-    try:
-        admin = await asyncio.wait_for(asyncpg.connect(POSTGRES), 5)
-        await admin.close()
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        report["error"] = f"PostgreSQL not reachable at {POSTGRES}: {exc}"
-        return
     workdir = Path(tempfile.mkdtemp(prefix="parta-cluster-"))
     try:
-        async with fresh_postgres() as database_url:
-            with redis_server(workdir) as redis_url:
+        async with services.fresh_postgres(POSTGRES, "parta_bench") as database_url:
+            with services.redis_server(workdir) as redis_url:
                 await run_nodes(args, report, workdir, redis_url, database_url)
+    except services.ServiceMissing as exc:
+        report["error"] = str(exc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -8,42 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from benchmarks import services
 from store.database import default_url, migrate, open_engine
 
 POSTGRES = os.environ.get("PARTA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-async def _admin() -> asyncpg.Connection:
-    try:
-        return await asyncio.wait_for(asyncpg.connect(POSTGRES), 5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES}: {exc}")
 
 
 @asynccontextmanager
 async def fresh_postgres() -> AsyncIterator[str]:
     """A new, migrated PostgreSQL database for one test, dropped afterwards; the test is
     skipped, with the reason, where no PostgreSQL answers."""
-    admin = await _admin()
-    name = f"parta_test_{secrets.token_hex(6)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
     try:
-        await asyncio.to_thread(migrate, url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        async with services.fresh_postgres(POSTGRES, "parta_test") as url:
+            yield url
+    except services.ServiceMissing as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
