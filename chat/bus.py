@@ -45,6 +45,7 @@ STREAM = "parta:bus"
 MAXLEN = 100_000
 BACKLOG = 10_000
 BATCH = 256
+READ_BLOCK_MS = 1000  # the longest a read waits, and so the longest `close` waits for it
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ class RedisBus(Bus):
         self._outbox: deque[tuple[int, Envelope]] = deque()
         self._waiting = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # stopped by a flag: a blocking read that is cancelled can hang redis-py's client
+        self._stopping = False
 
     def _share(self, envelope: Envelope) -> None:
         if len(self._outbox) >= BACKLOG:
@@ -132,7 +135,7 @@ class RedisBus(Bus):
         ]
 
     async def _publishing(self) -> None:
-        while True:
+        while not self._stopping:
             await self._waiting.wait()
             while self._outbox:
                 batch = [self._outbox[i] for i in range(min(BATCH, len(self._outbox)))]
@@ -141,6 +144,8 @@ class RedisBus(Bus):
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if self._stopping:
+                        return
                     logger.warning("bus: cannot publish (%s); again in %.1f s", exc, self.retry)
                     await asyncio.sleep(self.retry)
                     continue
@@ -164,11 +169,11 @@ class RedisBus(Bus):
 
     async def _reading(self) -> None:
         broken = False
-        while True:
+        while not self._stopping:
             try:
                 found = cast(
                     list[Any],
-                    await self.redis.xread({STREAM: self.last_id}, count=1000, block=5000),
+                    await self.redis.xread({STREAM: self.last_id}, count=1000, block=READ_BLOCK_MS),
                 )
             except asyncio.CancelledError:
                 raise
@@ -216,10 +221,21 @@ class RedisBus(Bus):
 
     async def close(self) -> None:
         await self.flush()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._stopping = True
+        self._waiting.set()
+        await stop_tasks(self._tasks, READ_BLOCK_MS / 1000 + 2)
         self._tasks = []
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], grace: float) -> None:
+    """Let tasks told to stop finish what they are doing (a blocking Redis read); cancel
+    them only if they take longer than `grace` seconds."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=grace)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _text(value: bytes | str) -> str:

@@ -18,7 +18,7 @@ from accounts.sessions import Sessions
 from chat import events as chat_events
 from chat import http as chat_api
 from chat import uploads as tus
-from chat.bus import Bus, RedisBus
+from chat.bus import Bus, RedisBus, stop_tasks
 from chat.hub import Hub
 from chat.service import ChatService
 from chat.uploads import Uploads
@@ -48,7 +48,7 @@ from .recordings import Recordings
 from .reminders import Reminders
 from .room import Room
 from .schedule import Reminder
-from .transcription import Transcription, TranscriptionMetrics
+from .transcription import STREAM_WAIT, Transcription, TranscriptionMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -216,8 +216,8 @@ async def _transcription(app: web.Application) -> AsyncIterator[None]:
     running = asyncio.create_task(transcription.run(), name="transcription")
     yield
     service.posted_listeners.remove(posted)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
+    transcription.stop()
+    await stop_tasks([running], STREAM_WAIT + 2)
     await transcription.close()
 
 

@@ -116,6 +116,7 @@ class Cluster:
         self.ttl = ttl
         self.heartbeat_interval = heartbeat
         self.draining = False
+        self._stopped = False
         self.metrics = metrics
         self._task: asyncio.Task[None] | None = None
         self._cpu_mark = (time.monotonic(), _cpu_seconds())
@@ -136,8 +137,10 @@ class Cluster:
         self._task = asyncio.create_task(self._run(), name="cluster heartbeat")
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopped:
             await asyncio.sleep(self.heartbeat_interval)
+            if self._stopped:
+                return
             try:
                 await self.beat()
                 if self.metrics is not None:
@@ -235,8 +238,12 @@ class Cluster:
             await self.release(call_id)
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
-            self._task.cancel()
+            # not cancelled in the middle of a Redis command: it ends after its sleep
+            _, late = await asyncio.wait([self._task], timeout=self.heartbeat_interval + 3)
+            for task in late:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None

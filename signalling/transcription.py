@@ -100,6 +100,7 @@ class Transcription:
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._backlog = 0
+        self._stopping = False
 
     async def submit(self, kind: str, target_id: str, path: Path) -> Job | None:
         """Queue a job; None when the backlog is full (the caller was told: failed)."""
@@ -123,7 +124,7 @@ class Transcription:
         await self._count()
         if self.pool is None:
             return  # others transcribe
-        while True:
+        while not self._stopping:
             self._wake.clear()
             free = self.pool.settings.workers - len(self._running)
             if free > 0:
@@ -201,6 +202,12 @@ class Transcription:
         await handler.failed(job, reason)
         await self.jobs.failed(job, reason)
         self.metrics.jobs.labels(job.kind, "failed").inc()
+
+    def stop(self) -> None:
+        """Take no more jobs; `run` returns after its current wait (at most a second for
+        a cluster's queue: a blocking Redis read is never cancelled)."""
+        self._stopping = True
+        self._wake.set()
 
     async def close(self) -> None:
         for task in list(self._running):
