@@ -86,6 +86,7 @@ class Relay:
         self.on_closed: Callable[[Relay], None] | None = None
         self._idle_since: float | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._closing: asyncio.Future[None] | None = None
         self.transport.on_closed.append(lambda _: self._pipe_broken())
 
     async def connect(self, http: aiohttp.ClientSession, origin_url: str, secret: str) -> None:
@@ -138,9 +139,8 @@ class Relay:
                 await self.close()
 
     def _pipe_broken(self) -> None:
-        if not self.closed:
-            task = asyncio.ensure_future(self.close())
-            task.add_done_callback(lambda _: None)
+        if not self.closed and self._closing is None:
+            self._closing = asyncio.ensure_future(self.close())  # kept: not collected
 
     async def close(self) -> None:
         if self.closed:
@@ -264,8 +264,11 @@ class Edges:
             await relay.connect(self._http, origin_url, self.secret)
         except BaseException as exc:
             await relay.close()
-            future.set_exception(exc)
-            future.exception()  # retrieved: nobody else may be waiting
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # retrieved: nobody else may be waiting
             raise
         finally:
             self._connecting.pop(remote.call_id, None)
