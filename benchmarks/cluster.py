@@ -455,20 +455,9 @@ async def run_nodes(
 ) -> None:
     servers: dict[str, Server] = {}
     for name in NODES:
-        server = Server(workdir / "shared", workdir / f"{name}.log")
-        server.extra_args = [
-            "--redis-url",
-            redis_url,
-            "--database-url",
-            database_url,
-            "--node-id",
-            name,
-            "--public-url",
-            server.base_url,
-            "--speech-model",
-            "off",
-        ]
-        servers[name] = server
+        servers[name] = services.cluster_node(
+            workdir / "shared", workdir / f"{name}.log", name, redis_url, database_url
+        )
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
     redis = RedisCounter(redis_url)
     try:

@@ -19,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 from store.database import migrate
 
 from . import procstat
+from .forwarding import Server
 
 
 class ServiceMissing(RuntimeError):
@@ -95,3 +96,19 @@ async def fresh_postgres(admin_url: str, prefix: str = "parta") -> AsyncIterator
         with contextlib.suppress(Exception):
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+def cluster_node(
+    shared: Path, log: Path, name: str, redis_url: str, database_url: str, *args: str
+) -> Server:
+    """`parta serve` as node `name` of a cluster on this Redis and PostgreSQL, sharing
+    the data directory `shared` (speech off unless `args` says otherwise); not started."""
+    server = Server(shared, log)
+    if "--speech-model" not in args:
+        args = (*args, "--speech-model", "off")
+    server.extra_args = [
+        *("--redis-url", redis_url, "--database-url", database_url, "--node-id", name),
+        *("--public-url", server.base_url),
+        *args,
+    ]
+    return server

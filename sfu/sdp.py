@@ -93,28 +93,36 @@ def incoming_tracks(offer: str, answer: str) -> list[IncomingTrack]:
             continue
         if ours.direction not in ("recvonly", "sendrecv"):
             continue
-        codecs = _usable_codecs(ours)
-        if not codecs:
-            continue
-        ssrc = rtx_ssrc = None
-        for group in media.ssrc_group:
-            if group.semantic == "FID" and len(group.items) == 2:
-                ssrc, rtx_ssrc = int(group.items[0]), int(group.items[1])
-        if ssrc is None and media.ssrc:
-            ssrc = int(media.ssrc[0].ssrc)
-        tracks.append(
-            IncomingTrack(
-                mid=mid,
-                kind=media.kind,
-                ssrc=ssrc,
-                rtx_ssrc=rtx_ssrc,
-                codec=codecs[0],
-                audio_level_id=_ext_id(ours, AUDIO_LEVEL_URI),
-                mid_id=_ext_id(ours, MID_URI),
-                msid=media.msid,
-            )
-        )
+        track = _incoming(media, ours)
+        if track is not None:
+            tracks.append(track)
     return tracks
+
+
+def _incoming(
+    media: aiortc_sdp.MediaDescription, agreed: aiortc_sdp.MediaDescription
+) -> IncomingTrack | None:
+    """The track the sender describes in `media`, with the codec and header extension
+    ids of `agreed` (the answer's m-line: ours, or the remote answerer's)."""
+    codecs = _usable_codecs(agreed)
+    if not codecs:
+        return None
+    ssrc = rtx_ssrc = None
+    for group in media.ssrc_group:
+        if group.semantic == "FID" and len(group.items) == 2:
+            ssrc, rtx_ssrc = int(group.items[0]), int(group.items[1])
+    if ssrc is None and media.ssrc:
+        ssrc = int(media.ssrc[0].ssrc)
+    return IncomingTrack(
+        mid=media.rtp.muxId,
+        kind=media.kind,
+        ssrc=ssrc,
+        rtx_ssrc=rtx_ssrc,
+        codec=codecs[0],
+        audio_level_id=_ext_id(agreed, AUDIO_LEVEL_URI),
+        mid_id=_ext_id(agreed, MID_URI),
+        msid=media.msid,
+    )
 
 
 def answered_tracks(answer: str) -> list[IncomingTrack]:
@@ -124,21 +132,9 @@ def answered_tracks(answer: str) -> list[IncomingTrack]:
     for media in parse(answer).media:
         if media.port == 0 or media.direction not in ("sendonly", "sendrecv"):
             continue
-        codecs = _usable_codecs(media)
-        if not codecs:
-            continue
-        tracks.append(
-            IncomingTrack(
-                mid=media.rtp.muxId,
-                kind=media.kind,
-                ssrc=int(media.ssrc[0].ssrc) if media.ssrc else None,
-                rtx_ssrc=None,
-                codec=codecs[0],
-                audio_level_id=_ext_id(media, AUDIO_LEVEL_URI),
-                mid_id=_ext_id(media, MID_URI),
-                msid=media.msid,
-            )
-        )
+        track = _incoming(media, media)
+        if track is not None:
+            tracks.append(track)
     return tracks
 
 

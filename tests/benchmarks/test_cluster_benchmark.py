@@ -27,7 +27,7 @@ async def test_cluster_benchmark_quick_prints_json() -> None:
         text=True,
         timeout=230,
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.returncode == 0, (completed.stdout[-2000:], completed.stderr[-3000:])
     result = json.loads(completed.stdout)
     assert "error" not in result, result["error"]
     joins = result["joins"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from benchmarks.forwarding import Server
+from benchmarks.services import cluster_node
 
 
 @dataclass
@@ -52,23 +53,10 @@ async def running_nodes(
     shared = directory / "shared"
     nodes = {}
     for name in names:
-        server = Server(shared, directory / f"{name}.log")
-        args = (extra or {}).get(name, [])
-        if "--speech-model" not in args:
-            args = [*args, "--speech-model", "off"]
-        server.extra_args = [
-            "--redis-url",
-            redis_url,
-            "--database-url",
-            database_url,
-            "--node-id",
-            name,
-            "--public-url",
-            server.base_url,
-            "--log-level",
-            "info",
-            *args,
-        ]
+        args = ("--log-level", "info", *(extra or {}).get(name, []))
+        server = cluster_node(
+            shared, directory / f"{name}.log", name, redis_url, database_url, *args
+        )
         nodes[name] = Node(name, server)
     try:
         await asyncio.gather(*(n.server.start(http, timeout=90) for n in nodes.values()))
