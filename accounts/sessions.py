@@ -113,10 +113,11 @@ def middleware(
     async def require_session(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        token = session_token(request)
+        token = None
         ticket = request.query.get("ticket")
-        if token is None and ticket and redeem is not None and request.path == "/ws":
-            token = await redeem(request, ticket)  # sent here by another node
+        if ticket and redeem is not None and request.path == "/ws":
+            token = await redeem(request, ticket)  # sent here by another node: it wins
+        token = token or session_token(request)
         user = await sessions(request.app).user_for(token) if token else None
         if user is not None and token is not None:
             request[USER] = user

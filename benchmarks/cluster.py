@@ -117,14 +117,14 @@ class RedisCounter:
 
 async def open_call(
     http: aiohttp.ClientSession, base: str, prefix: str
-) -> tuple[str, str, Api, str, aiohttp.ClientWebSocketResponse]:
-    """A host opens a new call on node `base` and stays in it. The cluster places a new
-    call itself (the asked node may answer `redirect`): call names are tried until one
-    is placed on `base`. Returns the call, its invite link's token, the host (as an API
-    user), their host token and their socket."""
+) -> tuple[str, str, Api, str, aiohttp.ClientWebSocketResponse, str]:
+    """A host asks node `base` to open a new call and stays in it. The cluster places a
+    new call itself, on the least loaded node: a `redirect` is followed. Returns the
+    call, its invite link's token, the host (as an API user), their host token, their
+    socket, and the base URL of the node that hosts the call."""
     host = await Api(http, base).sign_up("Bench host")
-    for attempt in range(30):
-        call = f"{prefix}-{attempt}-{secrets.token_hex(3)}"
+    call = f"{prefix}-{secrets.token_hex(3)}"
+    for _ in range(3):
         ws = await http.ws_connect(base.replace("http", "ws", 1) + "/ws", headers=host.headers)
         await ws.send_json({"type": "join", "version": 1, "call": call, "name": "host"})
         while True:
@@ -137,13 +137,21 @@ async def open_call(
                 if not link:
                     raise RuntimeError(f"no invite link in {message}")
                 token = str(link).rsplit("/", 1)[-1]
-                return call, token, host, str(message["host_token"]), ws
+                return call, token, host, str(message["host_token"]), ws, base
             if message["type"] == "redirect":
                 await ws.close()
+                base = str(message["node"]).rstrip("/")
                 break
             if message["type"] in ("error", "waiting", "denied"):
                 raise RuntimeError(f"opening the call: {message}")
-    raise RuntimeError(f"no new call was placed on {base} in 30 tries")
+    raise RuntimeError("too many redirects opening a call")
+
+
+def origin_first(names: dict[str, str], origin: str) -> dict[str, str]:
+    """Node name -> the node's key in `names` (whose values are base URLs), relabelled
+    so that "a" is the node hosting the call (`origin`) and the others follow in order."""
+    keys = sorted(names, key=lambda name: names[name].rstrip("/") != origin.rstrip("/"))
+    return dict(zip(sorted(names), keys, strict=True))
 
 
 async def join_once(
@@ -184,9 +192,10 @@ async def join_once(
 async def phase_joins(
     http: aiohttp.ClientSession, urls: dict[str, str], redis: RedisCounter, count: int
 ) -> dict[str, Any]:
-    a, b = urls["a"], urls["b"]
-    out: dict[str, Any] = {"count_per_mode": count}
-    call, link, _, _, host_ws = await open_call(http, a, JOIN_CALL)
+    call, link, _, _, host_ws, origin = await open_call(http, urls["a"], JOIN_CALL)
+    label = origin_first(urls, origin)
+    a, b = urls[label["a"]], urls[label["b"]]  # a: the call's node
+    out: dict[str, Any] = {"count_per_mode": count, "nodes": label}
     out["call"] = call
     try:
         for mode, ask in (("direct_on_a", a), ("redirect_via_b", b)):
@@ -291,11 +300,15 @@ async def phase_broadcast(
     window: float,
     ks: list[int],
 ) -> dict[str, Any]:
+    call, _, host, host_token, host_ws, origin = await open_call(
+        http, servers["a"].base_url, BROADCAST_CALL
+    )
+    label = origin_first({n: s.base_url for n, s in servers.items()}, origin)
+    servers = {name: servers[key] for name, key in label.items()}  # "a": the call's node
     a = servers["a"].base_url
-    call, _, host, host_token, host_ws = await open_call(http, a, BROADCAST_CALL)
     session = str(host.token)
     publisher = VideoCounted(a, call, MediaProfile())
-    out: dict[str, Any] = {"viewers": viewers, "window_s": window, "steps": []}
+    out: dict[str, Any] = {"viewers": viewers, "window_s": window, "steps": [], "nodes": label}
     try:
         await publisher.connect(http)
         publisher.start()

@@ -149,7 +149,8 @@ class RedisBus(Bus):
                     logger.warning("bus: cannot publish (%s); again in %.1f s", exc, self.retry)
                     await asyncio.sleep(self.retry)
                     continue
-                for _ in batch:
+                last = batch[-1][0]  # the backlog may have dropped some of it meanwhile
+                while self._outbox and self._outbox[0][0] <= last:
                     self._outbox.popleft()
                 self.metrics.published(len(batch))
             self._waiting.clear()
@@ -195,9 +196,9 @@ class RedisBus(Bus):
         for entry_id, fields in entries:
             self.last_id = _text(entry_id)
             values = {_text(k): _text(v) for k, v in fields.items()}
-            if values.get("n") == self.node_id:
-                continue  # delivered when published
             instance, _, number = values.get("i", "").partition(":")
+            if instance == self.instance:
+                continue  # delivered when published
             if instance and number.isdigit():
                 if int(number) <= self._seen.get(instance, 0):
                     continue  # a copy: its batch was appended again

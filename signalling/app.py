@@ -229,7 +229,10 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
         return
     calls = app[keys.CALLS]
     metrics = app[keys.METRICS].cluster
-    redis = Redis.from_url(config.redis_url)
+    # a connection that dies without a reset (a failover) errors, rather than hangs
+    redis = Redis.from_url(
+        config.redis_url, socket_timeout=10, socket_keepalive=True, health_check_interval=30
+    )
     cluster = Cluster(
         redis,
         config.node_id or f"{config.host}:{config.port}",
@@ -303,7 +306,7 @@ async def _stopping(app: web.Application) -> None:
         app[keys.CALLS].stopping = True
     if keys.CLUSTER in app:  # hand our calls back first: their people rejoin elsewhere
         with contextlib.suppress(Exception):
-            await app[keys.CLUSTER].drain()
+            await asyncio.wait_for(app[keys.CLUSTER].drain(), 5)
     await ws.close_all(app)
 
 

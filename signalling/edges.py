@@ -93,7 +93,7 @@ class Relay:
         for kind in ("audio", "video"):
             self.transport.add_incoming(kind)
         offer = await self.transport.create_offer()
-        url = f"{origin_url}/internal/edge/{self.remote.call_id}"
+        url = f"{origin_url}/internal/edge/{self.remote.call_id}?broadcast={self.remote.id}"
         headers = {SECRET_HEADER: secret, "Content-Type": "application/sdp"}
         try:
             async with http.post(url, data=offer, headers=headers) as response:
@@ -223,6 +223,8 @@ class Edges:
         remote = Remote(**json.loads(text))
         if remote.node == self.node_id:
             return None  # ours and gone: it ended here
+        if not await self.redis.exists(f"parta:node:{remote.node}"):
+            return None  # its node died: the broadcast is over
         return remote
 
     # -- origin side ------------------------------------------------------------------
@@ -252,7 +254,9 @@ class Edges:
         ask at the same time."""
         relay = self.relays.get(remote.call_id)
         if relay is not None and not relay.closed:
-            return relay
+            if relay.remote.id == remote.id:
+                return relay
+            await relay.close()  # the call's earlier broadcast: its pipe is gone
         waiting = self._connecting.get(remote.call_id)
         if waiting is not None:
             return await asyncio.shield(waiting)
@@ -264,6 +268,7 @@ class Edges:
             await relay.connect(self._http, origin_url, self.secret)
         except BaseException as exc:
             await relay.close()
+            await self.worker.close_router(relay.router.id)
             if isinstance(exc, asyncio.CancelledError):
                 future.cancel()
             else:

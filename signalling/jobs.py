@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 STREAM = "parta:jobs"
 GROUP = "transcribers"
 DELAYED = "parta:jobs:delayed"
+SWEEP_LOCK = "parta:jobs:sweep"
+SWEEP_SECONDS = 30
 
 # KEYS: the delayed set, the stream; ARGV: now (s). Move what is due, each exactly once.
 _PROMOTE = """
@@ -128,6 +130,7 @@ class StreamJobs:
         self._entries: dict[str, str] = {}  # job id -> its stream entry, while running here
         self._promote = redis.register_script(_PROMOTE)
         self._toucher: asyncio.Task[None] | None = None
+        self._swept_at = time.monotonic()
 
     async def start(self) -> int:
         with contextlib.suppress(ResponseError):  # BUSYGROUP: another node made it
@@ -148,22 +151,38 @@ class StreamJobs:
             if "NOGROUP" not in str(exc):
                 raise
             # Redis restarted empty: the group again; the store still has every job
-            # (pending ones are queued again by `requeue`)
             logger.warning("jobs: the queue was lost with Redis; making it again")
             with contextlib.suppress(ResponseError):
                 await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-            await self.requeue()
+            await self.sweep()
             return []
 
-    async def requeue(self) -> None:
-        """Put every pending job of the store on the stream again, after Redis restarted
-        empty (so none is queued twice). Jobs running meanwhile finish where they run."""
-        for job_id in await self.store.pending_ids():
+    async def sweep(self) -> int:
+        """Queue again the store's pending jobs that the queue does not hold (Redis
+        restarted empty, or was away when they were queued); how many. One node at a
+        time sweeps, at most every SWEEP_SECONDS. A job queued twice still runs once:
+        only a pending one starts."""
+        self._swept_at = time.monotonic()
+        if not await self.redis.set(SWEEP_LOCK, self.consumer, nx=True, ex=SWEEP_SECONDS):
+            return 0
+        held = {
+            _text(fields[b"job"])
+            for _, fields in cast(list[Any], await self.redis.xrange(STREAM))
+            if b"job" in fields
+        }
+        held |= {_text(job) for job in cast(list[Any], await self.redis.zrange(DELAYED, 0, -1))}
+        missing = [job for job in await self.store.pending_ids() if job not in held]
+        for job_id in missing:
             await self.redis.xadd(STREAM, {"job": job_id})
+        if missing:
+            logger.info("jobs: queued %d pending jobs again that the queue had lost", len(missing))
+        return len(missing)
 
     async def _take(self, limit: int, wait: float) -> list[Job]:
+        if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
+            await self.sweep()
         await self._promote(keys=[DELAYED, STREAM], args=[repr(time.time())])
-        entries: list[tuple[str, str]] = []
+        entries: list[tuple[str, str, bool]] = []
         reclaimed: list[Any] = await self.redis.xautoclaim(
             STREAM,
             GROUP,
@@ -174,7 +193,7 @@ class StreamJobs:
         )
         for entry_id, fields in reclaimed[1]:
             if fields:  # an entry deleted meanwhile comes back empty
-                entries.append((_text(entry_id), _text(fields[b"job"])))
+                entries.append((_text(entry_id), _text(fields[b"job"]), True))
         if entries:
             self.events.job("reclaimed", len(entries))
             logger.info("jobs: took over %d from a node that stopped answering", len(entries))
@@ -191,10 +210,10 @@ class StreamJobs:
             )
             for _, items in found or ():
                 for entry_id, fields in items:
-                    entries.append((_text(entry_id), _text(fields[b"job"])))
+                    entries.append((_text(entry_id), _text(fields[b"job"]), False))
         jobs = []
-        for entry_id, job_id in entries:
-            job = await self.store.start(job_id, _now())
+        for entry_id, job_id, taken_over in entries:
+            job = await self.store.start(job_id, _now(), taken_over=taken_over)
             if job is None:  # done already (a slow node finished it after all), or gone
                 await self._ack(entry_id)
                 continue

@@ -22,6 +22,8 @@ async def node_for(app: web.Application, call_id: str) -> str | None:
         if url is not None:
             return url
         # it died just now: serve the call here; the next placement agrees or moves it
+    if call_id in calls._dirty:
+        return None  # changed here and not yet written: ours is the newer
     access = await app[keys.CALL_STORE].one(call_id)
     if access is not None:
         calls.add_access(call_id, access, store=False)

@@ -111,7 +111,10 @@ class Transcription:
             )
             return None
         job = await self.store.add(kind, target_id, str(path), _now())
-        await self.jobs.queued(job)
+        try:
+            await self.jobs.queued(job)
+        except Exception as exc:  # Redis away: the job waits in the store, swept in later
+            logger.warning("transcription: job %s kept for later: %s", job.id, exc)
         self._backlog += 1
         self.metrics.backlog.set(self._backlog)
         self._wake.set()

@@ -39,6 +39,7 @@ from .room import Room
 from .web import STATIC_DIR
 
 HLS_FILE = re.compile(r"^(init\.mp4|s\d{1,9}(\.\d{1,3})?\.m4s|live\.m3u8|index\.m3u8)$")
+_SEGMENT_NUMBER = re.compile(r"\bs(\d+)(?:\.\d+)?\.m4s")
 BLOCK_SECONDS = 3.0  # longest a blocking playlist reload is held (3 target durations)
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -200,8 +201,8 @@ async def edge_pipe(request: web.Request) -> web.Response:
         raise Refused(404, "not_found", "no such thing")
     room = request.app[keys.CALLS].rooms.get(request.match_info["call"])
     broadcast = request.app[keys.BROADCASTS].of(room) if room is not None else None
-    if room is None or broadcast is None:
-        raise Refused(404, "not_found", "that call is not broadcast here")
+    if room is None or broadcast is None or broadcast.id != request.query.get("broadcast"):
+        raise Refused(404, "not_found", "that broadcast is not on here")
     try:
         viewer, answer = await room.add_viewer(await request.text(), broadcast_id=broadcast.id)
     except SdpError as exc:
@@ -262,13 +263,25 @@ async def _block_on_file(request: web.Request, playlist: Path) -> None:
     if wanted is None:
         return
     msn, part = wanted
-    uri = f"s{msn}.{part}.m4s" if part is not None else f"s{msn}.m4s"
+    # a part counts once listed, not when the preload hint names it (before it exists)
+    listed = "#EXT-X-PART:" if part is not None else ""
+    uri = f'URI="s{msn}.{part}.m4s"' if part is not None else f"s{msn}.m4s"
     deadline = time.monotonic() + BLOCK_SECONDS
+    checked = False
     while True:
         with contextlib.suppress(OSError):
             text = await asyncio.to_thread(playlist.read_text)
-            if uri in text or "#EXT-X-ENDLIST" in text:
+            lines = text.splitlines()
+            if "#EXT-X-ENDLIST" in text or any(
+                line.startswith(listed) and (uri in line if listed else line == uri)
+                for line in lines
+            ):
                 return
+            if not checked:  # as the origin does: not a segment far ahead
+                checked = True
+                newest = max((int(n) for n in _SEGMENT_NUMBER.findall(text)), default=-1)
+                if msn > newest + 2:
+                    raise Refused(400, "bad_query", "that segment is too far in the future")
         if time.monotonic() > deadline:
             raise Refused(503, "not_yet", "the part asked for did not come in time")
         await asyncio.sleep(0.05)

@@ -124,14 +124,15 @@ class TranscriptionStore:
         by_id = {job.id: job for job in map(_job, rows)}
         return [by_id[job_id] for job_id in claimed]
 
-    async def start(self, job_id: str, now: datetime) -> Job | None:
-        """Mark a job taken from a cluster's queue as running (one more attempt); None
-        if it is finished already, or gone. A job left running by a node that died is
-        started again."""
+    async def start(self, job_id: str, now: datetime, *, taken_over: bool = False) -> Job | None:
+        """Mark a pending job taken from a cluster's queue as running (one more
+        attempt); None if it is running, finished or gone. One `taken_over` from a node
+        that died may be running (there) already: it is started again."""
+        statuses = ("pending", "running") if taken_over else ("pending",)
         async with self._engine.begin() as connection:
             taken = await connection.execute(
                 update(jobs)
-                .where((jobs.c.id == job_id) & jobs.c.status.in_(("pending", "running")))
+                .where((jobs.c.id == job_id) & jobs.c.status.in_(statuses))
                 .values(status="running", attempts=jobs.c.attempts + 1, updated_at=now)
             )
             if not taken.rowcount:

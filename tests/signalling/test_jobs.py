@@ -123,3 +123,26 @@ async def test_a_queue_lost_with_redis_is_made_again_from_the_store(
     assert again.id == job.id
     await jobs.done(again)
     await jobs.stop()
+
+
+async def test_a_job_redis_missed_is_swept_in_and_a_queued_twice_job_runs_once(
+    parts: tuple[TranscriptionStore, Redis],
+) -> None:
+    store, redis = parts
+    a = StreamJobs(store, redis, "a", Events(), claim_after=30)
+    c = StreamJobs(store, redis, "c", Events(), claim_after=30)
+    await a.start()
+    await c.start()
+    missed = await store.add("voice", "m1", "/x.ogg", now())  # Redis was away: not queued
+    twice = await store.add("voice", "m2", "/y.ogg", now())
+    await a.queued(twice)
+    await a.queued(twice)
+    assert await a.sweep() == 1  # the missed one; the other is queued already
+    assert await c.sweep() == 0  # one node sweeps at a time
+    taken = await a.take(3, 0.1) + await c.take(3, 0.1)
+    assert sorted(j.id for j in taken) == sorted([missed.id, twice.id])
+    for job in taken:
+        await (a if job.id in a._entries else c).done(job)
+    assert await a.pending() == 0
+    await a.stop()
+    await c.stop()
