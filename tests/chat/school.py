@@ -116,6 +116,24 @@ class Events:
 
         return await asyncio.wait_for(enough(), timeout)
 
+    async def posts(self, count: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
+        """The first `count` messages people posted (not system notices) this client
+        received. Across nodes a notice from just before the client connected (such as
+        its own joining) may still arrive after: the bus delivers what it carries."""
+
+        async def enough() -> list[dict[str, Any]]:
+            while True:
+                found = [
+                    e["message"]
+                    for e in self.received
+                    if e["type"] == "message" and e["message"]["kind"] != "system"
+                ]
+                if len(found) >= count:
+                    return found
+                await asyncio.sleep(0.02)
+
+        return await asyncio.wait_for(enough(), timeout)
+
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.received if e["type"] == kind]
 

@@ -193,7 +193,7 @@ async def test_chat_events_survive_lost_redis_connections_and_a_redis_restart(
                 if i % 6 == 2:  # every node's connections to Redis cut
                     await killer.client_kill_filter(_type="normal", skipme=True)
             await killer.aclose()
-            await pupil_b.wait_for("message", len(texts), timeout=20)
+            await pupil_b.posts(len(texts), timeout=20)
 
             redis.stop()  # Redis away: posts are kept, and published when it is back
             for i in range(5):
@@ -202,8 +202,8 @@ async def test_chat_events_survive_lost_redis_connections_and_a_redis_restart(
             redis.start()
             for i in range(5):
                 await post(f"after the restart {i}")
-            got = await pupil_b.wait_for("message", len(texts), timeout=20)
-            assert [e["message"]["text"] for e in got] == texts
+            got = await pupil_b.posts(len(texts), timeout=20)
+            assert [m["text"] for m in got] == texts
             metrics = await (await http.get(f"{base_b}metrics")).text()
             reconnects = next(
                 float(line.split()[-1])
