@@ -9,7 +9,9 @@ Only who is where lives in Redis; media never passes through it.
 - A call is placed when it first starts, by one Lua script, so atomically: if the call
   has a node (`parta:room:{call}`, whose owner renews its TTL with every heartbeat), that
   is the answer; else the least loaded live node gets it. Three nodes racing to start the
-  same call all get the same answer. When the owner dies, its calls' keys expire with it
+  same call all get the same answer. The script also adds the new call to its node's
+  score at once, so a burst of calls started within one heartbeat is spread over the
+  nodes rather than all sent to the one that was idlest. When the owner dies, its calls' keys expire with it
   and the call is placed again on a live node the next time someone asks.
 - A node that stops cleanly drains: it leaves `parta:load` at once (no new calls), and
   gives its calls back (`release`), so the next join places them elsewhere.
@@ -37,7 +39,9 @@ PREFIX = "parta:"
 LOAD = PREFIX + "load"
 TICKET_SECONDS = 60
 
-# KEYS[1] the call's key; ARGV: ttl in ms, the key prefix of nodes, this node's id
+# KEYS[1] the call's key, KEYS[2] the load set; ARGV: ttl in ms, the key prefix of nodes,
+# this node's id, what a new call adds to its node's load until the next heartbeat says
+# (so calls started within one heartbeat do not all go to the same node)
 _PLACE = """
 local owner = redis.call('GET', KEYS[1])
 if owner and redis.call('EXISTS', ARGV[2] .. owner) == 1 then
@@ -47,6 +51,7 @@ local candidates = redis.call('ZRANGE', KEYS[2], 0, -1)
 for _, node in ipairs(candidates) do
     if redis.call('EXISTS', ARGV[2] .. node) == 1 then
         redis.call('SET', KEYS[1], node, 'PX', ARGV[1])
+        redis.call('ZINCRBY', KEYS[2], ARGV[4], node)
         return node
     end
     redis.call('ZREM', KEYS[2], node)
@@ -87,6 +92,9 @@ class Load:
         return self.peers + 0.5 * self.rooms + self.cpu
 
 
+NEW_CALL = Load(rooms=1, peers=1, cpu=0.0)  # a call just placed: a room, its first peer
+
+
 @dataclass(frozen=True)
 class Node:
     id: str
@@ -119,6 +127,7 @@ class Cluster:
         self._stopped = False
         self.metrics = metrics
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # set when stopping: no waiting out a heartbeat
         self._cpu_mark = (time.monotonic(), _cpu_seconds())
         self._place = redis.register_script(_PLACE)
         self._release = redis.register_script(_RELEASE)
@@ -138,7 +147,8 @@ class Cluster:
 
     async def _run(self) -> None:
         while not self._stopped:
-            await asyncio.sleep(self.heartbeat_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.heartbeat_interval)
             if self._stopped:
                 return
             try:
@@ -202,7 +212,8 @@ class Cluster:
         it has none: the same answer on every node. None when no node is live."""
         ttl_ms = int(self.ttl * 2000)
         owner = await self._place(
-            keys=[self._room_key(call_id), LOAD], args=[ttl_ms, f"{PREFIX}node:", self.id]
+            keys=[self._room_key(call_id), LOAD],
+            args=[ttl_ms, f"{PREFIX}node:", self.id, NEW_CALL.score],
         )
         return None if owner is None else _text(owner)
 
@@ -239,9 +250,10 @@ class Cluster:
 
     async def stop(self) -> None:
         self._stopped = True
+        self._wake.set()
         if self._task is not None:
-            # not cancelled in the middle of a Redis command: it ends after its sleep
-            _, late = await asyncio.wait([self._task], timeout=self.heartbeat_interval + 3)
+            # not cancelled in the middle of a Redis command: it ends after that
+            _, late = await asyncio.wait([self._task], timeout=3)
             for task in late:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

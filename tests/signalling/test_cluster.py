@@ -33,7 +33,9 @@ class FakeLoad:
         return self.rooms, self.peers
 
 
-async def node(redis_url: str, name: str, rooms: int, peers: int) -> tuple[Cluster, FakeLoad]:
+async def node(
+    redis_url: str, name: str, rooms: int, peers: int, heartbeat: float = 0.3
+) -> tuple[Cluster, FakeLoad]:
     load = FakeLoad(rooms, peers)
     cluster = Cluster(
         Redis.from_url(redis_url),
@@ -41,8 +43,8 @@ async def node(redis_url: str, name: str, rooms: int, peers: int) -> tuple[Clust
         f"http://127.0.0.1/{name}",
         load.load,
         lambda: list(load.calls),
-        ttl=1.5,
-        heartbeat=0.3,
+        ttl=max(1.5, 5 * heartbeat),
+        heartbeat=heartbeat,
     )
     await cluster.start()
     return cluster, load
@@ -60,6 +62,25 @@ async def test_racing_nodes_agree_and_the_least_loaded_gets_the_call(redis_url: 
             assert len(set(owners)) == 1, owners
         assert await a.place("assembly-0") == "b"
         assert await c.url_of("b") == "http://127.0.0.1/b"
+    finally:
+        for x in (a, b, c):
+            await x.stop()
+
+
+async def test_calls_started_within_one_heartbeat_are_spread_over_the_nodes(
+    redis_url: str,
+) -> None:
+    """Between two heartbeats the nodes' reported loads are stale: each placement counts
+    its call on its node at once, so a burst does not all land on the idlest node."""
+    a, _ = await node(redis_url, "a", rooms=0, peers=0, heartbeat=30)
+    b, _ = await node(redis_url, "b", rooms=0, peers=0, heartbeat=30)
+    c, _ = await node(redis_url, "c", rooms=1, peers=2, heartbeat=30)  # busy already
+    try:
+        owners = [await (a, b, c)[i % 3].place(f"lesson-{i}") for i in range(8)]
+        assert sorted(owners) == ["a"] * 3 + ["b"] * 3 + ["c"] * 2, owners
+        # the next heartbeat says what each node really carries
+        await a.beat()
+        assert [n.id for n in await a.nodes()][0] == "a"
     finally:
         for x in (a, b, c):
             await x.stop()
