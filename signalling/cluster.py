@@ -11,8 +11,9 @@ Only who is where lives in Redis; media never passes through it.
   is the answer; else the least loaded live node gets it. Three nodes racing to start the
   same call all get the same answer. The script also adds the new call to its node's
   score at once, so a burst of calls started within one heartbeat is spread over the
-  nodes rather than all sent to the one that was idlest. When the owner dies, its calls' keys expire with it
-  and the call is placed again on a live node the next time someone asks.
+  nodes rather than all sent to the one that was idlest. When the owner dies, its calls'
+  keys expire with it and the call is placed again on a live node the next time someone
+  asks.
 - A node that stops cleanly drains: it leaves `parta:load` at once (no new calls), and
   gives its calls back (`release`), so the next join places them elsewhere.
 """

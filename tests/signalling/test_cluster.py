@@ -80,7 +80,7 @@ async def test_calls_started_within_one_heartbeat_are_spread_over_the_nodes(
         assert sorted(owners) == ["a"] * 3 + ["b"] * 3 + ["c"] * 2, owners
         # the next heartbeat says what each node really carries
         await a.beat()
-        assert [n.id for n in await a.nodes()][0] == "a"
+        assert next(n.id for n in await a.nodes()) == "a"
     finally:
         for x in (a, b, c):
             await x.stop()
