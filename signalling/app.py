@@ -249,7 +249,7 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     service.bus = bus
     # broadcasts watched through other nodes
-    edges = Edges(redis, cluster.id, app[keys.WORKER])
+    edges = Edges(redis, cluster.id, app[keys.WORKER], app[keys.BROADCASTS])
     await edges.start()
     app[keys.BROADCASTS].listeners.append(edges.announce)
     app[keys.EDGES] = edges

@@ -45,6 +45,29 @@ def watch_path(token: str) -> str:
     return f"/watch/{token}"
 
 
+class HlsAudience:
+    """HLS viewers of one broadcast on one node: a viewer counts while it fetched a
+    playlist within `HLS_VIEWER_SECONDS` (the watch page names itself with `?viewer=`;
+    other players are told apart by address and user agent)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}  # viewer key -> last seen (monotonic)
+
+    def saw(self, key: str) -> None:
+        self._seen[key[:128]] = time.monotonic()
+
+    def count(self, now: float) -> int:
+        stale = [k for k, at in self._seen.items() if now - at > HLS_VIEWER_SECONDS]
+        for key in stale:
+            del self._seen[key]
+        return len(self._seen)
+
+
+def viewer_sent(viewer: Viewer) -> int:
+    """RTP bytes sent to a WHEP viewer so far."""
+    return sum(end.bytes for end in viewer.seat.ends.values()) if viewer.seat else 0
+
+
 @dataclass
 class Broadcast:
     id: str  # names its HLS directory
@@ -62,7 +85,7 @@ class Broadcast:
     on_encoded: Callable[[float], None] | None = None  # a segment's encoding time
     ended: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set, then replaced
-    hls_viewers: dict[str, float] = field(default_factory=dict)  # viewer key -> last seen
+    hls: HlsAudience = field(default_factory=HlsAudience)  # its HLS viewers on this node
     bytes_served: dict[str, int] = field(default_factory=lambda: {"webrtc": 0, "hls": 0})
     _encoding: float = 0.0  # of the segment in progress
     _seq: int = 0
@@ -71,12 +94,6 @@ class Broadcast:
     @property
     def hls_prefix(self) -> str:
         return f"/hls/{'public' if self.public else 'members'}/{self.id}/"
-
-    def hls_count(self, now: float) -> int:
-        stale = [k for k, at in self.hls_viewers.items() if now - at > HLS_VIEWER_SECONDS]
-        for key in stale:
-            del self.hls_viewers[key]
-        return len(self.hls_viewers)
 
     def opus(self, ts: int, frame: bytes) -> None:
         """A frame of the encoder's mix, as an RTP packet into the mix producer."""
@@ -111,6 +128,8 @@ class Broadcasts:
         self.by_id: dict[str, Broadcast] = {}
         self.rooms: Callable[[str], Room | None] = lambda room_id: None
         self._counts: dict[str, tuple[int, int]] = {}
+        # (WebRTC, HLS) viewers of a broadcast watching through other nodes (edges.py)
+        self.elsewhere: Callable[[Broadcast], tuple[int, int]] = lambda broadcast: (0, 0)
         self.on_encoded: Callable[[float], None] | None = None  # for the metrics
         # told when a broadcast starts, changes its link (with the old token) or ends
         self.listeners: list[Callable[[Broadcast, str | None], None]] = []
@@ -193,9 +212,8 @@ class Broadcasts:
             listener(broadcast, None)
 
         def viewer_gone(viewer: Viewer) -> None:
-            if viewer.broadcast_id == broadcast.id and viewer.seat is not None:
-                sent = sum(end.bytes for end in viewer.seat.ends.values())
-                broadcast.bytes_served["webrtc"] += sent
+            if viewer.broadcast_id == broadcast.id and not viewer.feeds_edge:
+                broadcast.bytes_served["webrtc"] += viewer_sent(viewer)
 
         room.on_viewer_gone = viewer_gone
         room.broadcasting, room.broadcast_public = True, public
@@ -272,24 +290,27 @@ class Broadcasts:
             if peer.is_host:
                 peer.notify(message)
 
-    def counts(self, broadcast: Broadcast) -> tuple[int, int]:
-        """(WebRTC, HLS) viewers now."""
+    def _viewers(self, broadcast: Broadcast) -> list[Viewer]:
+        """Its WebRTC viewers on this node (not the pipes to edge nodes)."""
         room = self.rooms(broadcast.room_id)
-        webrtc = (
-            sum(1 for v in room.viewers.values() if v.broadcast_id == broadcast.id)
-            if room is not None
-            else 0
-        )
-        return webrtc, broadcast.hls_count(time.monotonic())
+        if room is None:
+            return []
+        return [
+            v for v in room.viewers.values() if v.broadcast_id == broadcast.id and not v.feeds_edge
+        ]
+
+    def counts(self, broadcast: Broadcast) -> tuple[int, int]:
+        """(WebRTC, HLS) viewers watching on this node now."""
+        return len(self._viewers(broadcast)), broadcast.hls.count(time.monotonic())
+
+    def audience(self, broadcast: Broadcast) -> tuple[int, int]:
+        """(WebRTC, HLS) viewers on every node: what hosts and the watch page show."""
+        (webrtc, hls), (far_webrtc, far_hls) = self.counts(broadcast), self.elsewhere(broadcast)
+        return webrtc + far_webrtc, hls + far_hls
 
     def bytes_served(self, broadcast: Broadcast) -> dict[str, int]:
         """By tier: HLS files parta served, and RTP sent to its WebRTC viewers."""
-        webrtc = broadcast.bytes_served["webrtc"]
-        room = self.rooms(broadcast.room_id)
-        if room is not None and room.stage is not None:
-            for viewer in room.viewers.values():
-                if viewer.broadcast_id == broadcast.id and viewer.seat is not None:
-                    webrtc += sum(end.bytes for end in viewer.seat.ends.values())
+        webrtc = broadcast.bytes_served["webrtc"] + sum(map(viewer_sent, self._viewers(broadcast)))
         return {"webrtc": webrtc, "hls": broadcast.bytes_served["hls"]}
 
     def totals(self) -> dict[str, int]:
@@ -307,7 +328,7 @@ class Broadcasts:
                 room = self.rooms(room_id)
                 if room is None:
                     continue
-                counts = self.counts(broadcast)
+                counts = self.audience(broadcast)
                 if self._counts.get(room_id) != counts:
                     self._counts[room_id] = counts
                     self._tell_hosts(room, BroadcastViewers(webrtc=counts[0], hls=counts[1]))

@@ -22,6 +22,13 @@ node; an edge that does not host it reads them there. Nodes talk to each other's
 `/internal/edge/{call}` with the cluster's secret (`parta:secret`, made by the first
 node), never with a user's credentials.
 
+Counting viewers: every `COUNT_INTERVAL` an edge writes how many watch each broadcast
+through it (`parta:viewers:{broadcast}:{node}`, WebRTC and HLS, with a short TTL, so a
+dead edge's count goes by itself; the set `parta:viewers:{broadcast}` names the edges).
+The origin adds them to its own for the hosts' counts, and writes the total
+(`parta:viewers:{broadcast}:all`) for the edges' watch pages. The edge pipes themselves
+are not viewers.
+
 A relay closes when its last viewer has been gone for `IDLE_CLOSE` seconds, or when the
 pipe breaks (the broadcast ended, the origin died): its viewers are let go.
 """
@@ -33,6 +40,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
@@ -44,7 +52,7 @@ from redis.asyncio import Redis
 from sfu.sdp import answered_tracks
 from sfu.worker import Worker
 
-from .broadcasts import Broadcast
+from .broadcasts import COUNT_INTERVAL, Broadcast, Broadcasts, HlsAudience
 from .viewers import Viewer, new_stage, open_viewer
 
 logger = logging.getLogger(__name__)
@@ -53,6 +61,7 @@ SECRET_KEY = "parta:secret"
 SECRET_HEADER = "X-Parta-Cluster"
 IDLE_CLOSE = 30.0
 DIRECTORY_TTL = 86400  # a dead origin's entries go on their own
+COUNT_TTL = 3 * COUNT_INTERVAL  # a count not renewed in this long is gone
 
 
 class OriginUnavailable(Exception):
@@ -70,6 +79,8 @@ class Remote:
     org_id: str | None
     node: str  # the origin's id
     ended: bool = False
+    title: str = ""  # the call's, when it went on air
+    started_at: str | None = None  # ISO 8601
 
 
 class Relay:
@@ -160,23 +171,31 @@ class Edges:
     """This node's part in broadcasts across nodes: the origin's directory entries and
     pipes, and the edge's relays."""
 
-    def __init__(self, redis: Redis, node_id: str, worker: Worker) -> None:
+    def __init__(self, redis: Redis, node_id: str, worker: Worker, broadcasts: Broadcasts) -> None:
         self.redis = redis
         self.node_id = node_id
         self.worker = worker
+        self.broadcasts = broadcasts  # this node's own (it is their origin)
         self.secret = ""
         self.relays: dict[str, Relay] = {}  # call id -> relay (edge side)
+        self.hls: dict[str, HlsAudience] = {}  # broadcast id -> HLS viewers here (edge side)
         self.pipes: dict[str, Viewer] = {}  # viewer id -> the edge it feeds (origin side)
         self.pipe_bytes = 0  # sent through pipes that closed
+        # origin side: broadcast id -> (WebRTC, HLS) viewers on the other nodes
+        self.elsewhere: dict[str, tuple[int, int]] = {}
+        self._reported: set[str] = set()  # broadcasts we told the origin of (edge side)
         self._connecting: dict[str, asyncio.Future[Relay]] = {}
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._counter: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.redis.set(SECRET_KEY, secrets.token_urlsafe(32), nx=True)
         secret = await self.redis.get(SECRET_KEY)
         self.secret = secret.decode() if isinstance(secret, bytes) else str(secret)
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
+        self.broadcasts.elsewhere = lambda b: self.elsewhere.get(b.id, (0, 0))
+        self._counter = asyncio.create_task(self._count(), name="edge viewer counts")
 
     # -- the directory (origin side writes, edges read) ------------------------------
 
@@ -188,6 +207,7 @@ class Edges:
         task.add_done_callback(self._tasks.discard)
 
     async def _announce(self, broadcast: Broadcast, old_token: str | None) -> None:
+        room = self.broadcasts.rooms(broadcast.room_id)
         remote = Remote(
             broadcast.id,
             broadcast.token,
@@ -195,6 +215,8 @@ class Edges:
             broadcast.public,
             broadcast.org_id,
             self.node_id,
+            title=room.title if room is not None else "",
+            started_at=broadcast.started_at.isoformat(),
         )
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -227,9 +249,78 @@ class Edges:
             return None  # its node died: the broadcast is over
         return remote
 
+    # -- viewer counts ----------------------------------------------------------------
+
+    def hls_audience(self, broadcast_id: str) -> HlsAudience:
+        """The HLS viewers on this node of a broadcast another node hosts."""
+        return self.hls.setdefault(broadcast_id, HlsAudience())
+
+    def here(self) -> dict[str, tuple[int, int]]:
+        """(WebRTC, HLS) viewers watching on this node, by broadcast, of the broadcasts
+        other nodes host."""
+        now = time.monotonic()
+        counts = {relay.remote.id: (len(relay.viewers), 0) for relay in self.relays.values()}
+        for broadcast_id, audience in list(self.hls.items()):
+            hls = audience.count(now)
+            if hls == 0:
+                del self.hls[broadcast_id]
+                continue
+            webrtc, _ = counts.get(broadcast_id, (0, 0))
+            counts[broadcast_id] = (webrtc, hls)
+        return counts
+
+    async def _count(self) -> None:
+        while True:
+            await asyncio.sleep(COUNT_INTERVAL)
+            try:
+                await self.count()
+            except Exception as exc:  # Redis away for a moment: counts wait for it
+                logger.warning("edges: cannot count viewers: %s", exc)
+
+    async def count(self) -> None:
+        """Tell the origins how many watch here; add up how many watch ours elsewhere."""
+        here = self.here()
+        ttl = int(COUNT_TTL * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for broadcast_id in self._reported - set(here):  # none left: say so at once
+                pipe.delete(f"parta:viewers:{broadcast_id}:{self.node_id}")
+            for broadcast_id, (webrtc, hls) in here.items():
+                pipe.set(f"parta:viewers:{broadcast_id}:{self.node_id}", f"{webrtc} {hls}", px=ttl)
+                pipe.sadd(f"parta:viewers:{broadcast_id}", self.node_id)
+                pipe.expire(f"parta:viewers:{broadcast_id}", DIRECTORY_TTL)
+            await pipe.execute()
+        self._reported = set(here)
+        elsewhere = {}
+        for broadcast in list(self.broadcasts.by_room.values()):
+            elsewhere[broadcast.id] = await self._counted_elsewhere(broadcast.id)
+        self.elsewhere = elsewhere
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for broadcast in list(self.broadcasts.by_room.values()):
+                webrtc, hls = self.broadcasts.audience(broadcast)
+                pipe.set(f"parta:viewers:{broadcast.id}:all", f"{webrtc} {hls}", px=ttl)
+            await pipe.execute()
+
+    async def _counted_elsewhere(self, broadcast_id: str) -> tuple[int, int]:
+        edges = sorted(_text(n) for n in await self.redis.smembers(f"parta:viewers:{broadcast_id}"))
+        if not edges:
+            return 0, 0
+        values = await self.redis.mget([f"parta:viewers:{broadcast_id}:{n}" for n in edges])
+        gone = [n for n, v in zip(edges, values, strict=True) if v is None]
+        if gone:
+            await self.redis.srem(f"parta:viewers:{broadcast_id}", *gone)
+        counts = [_pair(v) for v in values if v is not None]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    async def audience(self, remote: Remote) -> tuple[int, int] | None:
+        """(WebRTC, HLS) viewers of a broadcast another node hosts, on every node, as its
+        origin counted them last; None when it has not said."""
+        value = await self.redis.get(f"parta:viewers:{remote.id}:all")
+        return None if value is None else _pair(value)
+
     # -- origin side ------------------------------------------------------------------
 
     def add_pipe(self, viewer: Viewer) -> None:
+        viewer.feeds_edge = True
         self.pipes[viewer.id] = viewer
 
         def gone(transport: object) -> None:
@@ -304,6 +395,15 @@ class Edges:
                 await self.redis.delete(*keys)
 
     async def close(self) -> None:
+        if self._counter is not None:
+            self._counter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._counter
+        self.broadcasts.elsewhere = lambda broadcast: (0, 0)
+        with contextlib.suppress(Exception):  # our viewers leave the origins' counts
+            here = [f"parta:viewers:{b}:{self.node_id}" for b in self._reported]
+            if here:
+                await self.redis.delete(*here)
         for relay in list(self.relays.values()):
             await relay.close()
         for task in list(self._tasks):
@@ -311,6 +411,15 @@ class Edges:
                 await task
         if self._http is not None:
             await self._http.close()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _pair(value: bytes | str) -> tuple[int, int]:
+    webrtc, hls = _text(value).split()
+    return int(webrtc), int(hls)
 
 
 class EdgeCollector(Collector):
@@ -329,11 +438,15 @@ class EdgeCollector(Collector):
             "Broadcasts of other nodes this node relays to its own WHEP viewers",
             value=len(edges.relays),
         )
-        yield GaugeMetricFamily(
+        viewers = GaugeMetricFamily(
             "parta_edge_viewers",
-            "WHEP viewers watching, on this node, a broadcast hosted on another",
-            value=sum(len(r.viewers) for r in edges.relays.values()),
+            "Viewers watching, on this node, a broadcast hosted on another, by tier",
+            labels=["tier"],
         )
+        here = edges.here().values()
+        viewers.add_metric(["webrtc"], sum(c[0] for c in here))
+        viewers.add_metric(["hls"], sum(c[1] for c in here))
+        yield viewers
         yield CounterMetricFamily(
             "parta_edge_pipe_bytes",
             "RTP bytes sent to edge nodes through broadcast pipes",

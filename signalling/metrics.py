@@ -158,7 +158,9 @@ class _BroadcastCollector(Collector):
         live = list(broadcasts.by_room.values())
         yield GaugeMetricFamily("parta_broadcasts", "Calls being broadcast", value=len(live))
         viewers = GaugeMetricFamily(
-            "parta_broadcast_viewers", "Viewers of broadcasts, by tier", labels=["tier"]
+            "parta_broadcast_viewers",
+            "Viewers of this node's broadcasts watching here, by tier (not edge pipes)",
+            labels=["tier"],
         )
         counts = [broadcasts.counts(b) for b in live]
         viewers.add_metric(["webrtc"], sum(c[0] for c in counts))

@@ -75,6 +75,7 @@ class Viewer:
         self.id = viewer_id
         self.stage = stage
         self.broadcast_id = broadcast_id  # a broadcast's viewer (else a WHEP one)
+        self.feeds_edge = False  # an edge node's pipe, not a person (edges.py)
         self.transport: WebRtcTransport = stage.router.create_transport(
             f"{viewer_id}-whep", cname=viewer_id
         )

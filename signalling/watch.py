@@ -95,22 +95,25 @@ async def info(request: web.Request) -> web.Response:
     found = await _watchable(request, await _anywhere(request))
     if isinstance(found, Remote):  # watched through this node, hosted on another
         prefix = f"/hls/{'public' if found.public else 'members'}/{found.id}/"
+        counted = await request.app[keys.EDGES].audience(found)
         return web.json_response(
             {
-                "title": "",
+                "title": found.title,
                 "public": found.public,
                 "live": True,
+                "started_at": found.started_at,
                 "whep": f"{watch_path(found.token)}/whep",
                 "hls": f"{prefix}live.m3u8",
                 "hls_plain": f"{prefix}index.m3u8",
-                "viewers": None,  # counted where it is hosted
+                # as its origin counted them last, on every node
+                "viewers": None if counted is None else {"webrtc": counted[0], "hls": counted[1]},
             },
             headers={"Cache-Control": "no-cache"},
         )
     broadcast = found
     broadcasts = request.app[keys.BROADCASTS]
     room = request.app[keys.CALLS].rooms.get(broadcast.room_id)
-    webrtc, hls = broadcasts.counts(broadcast)
+    webrtc, hls = broadcasts.audience(broadcast)
     return web.json_response(
         {
             "title": room.title if room is not None else "",
@@ -228,10 +231,7 @@ async def hls(request: web.Request) -> web.StreamResponse:
     if not path.is_file():
         raise Refused(404, "not_found", "no such file (yet, or any more)")
     if name.endswith(".m3u8"):
-        viewer = (
-            request.query.get("viewer") or f"{request.remote}|{request.headers.get('User-Agent')}"
-        )
-        broadcast.hls_viewers[viewer[:128]] = time.monotonic()
+        broadcast.hls.saw(_hls_viewer(request))
     broadcast.bytes_served["hls"] += path.stat().st_size
     return web.FileResponse(path, headers=_cache_headers(name, broadcast.public, request))
 
@@ -254,7 +254,15 @@ async def _hls_elsewhere(
         await _block_on_file(request, path)
     if not path.is_file():
         raise Refused(404, "not_found", "no such file (yet, or any more)")
+    if name.endswith(".m3u8"):
+        request.app[keys.EDGES].hls_audience(remote.id).saw(_hls_viewer(request))
     return web.FileResponse(path, headers=_cache_headers(name, remote.public, request))
+
+
+def _hls_viewer(request: web.Request) -> str:
+    """Who fetched a playlist: the watch page names itself, other players are told
+    apart by address and user agent."""
+    return request.query.get("viewer") or f"{request.remote}|{request.headers.get('User-Agent')}"
 
 
 async def _block_on_file(request: web.Request, playlist: Path) -> None:

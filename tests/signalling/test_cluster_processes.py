@@ -301,6 +301,12 @@ async def test_a_killed_nodes_call_starts_again_on_a_live_node(
             await client.close()
 
 
+def told_viewers(host: CallClient) -> tuple[int, int] | None:
+    """The viewer counts a host was told last."""
+    told = [m for m in host.messages if m["type"] == "broadcast_viewers"]
+    return (told[-1]["webrtc"], told[-1]["hls"]) if told else None
+
+
 async def test_a_broadcast_on_one_node_is_watched_on_the_others_pulled_once_per_edge(
     tmp_path: Path, redis_url: str, postgres_url: str
 ) -> None:
@@ -335,21 +341,36 @@ async def test_a_broadcast_on_one_node_is_watched_on_the_others_pulled_once_per_
             )
 
         await wait_for(lambda: all(watching(r) for _, _, r in viewers), 30)
-        # the origin sends the stage once to each edge: two pipes, two WHEP viewers
+        # the origin sends the stage once to each edge: two pipes, two WHEP connections,
+        # which are not viewers: the edges count theirs
         metrics = await origin.metrics(http)
         assert metrics["parta_edge_pipes"] == 2.0
         assert metrics["parta_viewers"] == 2.0
+        assert metrics['parta_broadcast_viewers{tier="webrtc"}'] == 0.0
         assert metrics["parta_edge_pipe_bytes_total"] > 0
         for edge in edges:
             on_edge = await edge.metrics(http)
             assert on_edge["parta_edge_relays"] == 1.0
-            assert on_edge["parta_edge_viewers"] == 2.0
+            assert on_edge['parta_edge_viewers{tier="webrtc"}'] == 2.0
             assert on_edge["parta_edge_pipes"] == 0.0
-        # the watch page's API and the HLS files answer on every node (shared storage)
+        # the host hears of every node's viewers, and so does the watch page on an edge
+        await wait_for(lambda: told_viewers(host) == (4, 0), 15)
         token = watch_link.rsplit("/", 1)[-1]
-        async with http.get(f"{edges[0].url}api/watch/{token}") as response:
-            assert response.status == 200
-            info = await response.json()
+
+        async def watch_info(node: Node) -> dict[str, Any]:
+            async with http.get(f"{node.url}api/watch/{token}") as response:
+                assert response.status == 200
+                return dict(await response.json())
+
+        at_origin = await watch_info(origin)
+        deadline = time.monotonic() + 10
+        while (info := await watch_info(edges[0]))["viewers"] != {"webrtc": 4, "hls": 0}:
+            assert time.monotonic() < deadline, info
+            await asyncio.sleep(0.3)
+        for field in ("title", "started_at", "public", "hls", "whep"):
+            assert info[field] == at_origin[field], field
+        assert at_origin["viewers"] == {"webrtc": 4, "hls": 0}
+        # the HLS files answer on every node (shared storage)
         async with http.get(f"{edges[0].url}{info['hls'][1:]}") as response:
             assert response.status == 200, await response.text()
             playlist = await response.text()
@@ -370,8 +391,12 @@ async def test_a_broadcast_on_one_node_is_watched_on_the_others_pulled_once_per_
             await recorder.stop()
         await pc.close()
         await asyncio.sleep(0.5)
-        assert (await edges[1].metrics(http))["parta_edge_viewers"] == 1.0
+        on_edge = await edges[1].metrics(http)
+        assert on_edge['parta_edge_viewers{tier="webrtc"}'] == 1.0
+        assert on_edge['parta_edge_viewers{tier="hls"}'] == 1.0  # this test, reading HLS
         assert (await origin.metrics(http))["parta_edge_pipes"] == 2.0
+        # the host is told of one fewer (WebRTC) viewer
+        await wait_for(lambda: (told_viewers(host) or (0, 0))[0] == 3, 15)
 
         # the broadcast ends: the edges let their viewers go
         await host.send({"type": "stop_broadcast"})
