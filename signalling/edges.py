@@ -20,7 +20,9 @@ Finding a broadcast: the origin writes each live broadcast to Redis under its wa
 token and its id (`parta:watch:{token}`, `parta:broadcast:{id}`), with the call and the
 node; an edge that does not host it reads them there. Nodes talk to each other's
 `/internal/edge/{call}` with the cluster's secret (`parta:secret`, made by the first
-node), never with a user's credentials.
+node), never with a user's credentials. Each node keeps the secret it read; when Redis
+restarted empty, the next node to start makes a new one, and a node whose copy no longer
+matches (the origin refusing a pipe, or an edge offering another) reads it again.
 
 Counting viewers: every `COUNT_INTERVAL` an edge writes how many watch each broadcast
 through it (`parta:viewers:{broadcast}:{node}`, WebRTC and HLS, with a short TTL, so a
@@ -52,6 +54,7 @@ from redis.asyncio import Redis
 from sfu.sdp import answered_tracks
 from sfu.worker import Worker
 
+from .access import same_token
 from .broadcasts import COUNT_INTERVAL, Broadcast, Broadcasts, HlsAudience
 from .viewers import Viewer, new_stage, open_viewer
 
@@ -59,6 +62,7 @@ logger = logging.getLogger(__name__)
 
 SECRET_KEY = "parta:secret"
 SECRET_HEADER = "X-Parta-Cluster"
+SECRET_REREAD = 1.0  # read the secret from Redis again at most this often
 IDLE_CLOSE = 30.0
 DIRECTORY_TTL = 86400  # a dead origin's entries go on their own
 COUNT_TTL = 3 * COUNT_INTERVAL  # a count not renewed in this long is gone
@@ -66,6 +70,10 @@ COUNT_TTL = 3 * COUNT_INTERVAL  # a count not renewed in this long is gone
 
 class OriginUnavailable(Exception):
     """The origin could not be reached, or refused the pipe."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the origin's HTTP status, when it answered
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,9 @@ class Relay:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise OriginUnavailable(f"the origin does not answer: {exc}") from exc
         if response.status != 201:
-            raise OriginUnavailable(f"the origin refused: {response.status} {answer[:200]}")
+            raise OriginUnavailable(
+                f"the origin refused: {response.status} {answer[:200]}", response.status
+            )
         await self.transport.accept_answer(answer)
         for track in answered_tracks(answer):
             producer = self.router.create_producer(
@@ -177,6 +187,7 @@ class Edges:
         self.worker = worker
         self.broadcasts = broadcasts  # this node's own (it is their origin)
         self.secret = ""
+        self._secret_read = -SECRET_REREAD
         self.relays: dict[str, Relay] = {}  # call id -> relay (edge side)
         self.hls: dict[str, HlsAudience] = {}  # broadcast id -> HLS viewers here (edge side)
         self.pipes: dict[str, Viewer] = {}  # viewer id -> the edge it feeds (origin side)
@@ -190,12 +201,31 @@ class Edges:
         self._counter: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.redis.set(SECRET_KEY, secrets.token_urlsafe(32), nx=True)
-        secret = await self.redis.get(SECRET_KEY)
-        self.secret = secret.decode() if isinstance(secret, bytes) else str(secret)
+        await self.read_secret()
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         self.broadcasts.elsewhere = lambda b: self.elsewhere.get(b.id, (0, 0))
         self._counter = asyncio.create_task(self._count(), name="edge viewer counts")
+
+    async def read_secret(self) -> bool:
+        """Read the cluster's secret (made by the first node to ask, here if none is
+        there: Redis may have restarted empty). True when it changed; at most once a
+        `SECRET_REREAD`, however often it is asked."""
+        now = time.monotonic()
+        if now - self._secret_read < SECRET_REREAD:
+            return False
+        self._secret_read = now
+        await self.redis.set(SECRET_KEY, secrets.token_urlsafe(32), nx=True)
+        secret = _text(await self.redis.get(SECRET_KEY) or b"")
+        changed, self.secret = secret != self.secret, secret
+        return changed
+
+    async def admits(self, offered: str | None) -> bool:
+        """Whether a pipe's request carries the cluster's secret (read again when not)."""
+        if same_token(offered, self.secret):
+            return True
+        with contextlib.suppress(Exception):
+            return await self.read_secret() and same_token(offered, self.secret)
+        return False
 
     # -- the directory (origin side writes, edges read) ------------------------------
 
@@ -353,13 +383,15 @@ class Edges:
             return await asyncio.shield(waiting)
         future: asyncio.Future[Relay] = asyncio.get_running_loop().create_future()
         self._connecting[remote.call_id] = future
-        relay = Relay(self.worker, remote)
         try:
-            assert self._http is not None
-            await relay.connect(self._http, origin_url, self.secret)
+            try:
+                relay = await self._connect(remote, origin_url)
+            except OriginUnavailable as exc:
+                # refused for want of the secret: ours may be older than Redis's
+                if exc.status != 404 or not await self.read_secret():
+                    raise
+                relay = await self._connect(remote, origin_url)
         except BaseException as exc:
-            await relay.close()
-            await self.worker.close_router(relay.router.id)
             if isinstance(exc, asyncio.CancelledError):
                 future.cancel()
             else:
@@ -371,6 +403,17 @@ class Edges:
         relay.on_closed = lambda r: self._relay_closed(r)
         self.relays[remote.call_id] = relay
         future.set_result(relay)
+        return relay
+
+    async def _connect(self, remote: Remote, origin_url: str) -> Relay:
+        relay = Relay(self.worker, remote)
+        try:
+            assert self._http is not None
+            await relay.connect(self._http, origin_url, self.secret)
+        except BaseException:
+            await relay.close()
+            await self.worker.close_router(relay.router.id)
+            raise
         return relay
 
     def _relay_closed(self, relay: Relay) -> None:

@@ -29,7 +29,6 @@ from accounts.sessions import USER, user_of
 from sfu.sdp import SdpError
 
 from . import keys
-from .access import same_token
 from .broadcasts import Broadcast, watch_path
 from .edges import SECRET_HEADER, OriginUnavailable, Remote
 from .errors import Refused, json_body
@@ -200,7 +199,7 @@ async def edge_pipe(request: web.Request) -> web.Response:
     """`POST /internal/edge/{call}`: another node (an edge) pulls this call's broadcast
     stage, with the cluster's secret. It is one more WHEP viewer of the stage here."""
     edges = request.app.get(keys.EDGES)
-    if edges is None or not same_token(request.headers.get(SECRET_HEADER), edges.secret):
+    if edges is None or not await edges.admits(request.headers.get(SECRET_HEADER)):
         raise Refused(404, "not_found", "no such thing")
     room = request.app[keys.CALLS].rooms.get(request.match_info["call"])
     broadcast = request.app[keys.BROADCASTS].of(room) if room is not None else None

@@ -17,10 +17,12 @@ from redis.asyncio import Redis
 
 from signalling import keys
 from signalling.cli import build_parser, config_from_args
+from signalling.edges import SECRET_KEY, SECRET_REREAD
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
 from tests.signalling.test_call import wait_for
+from tests.signalling.test_whip_whep import watch_at
 from tests.store.conftest import postgres_url
 from tests.support.accounts import sign_up
 from tests.support.client import CallClient
@@ -216,3 +218,53 @@ async def test_chat_events_survive_lost_redis_connections_and_a_redis_restart(
         await a.close()
         await b.close()
         redis.stop()
+
+
+async def test_an_edge_and_an_origin_read_the_cluster_secret_again_when_it_changed(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    """Redis restarted empty and a node started since made a new secret: a node still
+    holding the old one reads it again when a pipe is refused (the edge) or offered with
+    another (the origin), and the broadcast is watched on the edge all the same."""
+    a = await start_node(tmp_path, "a", redis_url, postgres_url)
+    b = await start_node(tmp_path, "b", redis_url, postgres_url)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            host = CallClient(http, str(a.make_url("/")), "assembly", "host")
+            await host.join()
+            await host.publish(
+                [(PatternVideoTrack(3), "camera"), (ToneAudioTrack(440.0), "microphone")]
+            )
+            link = host.expect("broadcast_link")
+            await host.send({"type": "start_broadcast", "public": True})
+            watch = (await asyncio.wait_for(link, 20))["watch_link"]
+            whep = f"{str(b.make_url('/')).rstrip('/')}{watch}/whep"
+            origin, edge = a.app[keys.EDGES], b.app[keys.EDGES]
+            await asyncio.sleep(SECRET_REREAD)  # each node reads it at most this often
+
+            async def watched() -> None:
+                pc, _, recorders = await watch_at(http, whep, {})
+                await wait_for(lambda: len(getattr(recorders.get("video"), "patterns", [])) > 5, 20)
+                for recorder in recorders.values():
+                    await recorder.stop()
+                await pc.close()
+
+            # the origin holds an old secret; the edge offers the new one
+            await redis.set(SECRET_KEY, "made after a restart")
+            edge.secret = "made after a restart"
+            await watched()
+            assert origin.secret == "made after a restart"
+
+            # the edge holds an old one: refused, it reads it again and pulls again
+            await edge.relays["assembly"].close()
+            await redis.set(SECRET_KEY, "made after another restart")
+            origin.secret = "made after another restart"
+            await watched()
+            assert edge.secret == "made after another restart"
+            assert len(origin.pipes) == 1
+            await host.close()
+    finally:
+        await redis.aclose()
+        await a.close()
+        await b.close()
