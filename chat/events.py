@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 from accounts.sessions import user_of
 from signalling import keys
 
-from .hub import Connection, encode
+from .hub import Connection, Hub, encode
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
@@ -31,7 +31,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 break
-            reply = _handle(connection, msg.data)
+            reply = _handle(hub, connection, msg.data)
             if reply is not None:
                 if reply.get("type") == "error":
                     request.app[keys.METRICS].protocol_errors.labels(reply["code"]).inc()
@@ -43,7 +43,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def _handle(connection: Connection, text: str) -> dict[str, object] | None:
+def _handle(hub: Hub, connection: Connection, text: str) -> dict[str, object] | None:
     try:
         data = json.loads(text)
     except ValueError:
@@ -55,6 +55,6 @@ def _handle(connection: Connection, text: str) -> dict[str, object] | None:
         chat_id = data.get("chat_id")
         if chat_id is not None and not isinstance(chat_id, str):
             return {"type": "error", "code": "bad_message", "message": "chat_id is a string"}
-        connection.focus = chat_id
+        hub.set_focus(connection, chat_id)
         return None
     return {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,7 @@ class Connection:
     """One user's WebSocket (a user may have several: phone and laptop)."""
 
     def __init__(self, user_id: str, ws: web.WebSocketResponse) -> None:
+        self.id = secrets.token_hex(6)
         self.user_id = user_id
         self.ws = ws
         self.focus: str | None = None  # the chat this client is showing
@@ -37,6 +39,7 @@ class Hub:
     def __init__(self) -> None:
         self._by_user: dict[str, set[Connection]] = {}
         self.delivered = 0  # events handed to connections
+        self.on_focus: Callable[[Connection], None] | None = None  # told of focus changes
 
     def add(self, connection: Connection) -> None:
         self._by_user.setdefault(connection.user_id, set()).add(connection)
@@ -47,6 +50,19 @@ class Hub:
             found.discard(connection)
             if not found:
                 del self._by_user[connection.user_id]
+        self.set_focus(connection, None)
+
+    def set_focus(self, connection: Connection, chat_id: str | None) -> None:
+        """The chat a connection shows (None: none); no notifications for it there."""
+        if connection.focus == chat_id:
+            return
+        connection.focus = chat_id
+        if self.on_focus is not None:
+            self.on_focus(connection)
+
+    def all_connections(self) -> Iterator[Connection]:
+        for connections in list(self._by_user.values()):
+            yield from list(connections)
 
     def connections(self, user_id: str) -> set[Connection]:
         return self._by_user.get(user_id, set())

@@ -17,6 +17,7 @@ from store.accounts import AccountStore, Profile, User
 from store.chats import Chat, ChatStore, MemberState, Message, MessageDraft
 
 from .bus import Bus
+from .focus import LocalFocus
 from .quiet import is_quiet
 
 MAX_TEXT = 4000
@@ -71,6 +72,7 @@ class ChatService:
         self.accounts = accounts
         self.chats = chats
         self.bus = bus  # this node's hub, and in a cluster every other node's
+        self.focus = LocalFocus()  # in a cluster: who reads which chat on other nodes
         # voice messages are transcribed: each starts "pending" and is handed to
         # every listener once posted (the server's transcription queue)
         self.transcribes = False
@@ -248,7 +250,9 @@ class ChatService:
         looking at the chat: none for a muted chat, a silent one outside the
         recipient's working hours. One query and three envelopes, whatever the number
         of members: no await per member. Whether someone is online and what they are
-        looking at is each node's to judge, for the connections it has."""
+        looking at is each node's to judge, for the connections it has; in a cluster,
+        those reading the chat on another node are left out first (one Redis round
+        trip, `focus.py`)."""
         audience = await self.chats.audience(chat.id)
         names = {sender.id: sender.full_name} if sender is not None else {}
         described = self.describe(message, names)
@@ -268,6 +272,8 @@ class ChatService:
                 continue
             quiet = member.quiet_hours is not None and is_quiet(member.quiet_hours, at)
             (silent if quiet else loud).add(member.user_id)
+        reading = await self.focus.reading(loud | silent, chat.id)
+        loud, silent = loud - reading, silent - reading
         for users, is_silent in ((loud, False), (silent, True)):
             if users:
                 self.bus.publish(

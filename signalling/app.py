@@ -19,6 +19,7 @@ from chat import events as chat_events
 from chat import http as chat_api
 from chat import uploads as tus
 from chat.bus import Bus, RedisBus, stop_tasks
+from chat.focus import LocalFocus, SharedFocus
 from chat.hub import Hub
 from chat.service import ChatService
 from chat.uploads import Uploads
@@ -248,6 +249,9 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     bus = RedisBus(app[keys.HUB], redis, cluster.id, metrics)
     await bus.start()
     service.bus = bus
+    focus = SharedFocus(app[keys.HUB], redis, cluster.id)
+    await focus.start()
+    service.focus = focus
     # broadcasts watched through other nodes
     edges = Edges(redis, cluster.id, app[keys.WORKER], app[keys.BROADCASTS])
     await edges.start()
@@ -265,6 +269,8 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     await edges.forget(list(app[keys.BROADCASTS].by_room.values()))
     await edges.close()
     service.bus = Bus(app[keys.HUB])
+    service.focus = LocalFocus()
+    await focus.close()
     await bus.close()
     await redis.aclose()
 

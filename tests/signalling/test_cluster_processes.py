@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
@@ -98,21 +99,25 @@ async def test_a_call_is_placed_once_and_chat_events_reach_every_node_in_order(
         teacher_b = await events(on["b"], school.teacher)
         pupil_b = await events(on["b"], school.students[0])
         pupil_c = await events(on["c"], school.students[1])
+        phone_a = await events(on["a"], school.students[1])  # the same pupil's phone
         await pupil_c.send({"type": "focus", "chat_id": chat})  # reading it: no notifications
-        await asyncio.sleep(0.2)
+        async with Redis.from_url(redis_url) as redis:  # c has told the cluster
+            while not [key async for key in redis.scan_iter("parta:focus:*")]:
+                await asyncio.sleep(0.05)
         texts = [f"Homework, line {i}" for i in range(20)]
         for text in texts:
             status, _ = await school.call(
                 school.teacher, "POST", f"api/chats/{chat}/messages", {"text": text}
             )
             assert status == 201
-        for live in (pupil_b, pupil_c, teacher_b):
+        for live in (pupil_b, pupil_c, phone_a, teacher_b):
             got = await live.posts(len(texts), timeout=10)
             assert [m["text"] for m in got] == texts
             seqs = [m["seq"] for m in got]
             assert seqs == sorted(seqs)
         assert len(await pupil_b.wait_for("notification", len(texts))) == len(texts)
         assert pupil_c.of("notification") == []
+        assert phone_a.of("notification") == []  # read on c: not on a either
         assert teacher_b.of("notification") == []  # one's own messages do not notify
         last = pupil_c.of("message")[-1]["message"]["seq"]
         status, _ = await on["c"].call(
@@ -123,7 +128,7 @@ async def test_a_call_is_placed_once_and_chat_events_reach_every_node_in_order(
         assert read["seq"] == last and read["profile_id"] == school.students[1].profile["id"]
         metrics = await b.metrics(http)
         assert metrics['parta_bus_events_total{direction="received"}'] >= len(texts)
-        for live in (teacher_b, pupil_b, pupil_c):
+        for live in (teacher_b, pupil_b, pupil_c, phone_a):
             await live.close()
 
 

@@ -1,0 +1,156 @@
+"""Which chat each user has on screen, on every node: no notification for a chat its
+member is reading, whichever node that member's other devices are connected to.
+
+On one node the hub knows every connection's focus and judges by itself (`LocalFocus`
+adds nothing). In a cluster, `SharedFocus` keeps each user's focused connections in
+Redis, in the hash `parta:focus:{user}`: one field per connection (`{node}/{id}`), its
+value the chat and when it was written. A change is written at once (in the
+background: a focus message never waits for Redis); every `REFRESH` seconds each node
+writes its connections' focus again, and a field not written for `STALE` seconds (a
+node that died with its connections) counts for nothing.
+
+Before a message's notifications are published, the posting node asks which of their
+recipients read that chat on any node (one pipelined `HGETALL` per message; for its own
+connections it asks its hub, which knows the latest) and leaves them out. When Redis does not answer in time, they are notified: a notification
+too many, never a message missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import cast
+
+from redis.asyncio import Redis
+
+from .hub import Connection, Hub
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "parta:focus:"
+REFRESH = 20.0
+STALE = 3 * REFRESH
+ASK_TIMEOUT = 0.5  # seconds a post waits to learn who reads its chat elsewhere
+
+
+class LocalFocus:
+    """One node: the hub judges focus by itself."""
+
+    async def reading(self, users: Iterable[str], chat_id: str) -> set[str]:
+        """Of `users`, those who read `chat_id` on some node, whom its notifications
+        skip on every node. On one node: none, the hub judges by itself."""
+        return set()
+
+    async def close(self) -> None:
+        return None
+
+
+class SharedFocus(LocalFocus):
+    def __init__(self, hub: Hub, redis: Redis, node_id: str) -> None:
+        self.hub = hub
+        self.redis = redis
+        self.node_id = node_id
+        self._changed: dict[tuple[str, str], str | None] = {}  # (user, field) -> chat
+        self._wake = asyncio.Event()
+        self._stopped = False
+        self._task: asyncio.Task[None] | None = None
+
+    def _field(self, connection: Connection) -> str:
+        return f"{self.node_id}/{connection.id}"
+
+    async def start(self) -> None:
+        self.hub.on_focus = self._focused
+        self._task = asyncio.create_task(self._run(), name="chat focus")
+
+    def _focused(self, connection: Connection) -> None:
+        self._changed[(connection.user_id, self._field(connection))] = connection.focus
+        self._wake.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        refreshed = loop.time()
+        while not self._stopped:
+            with contextlib.suppress(TimeoutError):
+                left = max(0.0, refreshed + REFRESH - loop.time())
+                await asyncio.wait_for(self._wake.wait(), left)
+            self._wake.clear()
+            try:
+                if loop.time() - refreshed >= REFRESH:
+                    refreshed = loop.time()
+                    for connection in self.hub.all_connections():
+                        if connection.focus is not None:
+                            self._focused(connection)
+                await self._write()
+            except Exception as exc:  # Redis away: written when it is back
+                logger.warning("chat focus: cannot write to Redis (%s)", exc)
+                await asyncio.sleep(1.0)
+
+    async def _write(self) -> None:
+        changed, self._changed = self._changed, {}
+        if not changed:
+            return
+        stamp = str(int(time.time() * 1000))
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for (user, field), chat in changed.items():
+                    if chat is None:
+                        pipe.hdel(PREFIX + user, field)
+                    else:
+                        pipe.hset(PREFIX + user, field, f"{chat}|{stamp}")
+                        pipe.expire(PREFIX + user, int(STALE))
+                await pipe.execute()
+        except BaseException:
+            for key, chat in changed.items():  # kept, unless changed meanwhile
+                self._changed.setdefault(key, chat)
+            raise
+
+    async def reading(self, users: Iterable[str], chat_id: str) -> set[str]:
+        users = list(users)
+        if not users:
+            return set()
+        try:
+            async with asyncio.timeout(ASK_TIMEOUT):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for user in users:
+                        pipe.hgetall(PREFIX + user)
+                    found = cast(list[dict[bytes, bytes]], await pipe.execute())
+        except Exception as exc:
+            logger.warning("chat focus: cannot read Redis (%s); notifying everyone", exc)
+            return set()
+        fresh_after = time.time() * 1000 - STALE * 1000
+        # this node's connections as they are now (Redis may not have the latest yet)
+        reading = {
+            user for user in users if any(c.focus == chat_id for c in self.hub.connections(user))
+        }
+        mine = f"{self.node_id}/".encode()
+        for user, fields in zip(users, found, strict=True):
+            for field, value in fields.items():
+                chat, _, stamp = value.decode().rpartition("|")
+                if field.startswith(mine) or chat != chat_id:
+                    continue
+                if stamp.isdigit() and int(stamp) > fresh_after:
+                    reading.add(user)
+                else:  # left by a node that died: cleared in the background
+                    self._changed.setdefault((user, field.decode()), None)
+                    self._wake.set()
+        return reading
+
+    async def close(self) -> None:
+        """This node's connections leave the board."""
+        self._stopped = True
+        self._wake.set()
+        if self.hub.on_focus == self._focused:
+            self.hub.on_focus = None
+        if self._task is not None:
+            _, late = await asyncio.wait([self._task], timeout=3)
+            for task in late:
+                task.cancel()
+            self._task = None
+        for connection in self.hub.all_connections():
+            self._changed[(connection.user_id, self._field(connection))] = None
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self._write()
