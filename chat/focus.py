@@ -2,17 +2,18 @@
 member is reading, whichever node that member's other devices are connected to.
 
 On one node the hub knows every connection's focus and judges by itself (`LocalFocus`
-adds nothing). In a cluster, `SharedFocus` keeps each user's focused connections in
-Redis, in the hash `parta:focus:{user}`: one field per connection (`{node}/{id}`), its
-value the chat and when it was written. A change is written at once (in the
+adds nothing). In a cluster, `SharedFocus` keeps who reads each chat in Redis, in the
+hash `parta:reading:{chat}`: one field per connection showing it (`{node}/{id}`), its
+value the user and when it was written. A change is written at once (in the
 background: a focus message never waits for Redis); every `REFRESH` seconds each node
 writes its connections' focus again, and a field not written for `STALE` seconds (a
-node that died with its connections) counts for nothing.
+node that died with its connections) counts for nothing and is removed.
 
-Before a message's notifications are published, the posting node asks which of their
-recipients read that chat on any node (one pipelined `HGETALL` per message; for its own
-connections it asks its hub, which knows the latest) and leaves them out. When Redis does not answer in time, they are notified: a notification
-too many, never a message missed.
+Before a message's notifications are published, the posting node reads who reads that
+chat (one `HGETALL` per message, of a hash as big as the chat's readers now; for its
+own connections it asks its hub, which knows the latest) and leaves them out. When
+Redis does not answer in time, they are notified: a notification too many, never a
+message missed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .hub import Connection, Hub
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "parta:focus:"
+PREFIX = "parta:reading:"
 REFRESH = 20.0
 STALE = 3 * REFRESH
 ASK_TIMEOUT = 0.5  # seconds a post waits to learn who reads its chat elsewhere
@@ -53,7 +54,9 @@ class SharedFocus(LocalFocus):
         self.hub = hub
         self.redis = redis
         self.node_id = node_id
-        self._changed: dict[tuple[str, str], str | None] = {}  # (user, field) -> chat
+        self._changed: dict[str, tuple[str, str | None]] = {}  # field -> (user, chat)
+        self._written: dict[str, str] = {}  # field -> the chat Redis has for it
+        self._stale: set[tuple[str, str]] = set()  # (chat, field) a dead node left
         self._wake = asyncio.Event()
         self._stopped = False
         self._task: asyncio.Task[None] | None = None
@@ -66,7 +69,7 @@ class SharedFocus(LocalFocus):
         self._task = asyncio.create_task(self._run(), name="chat focus")
 
     def _focused(self, connection: Connection) -> None:
-        self._changed[(connection.user_id, self._field(connection))] = connection.focus
+        self._changed[self._field(connection)] = (connection.user_id, connection.focus)
         self._wake.set()
 
     async def _run(self) -> None:
@@ -90,52 +93,57 @@ class SharedFocus(LocalFocus):
 
     async def _write(self) -> None:
         changed, self._changed = self._changed, {}
-        if not changed:
+        stale, self._stale = self._stale, set()
+        if not changed and not stale:
             return
         stamp = str(int(time.time() * 1000))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for (user, field), chat in changed.items():
-                    if chat is None:
-                        pipe.hdel(PREFIX + user, field)
-                    else:
-                        pipe.hset(PREFIX + user, field, f"{chat}|{stamp}")
-                        pipe.expire(PREFIX + user, int(STALE))
+                for left, field in stale:
+                    pipe.hdel(PREFIX + left, field)
+                for field, (user, shown) in changed.items():
+                    before = self._written.get(field)
+                    if before is not None and before != shown:
+                        pipe.hdel(PREFIX + before, field)
+                    if shown is not None:
+                        pipe.hset(PREFIX + shown, field, f"{user}|{stamp}")
+                        pipe.expire(PREFIX + shown, int(STALE))
                 await pipe.execute()
         except BaseException:
-            for key, chat in changed.items():  # kept, unless changed meanwhile
-                self._changed.setdefault(key, chat)
+            for field, change in changed.items():  # kept, unless changed meanwhile
+                self._changed.setdefault(field, change)
+            self._stale |= stale
             raise
+        for field, (_, shown) in changed.items():
+            if shown is None:
+                self._written.pop(field, None)
+            else:
+                self._written[field] = shown
 
     async def reading(self, users: Iterable[str], chat_id: str) -> set[str]:
-        users = list(users)
+        users = set(users)
         if not users:
             return set()
+        # this node's connections as they are now (Redis may not have the latest yet)
+        reading = {u for u in users if any(c.focus == chat_id for c in self.hub.connections(u))}
         try:
             async with asyncio.timeout(ASK_TIMEOUT):
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for user in users:
-                        pipe.hgetall(PREFIX + user)
-                    found = cast(list[dict[bytes, bytes]], await pipe.execute())
+                fields = cast(dict[bytes, bytes], await self.redis.hgetall(PREFIX + chat_id))
         except Exception as exc:
             logger.warning("chat focus: cannot read Redis (%s); notifying everyone", exc)
-            return set()
+            return reading
         fresh_after = time.time() * 1000 - STALE * 1000
-        # this node's connections as they are now (Redis may not have the latest yet)
-        reading = {
-            user for user in users if any(c.focus == chat_id for c in self.hub.connections(user))
-        }
         mine = f"{self.node_id}/".encode()
-        for user, fields in zip(users, found, strict=True):
-            for field, value in fields.items():
-                chat, _, stamp = value.decode().rpartition("|")
-                if field.startswith(mine) or chat != chat_id:
-                    continue
-                if stamp.isdigit() and int(stamp) > fresh_after:
+        for field, value in fields.items():
+            if field.startswith(mine):
+                continue
+            user, _, stamp = value.decode().rpartition("|")
+            if stamp.isdigit() and int(stamp) > fresh_after:
+                if user in users:
                     reading.add(user)
-                else:  # left by a node that died: cleared in the background
-                    self._changed.setdefault((user, field.decode()), None)
-                    self._wake.set()
+            else:  # left by a node that died: removed in the background
+                self._stale.add((chat_id, field.decode()))
+                self._wake.set()
         return reading
 
     async def close(self) -> None:
@@ -149,8 +157,8 @@ class SharedFocus(LocalFocus):
             for task in late:
                 task.cancel()
             self._task = None
-        for connection in self.hub.all_connections():
-            self._changed[(connection.user_id, self._field(connection))] = None
+        for field in list(self._written):
+            self._changed[field] = ("", None)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self._write()

@@ -102,7 +102,7 @@ async def test_a_call_is_placed_once_and_chat_events_reach_every_node_in_order(
         phone_a = await events(on["a"], school.students[1])  # the same pupil's phone
         await pupil_c.send({"type": "focus", "chat_id": chat})  # reading it: no notifications
         async with Redis.from_url(redis_url) as redis:  # c has told the cluster
-            while not [key async for key in redis.scan_iter("parta:focus:*")]:
+            while not [key async for key in redis.scan_iter("parta:reading:*")]:
                 await asyncio.sleep(0.05)
         texts = [f"Homework, line {i}" for i in range(20)]
         for text in texts:
