@@ -12,9 +12,12 @@ chat shows). What differs is who may run it:
   job it touches the entry (XCLAIM to itself, JUSTID) every `claim_after / 3` seconds,
   so an entry idle for `claim_after` belongs to a node that died (SIGKILL, a lost
   machine) or a worker that hung: any other node takes it over (XAUTOCLAIM) and runs it
-  again. A job to retry later waits in a sorted set, `parta:jobs:delayed`, and is put
-  back on the stream by whichever node sees it due first (one Lua script: moved once).
-  A node that stops cleanly gives its running jobs back to the stream at once.
+  again. The node also touches the job's row in the store, so that a job whose entry
+  Redis lost (it restarted empty) while its node died is found by its untouched row
+  and queued again by the sweep. A job to retry later waits in a sorted set,
+  `parta:jobs:delayed`, and is put back on the stream by whichever node sees it due
+  first (one Lua script: moved once). A node that stops cleanly gives its running jobs
+  back to the stream at once.
 
 Why Redis Streams and not a library: a consumer group already is the queue we need
 (delivery to one consumer, a pending list per consumer, acknowledgement, taking over
@@ -27,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
@@ -159,9 +162,10 @@ class StreamJobs:
 
     async def sweep(self) -> int:
         """Queue again the store's pending jobs that the queue does not hold (Redis
-        restarted empty, or was away when they were queued); how many. One node at a
-        time sweeps, at most every SWEEP_SECONDS. A job queued twice still runs once:
-        only a pending one starts."""
+        restarted empty, or was away when they were queued), and the running ones it
+        does not hold whose node stopped touching them (it died when Redis lost them);
+        how many. One node at a time sweeps, at most every SWEEP_SECONDS. A job queued
+        twice still runs once: only a pending one starts."""
         self._swept_at = time.monotonic()
         if not await self.redis.set(SWEEP_LOCK, self.consumer, nx=True, ex=SWEEP_SECONDS):
             return 0
@@ -172,6 +176,11 @@ class StreamJobs:
         }
         held |= {_text(job) for job in cast(list[Any], await self.redis.zrange(DELAYED, 0, -1))}
         missing = [job for job in await self.store.pending_ids() if job not in held]
+        since = _now() - timedelta(seconds=self.claim_after)
+        for job_id in await self.store.abandoned(since):
+            if job_id not in held and job_id not in self._entries:
+                await self.store.retry(job_id, "its node was lost with the queue", _now(), _now())
+                missing.append(job_id)
         for job_id in missing:
             await self.redis.xadd(STREAM, {"job": job_id})
         if missing:
@@ -257,6 +266,7 @@ class StreamJobs:
             if not entries:
                 continue
             try:
+                await self.store.touch(list(self._entries), _now())
                 await self.redis.xclaim(
                     STREAM, GROUP, self.consumer, min_idle_time=0, message_ids=entries, justid=True
                 )

@@ -140,6 +140,27 @@ class TranscriptionStore:
             row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).first()
         return None if row is None else _job(row)
 
+    async def touch(self, job_ids: list[str], now: datetime) -> None:
+        """The node running these jobs is alive: say so (`abandoned` reads it)."""
+        if not job_ids:
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(job_ids) & (jobs.c.status == "running"))
+                .values(updated_at=now)
+            )
+
+    async def abandoned(self, before: datetime) -> list[str]:
+        """Running jobs nobody touched since `before` (their node died), oldest first."""
+        query = (
+            select(jobs.c.id)
+            .where((jobs.c.status == "running") & (jobs.c.updated_at < before))
+            .order_by(jobs.c.updated_at)
+        )
+        async with self._engine.connect() as connection:
+            return [str(row[0]) for row in (await connection.execute(query)).all()]
+
     async def pending_ids(self) -> list[str]:
         """Every pending job, oldest first."""
         query = select(jobs.c.id).where(jobs.c.status == "pending").order_by(jobs.c.created_at)

@@ -146,3 +146,36 @@ async def test_a_job_redis_missed_is_swept_in_and_a_queued_twice_job_runs_once(
     assert await a.pending() == 0
     await a.stop()
     await c.stop()
+
+
+async def test_a_job_running_on_a_node_that_died_with_redis_s_memory_runs_again(
+    parts: tuple[TranscriptionStore, Redis],
+) -> None:
+    """Redis restarts empty while a's job runs, and a dies: nothing in Redis says the job
+    was ever there, but its row, which a stopped touching, is found by the sweep; the
+    job c runs meanwhile, which c keeps touching, is left alone."""
+    store, redis = parts
+    a = StreamJobs(store, redis, "a", Events(), claim_after=0.6)
+    c = StreamJobs(store, redis, "c", Events(), claim_after=0.6)
+    await a.start()
+    await c.start()
+    lost = await store.add("voice", "m1", "/x.ogg", now())
+    kept = await store.add("voice", "m2", "/y.ogg", now())
+    await a.queued(lost)
+    await a.queued(kept)
+    [on_a] = await a.take(1, 0.1)
+    [on_c] = await c.take(1, 0.1)
+    assert (on_a.id, on_c.id) == (lost.id, kept.id)
+    assert a._toucher is not None
+    a._toucher.cancel()  # a dies
+    await redis.flushall()  # and Redis restarts with nothing
+    await asyncio.sleep(1.0)  # longer than claim_after: c touched its job, a did not
+    assert await c.take(1, 0.1) == []  # the queue made again, swept
+    [again] = await c.take(1, 0.1)
+    assert again.id == lost.id and again.attempts == 2
+    stored = await store.get(kept.id)
+    assert stored is not None and stored.status == "running" and stored.attempts == 1
+    await c.done(again)
+    await c.done(on_c)
+    assert await store.counts() == {"done": 2}
+    await c.stop()

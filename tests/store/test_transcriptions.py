@@ -77,3 +77,16 @@ async def test_voice_messages_go_before_recordings(engine: AsyncEngine) -> None:
         await store.claim(1, T0 + timedelta(minutes=1)),
     )
     assert [j.target_id for j in first + second] == ["late", "lesson"]
+
+
+async def test_running_jobs_nobody_touched_for_a_while_are_found(engine: AsyncEngine) -> None:
+    store = TranscriptionStore(engine)
+    for n in range(3):
+        await store.add("voice", f"m{n}", f"/f{n}", T0)
+    running = await store.claim(3, T0)
+    ids = [job.id for job in running]
+    await store.done(ids[2], T0 + timedelta(seconds=5))
+    await store.touch([ids[1], ids[2]], T0 + timedelta(seconds=40))  # a live node's
+    assert await store.abandoned(T0 + timedelta(seconds=30)) == [ids[0]]
+    assert await store.abandoned(T0 + timedelta(seconds=50)) == [ids[0], ids[1]]
+    assert (await store.get(ids[2])).status == "done"  # type: ignore[union-attr]
