@@ -7,7 +7,9 @@ import ipaddress
 import logging
 import os
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -25,10 +27,26 @@ the call WebSocket, WHIP and WHEP, /metrics, /healthz and /readyz on HOST:PORT.
 Media (WebRTC over UDP) uses the ICE addresses below: on a real network give the
 machine's reachable address with --ice-address (and --announced-address behind 1:1
 NAT); the default, 127.0.0.1, lets browsers on this machine call each other.
+
+Every option may also be set in a TOML file given with --config (or PARTA_CONFIG),
+named as on the command line without its dashes: `redis-url = "redis://..."`,
+`port = 8081`, `ice-address = ["10.0.0.5"]`. The command line wins over the
+environment, which wins over the file.
 """
 
+# options that may also come from the environment
+ENVIRONMENT = {
+    "config": "PARTA_CONFIG",
+    "database_url": "PARTA_DATABASE_URL",
+    "redis_url": "PARTA_REDIS_URL",
+    "node_id": "PARTA_NODE_ID",
+    "speech_model": "PARTA_SPEECH_MODEL",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(file: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    """The command line; `file`: the values of a config file, under the options' dests,
+    which replace the built-in defaults."""
     parser = argparse.ArgumentParser(
         prog="parta", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -38,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the server",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=os.environ.get(ENVIRONMENT["config"]),
+        help="a TOML file of options, named as here without the dashes (also PARTA_CONFIG)",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address the HTTP server listens on (default 127.0.0.1)"
@@ -97,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--database-url",
         metavar="URL",
-        default=os.environ.get("PARTA_DATABASE_URL"),
+        default=os.environ.get(ENVIRONMENT["database_url"]),
         help="SQL database, e.g. postgresql+asyncpg://user:pass@host/parta "
         "(default: SQLite in --data-dir; also PARTA_DATABASE_URL)",
     )
@@ -122,13 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--redis-url",
         metavar="URL",
-        default=os.environ.get("PARTA_REDIS_URL"),
+        default=os.environ.get(ENVIRONMENT["redis_url"]),
         help="join a cluster of nodes sharing this Redis (and one PostgreSQL, "
         "--database-url), e.g. redis://127.0.0.1:6379/0 (also PARTA_REDIS_URL)",
     )
     serve.add_argument(
         "--node-id",
-        default=os.environ.get("PARTA_NODE_ID"),
+        default=os.environ.get(ENVIRONMENT["node_id"]),
         help="this node's name in the cluster (default HOST:PORT; also PARTA_NODE_ID)",
     )
     serve.add_argument(
@@ -142,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--speech-model",
         metavar="NAME|DIR",
-        default=os.environ.get("PARTA_SPEECH_MODEL", "base"),
+        default=os.environ.get(ENVIRONMENT["speech_model"], "base"),
         help="speech-to-text model for voice messages and recordings' captions: 'base' "
         "(packaged, multilingual), 'tiny.en' (packaged, English only, faster), a directory "
         "holding a CTranslate2 Whisper model, or 'off' (default base; also PARTA_SPEECH_MODEL)",
@@ -167,7 +192,72 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where packaged speech models are unpacked (default ~/.cache/parta/models)",
     )
+    if file:
+        # the environment, when set, wins over the file
+        serve.set_defaults(
+            **{k: v for k, v in file.items() if not os.environ.get(ENVIRONMENT.get(k, ""))}
+        )
     return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, over the environment, over the config file, over defaults."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "config", None) is None:
+        return args
+    return build_parser(read_config(args.config)).parse_args(argv)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A config file's options, checked and converted as the command line's would be."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SystemExit(f"parta: --config {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"parta: --config {path}: not TOML: {exc}") from None
+    actions = {
+        option[2:]: action
+        for action in _serve_options()
+        for option in action.option_strings
+        if option.startswith("--") and option not in ("--help", "--config")
+    }
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        action = actions.get(key.replace("_", "-"))
+        if action is None:
+            known = ", ".join(sorted(actions))
+            raise SystemExit(f"parta: --config {path}: unknown option {key!r} (known: {known})")
+        values[action.dest] = _option_value(path, key, action, value)
+    return values
+
+
+def _option_value(path: Path, key: str, action: argparse.Action, value: Any) -> Any:
+    repeatable = isinstance(action, argparse._AppendAction)
+    items = value if repeatable and isinstance(value, list) else [value]
+    converted = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise SystemExit(
+                f"parta: --config {path}: {key} is a "
+                + ("string or a list of them" if repeatable else "string or a number")
+            )
+        try:
+            one = action.type(str(item)) if callable(action.type) else str(item)
+        except ValueError:
+            raise SystemExit(f"parta: --config {path}: {key}: {item!r} is not valid") from None
+        if action.choices is not None and one not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            raise SystemExit(f"parta: --config {path}: {key} is one of {choices}")
+        converted.append(one)
+    return converted if repeatable else converted[0]
+
+
+def _serve_options() -> list[argparse.Action]:
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices["serve"]._actions)
+    raise AssertionError("parta has a serve command")
 
 
 def parse_size(text: str) -> int:
@@ -253,7 +343,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     config = config_from_args(args)
     logging.basicConfig(
         level=config.log_level.upper(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from signalling.cli import build_parser, config_from_args
+from signalling.cli import ENVIRONMENT, build_parser, config_from_args, parse_args
 
 
 def free_port() -> int:
@@ -57,6 +58,61 @@ def test_bad_options_are_refused_clearly() -> None:
     assert (config.max_upload_bytes, config.org_quota_bytes) == (500 * 1024**2, 2 * 1024**4)
     with pytest.raises(SystemExit, match="not a size"):
         config_from_args(parser.parse_args(["serve", "--org-quota", "plenty"]))
+
+
+def test_a_config_file_sets_options_under_the_environment_and_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ENVIRONMENT.values():
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "parta.toml"
+    path.write_text(
+        """
+        port = 8090
+        data-dir = "/srv/parta"
+        log_level = "debug"
+        ice-address = ["10.0.0.5", "10.0.1.5"]
+        rtc-ports = "40000-40999"
+        redis-url = "redis://10.0.0.2:6379/0"
+        database-url = "postgresql+asyncpg://parta@10.0.0.3/parta"
+        speech-model = "off"
+        job-claim-after = 12
+        """
+    )
+    config = config_from_args(parse_args(["serve", "--config", str(path), "--port", "9000"]))
+    assert config.port == 9000  # the command line wins
+    assert config.data_dir == Path("/srv/parta") and config.log_level == "debug"
+    assert config.ice_addresses == ("10.0.0.5", "10.0.1.5")
+    assert (config.rtc_port_min, config.rtc_port_max) == (40000, 40999)
+    assert config.redis_url == "redis://10.0.0.2:6379/0" and config.speech_model is None
+    assert config.job_claim_after == 12.0
+    # the environment wins over the file; PARTA_CONFIG names the file
+    monkeypatch.setenv("PARTA_REDIS_URL", "redis://10.0.0.9:6379/0")
+    monkeypatch.setenv("PARTA_CONFIG", str(path))
+    config = config_from_args(parse_args(["serve"]))
+    assert (config.redis_url, config.port) == ("redis://10.0.0.9:6379/0", 8090)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('colour = "blue"', "unknown option 'colour'"),
+        ('port = "eighty"', "port: 'eighty' is not valid"),
+        ("port = [1, 2]", "port is a string or a number"),
+        ('log-level = "loud"', "log-level is one of debug, info, warning, error"),
+        ("port = ", "not TOML"),
+    ],
+)
+def test_a_bad_config_file_is_refused_clearly(tmp_path: Path, text: str, says: str) -> None:
+    path = tmp_path / "parta.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(SystemExit, match=f"--config {path}: .*{re.escape(says)}"):
+        parse_args(["serve", "--config", str(path)])
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="No such file"):
+        parse_args(["serve", "--config", str(tmp_path / "nowhere.toml")])
 
 
 def test_the_speech_model_is_chosen_or_turned_off(tmp_path: Path) -> None:
@@ -108,16 +164,12 @@ async def test_voice_messages_are_not_transcribed_when_speech_is_off(tmp_path: P
 
 async def test_serve_starts_and_stops(tmp_path: Path) -> None:
     port = free_port()
+    config = tmp_path / "parta.toml"  # the data directory from a config file
+    config.write_text(f'data-dir = "{tmp_path / "d"}"\nport = 1\n')
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "signalling.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "d"),
+            *(sys.executable, "-m", "signalling.cli", "serve", "--config", str(config)),
+            *("--port", str(port)),  # the command line wins
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
