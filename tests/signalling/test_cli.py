@@ -196,3 +196,13 @@ async def test_serve_starts_and_stops(tmp_path: Path) -> None:
         output = process.communicate(timeout=10)[0].decode()
     assert process.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output
+
+
+def test_the_readmes_config_file_is_one_parta_reads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "node1.toml"
+    path.write_text(example)
+    config = config_from_args(parse_args(["serve", "--config", str(path)]))
+    assert (config.host, config.port, config.node_id) == ("0.0.0.0", 8081, "node1")
+    assert config.redis_url is not None and config.ice_addresses == ("10.0.0.11",)
