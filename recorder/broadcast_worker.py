@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             "independent": independent,
             "complete": complete,
             "encode_seconds": round(encode, 6),
+            "decode_errors": recorder.decode_errors,  # so far
         }
         out.write(ipc.json_record(b"H", info))
         out.flush()

@@ -46,6 +46,7 @@ class BroadcastEncoder(Recording):
         self.on_exit: Callable[[], None] | None = None  # the encoder ended (or died)
         self.opus_frames = 0
         self.parts = 0
+        self.decode_errors = 0  # as the encoder said last
 
     def command(self) -> list[str]:
         width, height = self.size
@@ -89,6 +90,8 @@ class BroadcastEncoder(Recording):
                 elif kind == b"H":
                     self.parts += 1
                     self.on_part(json.loads(body))
+                elif kind == b"D":  # its last word
+                    self.decode_errors = int(json.loads(body).get("decode_errors", 0))
         except asyncio.IncompleteReadError:
             pass  # the encoder finished or died
         except Exception:
@@ -96,9 +99,9 @@ class BroadcastEncoder(Recording):
         if self.on_exit is not None:
             self.on_exit()
 
-    async def stop(self) -> Any:
-        recorded = await super().stop()
+    async def _decode_errors(self) -> int:
+        """The reader of stdout has it (once the encoder has said its last)."""
         if self._reader is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._reader, 5)
-        return recorded
+        return self.decode_errors

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
 import logging
 import sys
 import time
@@ -38,6 +40,7 @@ class Recorded:
     packets: int
     dropped: int  # packets the recorder could not take in time
     exit_code: int | None
+    decode_errors: int = 0  # coded frames the recorder could not decode (bad input)
 
 
 class Recording:
@@ -89,7 +92,9 @@ class Recording:
         ]
 
     async def _spawn(self) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(*self.command(), stdin=asyncio.subprocess.PIPE)
+        return await asyncio.create_subprocess_exec(
+            *self.command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +136,22 @@ class Recording:
                 self.process.kill()
                 code = await self.process.wait()
         size = self.path.stat().st_size if self.path.exists() else 0
-        return Recorded(self.path, seconds, size, self.packets, self.dropped, code)
+        errors = await self._decode_errors()
+        return Recorded(self.path, seconds, size, self.packets, self.dropped, code, errors)
+
+    async def _decode_errors(self) -> int:
+        """What the recorder said at its end of the frames it could not decode (0 when
+        it died first)."""
+        if self.process is None or self.process.stdout is None:
+            return 0
+        try:
+            said = io.BytesIO(await asyncio.wait_for(self.process.stdout.read(), 5))
+        except (TimeoutError, OSError):
+            return 0
+        while (record := ipc.read_record(said)) is not None:
+            if record[0] == b"D":
+                return int(json.loads(record[1]).get("decode_errors", 0))
+        return 0
 
     # -- producers ------------------------------------------------------------------------
 

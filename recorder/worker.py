@@ -11,6 +11,7 @@ runs, what it writes keeps the call's own timing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -101,6 +102,7 @@ class Recorder:
         self.next_frame = 0  # index of the next video frame to write
         self.audio_until = 0  # samples written
         self.now = 0.0  # seconds since the start, by the latest arrival
+        self.decode_errors = 0  # coded frames the decoders refused
 
     # -- records ------------------------------------------------------------------
 
@@ -162,6 +164,7 @@ class Recorder:
             try:
                 decoded = source.decoder.decode(av.Packet(frame.data))
             except av.error.FFmpegError:
+                self.decode_errors += 1  # a publisher's bad frame: skipped, counted
                 source.depacketizer.need_keyframe = source.kind == "video"
                 continue
             for item in decoded:
@@ -231,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(recorder: Recorder) -> None:
-    """Records from stdin until the end record (or the call's side closes the pipe)."""
+    """Records from stdin until the end record (or the call's side closes the pipe); at
+    the end, says on stdout how many frames it could not decode (a `D` record)."""
     stream = sys.stdin.buffer
     try:
         while (record := ipc.read_record(stream)) is not None:
@@ -241,6 +245,11 @@ def run(recorder: Recorder) -> None:
             recorder.handle(kind, body)
     finally:
         recorder.finish()
+        with contextlib.suppress(OSError):
+            sys.stdout.buffer.write(
+                ipc.json_record(b"D", {"decode_errors": recorder.decode_errors})
+            )
+            sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":

@@ -125,6 +125,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     app[keys.CALLS] = calls
     recordings = Recordings(config.data_dir / "recordings", recording_api.lander(app))
     app[keys.RECORDINGS] = recordings
+    recordings.on_decode_errors = app[keys.METRICS].decode_errors.labels("recording").inc
 
     async def finish_recording(room: Room) -> None:
         await recordings.stop(room, None, quiet=True)

@@ -83,6 +83,8 @@ class Broadcast:
     latest: tuple[int, int] = (-1, -1)  # the newest HLS part: (segment, part)
     latest_at: float | None = None  # when it came (monotonic)
     on_encoded: Callable[[float], None] | None = None  # a segment's encoding time
+    on_decode_errors: Callable[[int], None] | None = None  # frames newly undecodable
+    decode_errors: int = 0  # coded frames the encoder could not decode, so far
     ended: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set, then replaced
     hls: HlsAudience = field(default_factory=HlsAudience)  # its HLS viewers on this node
@@ -109,11 +111,19 @@ class Broadcast:
         self.latest = (int(info["msn"]), int(info["part"]))
         self.latest_at = time.monotonic()
         self._encoding += float(info.get("encode_seconds", 0.0))
+        self.undecodable(int(info.get("decode_errors", 0)))
         if info.get("complete"):
             if self.on_encoded is not None:
                 self.on_encoded(self._encoding)
             self._encoding = 0.0
         self.wake()
+
+    def undecodable(self, so_far: int) -> None:
+        """The encoder could not decode `so_far` frames (a publisher's bad input)."""
+        if so_far > self.decode_errors:
+            if self.on_decode_errors is not None:
+                self.on_decode_errors(so_far - self.decode_errors)
+            self.decode_errors = so_far
 
     def wake(self) -> None:
         self.changed.set()
@@ -131,6 +141,7 @@ class Broadcasts:
         # (WebRTC, HLS) viewers of a broadcast watching through other nodes (edges.py)
         self.elsewhere: Callable[[Broadcast], tuple[int, int]] = lambda broadcast: (0, 0)
         self.on_encoded: Callable[[float], None] | None = None  # for the metrics
+        self.on_decode_errors: Callable[[int], None] | None = None  # for the metrics
         # told when a broadcast starts, changes its link (with the old token) or ends
         self.listeners: list[Callable[[Broadcast, str | None], None]] = []
         # bytes sent to viewers of broadcasts that ended, or by viewers gone
@@ -170,6 +181,7 @@ class Broadcasts:
             by=actor.id if actor else None,
             directory=self.directory / kind / broadcast_id,
             on_encoded=self.on_encoded,
+            on_decode_errors=self.on_decode_errors,
         )
         broadcast.mix = Producer(
             f"{room.id}-mix",
@@ -251,7 +263,8 @@ class Broadcasts:
             encoder = broadcast.encoder
             if encoder.speaker in room.speaker_listeners:
                 room.speaker_listeners.remove(encoder.speaker)
-            await encoder.stop()  # the playlists end with EXT-X-ENDLIST
+            recorded = await encoder.stop()  # the playlists end with EXT-X-ENDLIST
+            broadcast.undecodable(recorded.decode_errors)
         broadcast.wake()
         # viewers of a broadcast that ended: WebRTC ones are let go, HLS ones read the end
         for viewer in list(room.viewers.values()):

@@ -75,6 +75,13 @@ class Metrics:
             "WebSocket sessions opened",
             registry=self.registry,
         )
+        self.decode_errors = Counter(
+            "parta_media_decode_errors",
+            "Coded frames from publishers that the recorder or the broadcast encoder could "
+            "not decode (skipped; video waits for the next keyframe), by what",
+            ["what"],
+            registry=self.registry,
+        )
         self.cluster = ClusterMetrics(self.registry)
 
     def attach(self, worker: Worker, calls: Calls) -> None:
@@ -82,6 +89,8 @@ class Metrics:
 
     def attach_broadcasts(self, broadcasts: Broadcasts) -> None:
         broadcasts.on_encoded = self.segment_encode.observe
+        broadcasts.on_decode_errors = self.decode_errors.labels("broadcast").inc
+        self.decode_errors.labels("recording")  # shown at 0 before any
         self.registry.register(_BroadcastCollector(broadcasts))
 
 

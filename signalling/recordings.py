@@ -58,6 +58,7 @@ class Recordings:
         # how recorder processes are run (tests slow one down to see it fall behind)
         self.python = sys.executable
         self.pipe_limit = PIPE_LIMIT
+        self.on_decode_errors: Callable[[int], None] | None = None  # for the metrics
 
     def is_recording(self, room: Room) -> bool:
         return room.id in self.active
@@ -126,6 +127,8 @@ class Recordings:
         room.recording = False
         room.broadcast(RecordingState(on=False, by=actor.id if actor else None), skip=None)
         recorded = await active.recording.stop()
+        if recorded.decode_errors and self.on_decode_errors is not None:
+            self.on_decode_errors(recorded.decode_errors)
         finished = Finished(
             room.id, room.title, recorded, active.started_at, active.by_user, active.user_ids
         )

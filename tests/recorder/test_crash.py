@@ -1,5 +1,6 @@
 """A recorder process killed with SIGKILL in the middle of a lesson leaves a file that
-opens and plays up to near the kill, and the call goes on."""
+opens and plays up to near the kill, and the call goes on; a frame a publisher sent
+broken is skipped and counted, and the recording goes on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import io
 import os
 import signal
+import struct
+import time
 from pathlib import Path
 
 import aiohttp
@@ -56,6 +59,57 @@ async def test_a_killed_recorder_leaves_a_playable_file(tmp_path: Path) -> None:
             stopped = await teacher.request({"type": "stop_recording"}, "recording")
             assert stopped["on"] is False
             assert path.exists() and path.stat().st_size == len(data)
+            await teacher.request({"type": "ping"}, "pong")
+            await teacher.close()
+    finally:
+        await server.close()
+
+
+async def test_a_broken_frame_from_a_publisher_is_skipped_and_counted(tmp_path: Path) -> None:
+    """A VP8 keyframe that arrives as garbage (as from a broken encoder) fails to decode in
+    the recorder: it is skipped, the recording goes on and plays, and /metrics counts it."""
+    server = await start_server(tmp_path / "data")
+    base = str(server.make_url("/"))
+    try:
+        async with aiohttp.ClientSession() as http:
+            teacher = CallClient(http, base, "broken-lesson", "teacher")
+            await teacher.join()
+            await teacher.publish(
+                [
+                    (ColourVideoTrack(COLOURS["teacher"]), "camera"),
+                    (ToneAudioTrack(TONES["teacher"]), "microphone"),
+                ]
+            )
+            await asyncio.sleep(1)
+            await teacher.request({"type": "start_recording"}, "recording")
+            await asyncio.sleep(2)
+            room = server.app[keys.CALLS].rooms["broken-lesson"]
+            [camera] = [p for p in room.router.producers.values() if p.kind == "video"]
+            # RTP: marker and payload type 96, the publisher's next sequence number, a VP8
+            # descriptor starting a frame, then a "keyframe" of garbage
+            seq = (camera._max_seq + 1) & 0xFFFF
+            head = struct.pack("!BBHII", 0x80, 0x80 | 96, seq, 123456, camera.ssrc)
+            camera.on_rtp(head + b"\x10" + bytes(range(200)), len(head), None)
+            await asyncio.sleep(2)
+            stopped = await teacher.request({"type": "stop_recording"}, "recording")
+            assert stopped["on"] is False
+
+            async def counted() -> str:  # once the recorder has finished the file
+                async with http.get(f"{base}metrics") as response:
+                    lines = (await response.text()).splitlines()
+                return next(
+                    line for line in lines if line.startswith("parta_media_decode_errors_total")
+                )
+
+            deadline = time.monotonic() + 30
+            while (line := await counted()).endswith(" 0.0"):
+                assert time.monotonic() < deadline, line
+                await asyncio.sleep(0.2)
+            assert line == 'parta_media_decode_errors_total{what="recording"} 1.0'
+            [path] = (tmp_path / "data" / "recordings").glob("broken-lesson-*.mp4")
+            with av.open(str(path)) as container:
+                seconds = sum(1 for _ in container.decode(container.streams.video[0])) / 15
+            assert seconds > 3.5  # before and after the broken frame
             await teacher.request({"type": "ping"}, "pong")
             await teacher.close()
     finally:
