@@ -155,16 +155,7 @@ class Server:
             await asyncio.sleep(0.1)
 
     async def metrics(self, http: aiohttp.ClientSession) -> dict[str, float]:
-        async with http.get(f"{self.base_url}/metrics") as response:
-            text = await response.text()
-        values: dict[str, float] = {}
-        for line in text.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                values[name] = float(value)
-        return values
+        return await fetch_metrics(http, self.base_url)
 
     def log_tail(self, lines: int = 20) -> str:
         with contextlib.suppress(OSError):
@@ -179,6 +170,21 @@ class Server:
             self._log.close()
             self._log = None
         return code
+
+
+async def fetch_metrics(http: aiohttp.ClientSession, base_url: str) -> dict[str, float]:
+    """A server's /metrics: each sample by its name with its labels."""
+    async with http.get(f"{base_url.rstrip('/')}/metrics") as response:
+        response.raise_for_status()
+        text = await response.text()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        with contextlib.suppress(ValueError):
+            values[name] = float(value)
+    return values
 
 
 def forwarded_counter(metrics: dict[str, float]) -> float:
