@@ -11,8 +11,9 @@ Phases, in order, all on 127.0.0.1:
    time, either directly on a or by asking b (which answers `redirect`) and following
    the redirect to a, until `joined`; then they leave. Latency from opening the first
    socket to `joined`.
-2. chat: the chat's owner listens on node b's `/api/events`; messages are posted through
-   node a one at a time; latency from the start of the POST to the event's arrival on b.
+2. chat: a pupil in the chat listens on node b's `/api/events`; its teacher posts through
+   node a one at a time (each post also notifies the pupil, so node a asks Redis who
+   reads the chat); latency from the start of the POST to the event's arrival on b.
 3. Redis commands per join and per message: `total_commands_processed` of this run's own
    redis-server around each phase, minus an idle period of equal length measured just
    before it (node heartbeats), divided by the count.
@@ -233,8 +234,12 @@ async def phase_chat(
     a, b = urls["a"], urls["b"]
     owner = await Api(http, a).sign_up("Chat owner")
     school = await make_school(owner)
-    chat = await create_chat(owner, school, "Bench chat", "group", False)
-    ws = await http.ws_connect(b.replace("http", "ws", 1) + "/api/events", headers=owner.headers)
+    chat = await create_chat(owner, school, "Bench chat", "group", True)
+    pupil = await Api(http, a).sign_up("Chat pupil")
+    profile = {"code": school.codes["student"], "full_name": "Bench Pupil"}
+    await pupil.call("POST", "/api/profiles", profile, expect=201)
+    await pupil.call("POST", f"/api/chats/{chat}/join", expect=200)
+    ws = await http.ws_connect(b.replace("http", "ws", 1) + "/api/events", headers=pupil.headers)
     arrived: dict[str, float] = {}
     waiters: dict[str, asyncio.Future[float]] = {}
 
