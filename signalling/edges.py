@@ -25,10 +25,10 @@ restarted empty, the next node to start makes a new one, and a node whose copy n
 matches (the origin refusing a pipe, or an edge offering another) reads it again.
 
 Counting viewers: every `COUNT_INTERVAL` an edge writes how many watch each broadcast
-through it (`parta:viewers:{broadcast}:{node}`, WebRTC and HLS, with a short TTL, so a
+through it (`parta:viewers:{broadcast}:node:{node}`, WebRTC and HLS, with a short TTL, so a
 dead edge's count goes by itself; the set `parta:viewers:{broadcast}` names the edges).
 The origin adds them to its own for the hosts' counts, and writes the total
-(`parta:viewers:{broadcast}:all`) for the edges' watch pages. The edge pipes themselves
+(`parta:viewers:{broadcast}:total`) for the edges' watch pages. The edge pipes themselves
 are not viewers.
 
 A relay closes when its last viewer has been gone for `IDLE_CLOSE` seconds, or when the
@@ -44,7 +44,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import aiohttp
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -224,8 +224,8 @@ class Edges:
         if same_token(offered, self.secret):
             return True
         with contextlib.suppress(Exception):
-            return await self.read_secret() and same_token(offered, self.secret)
-        return False
+            await self.read_secret()  # another request may have read it just now
+        return same_token(offered, self.secret)
 
     # -- the directory (origin side writes, edges read) ------------------------------
 
@@ -272,7 +272,8 @@ class Edges:
         text = await self.redis.get(key)
         if text is None:
             return None
-        remote = Remote(**json.loads(text))
+        known = {f.name for f in fields(Remote)}  # a newer node may write more
+        remote = Remote(**{k: v for k, v in json.loads(text).items() if k in known})
         if remote.node == self.node_id:
             return None  # ours and gone: it ended here
         if not await self.redis.exists(f"parta:node:{remote.node}"):
@@ -313,9 +314,9 @@ class Edges:
         ttl = int(COUNT_TTL * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             for broadcast_id in self._reported - set(here):  # none left: say so at once
-                pipe.delete(f"parta:viewers:{broadcast_id}:{self.node_id}")
+                pipe.delete(_count_key(broadcast_id, self.node_id))
             for broadcast_id, (webrtc, hls) in here.items():
-                pipe.set(f"parta:viewers:{broadcast_id}:{self.node_id}", f"{webrtc} {hls}", px=ttl)
+                pipe.set(_count_key(broadcast_id, self.node_id), f"{webrtc} {hls}", px=ttl)
                 pipe.sadd(f"parta:viewers:{broadcast_id}", self.node_id)
                 pipe.expire(f"parta:viewers:{broadcast_id}", DIRECTORY_TTL)
             await pipe.execute()
@@ -327,14 +328,14 @@ class Edges:
         async with self.redis.pipeline(transaction=False) as pipe:
             for broadcast in list(self.broadcasts.by_room.values()):
                 webrtc, hls = self.broadcasts.audience(broadcast)
-                pipe.set(f"parta:viewers:{broadcast.id}:all", f"{webrtc} {hls}", px=ttl)
+                pipe.set(_total_key(broadcast.id), f"{webrtc} {hls}", px=ttl)
             await pipe.execute()
 
     async def _counted_elsewhere(self, broadcast_id: str) -> tuple[int, int]:
         edges = sorted(_text(n) for n in await self.redis.smembers(f"parta:viewers:{broadcast_id}"))
         if not edges:
             return 0, 0
-        values = await self.redis.mget([f"parta:viewers:{broadcast_id}:{n}" for n in edges])
+        values = await self.redis.mget([_count_key(broadcast_id, n) for n in edges])
         gone = [n for n, v in zip(edges, values, strict=True) if v is None]
         if gone:
             await self.redis.srem(f"parta:viewers:{broadcast_id}", *gone)
@@ -344,7 +345,7 @@ class Edges:
     async def audience(self, remote: Remote) -> tuple[int, int] | None:
         """(WebRTC, HLS) viewers of a broadcast another node hosts, on every node, as its
         origin counted them last; None when it has not said."""
-        value = await self.redis.get(f"parta:viewers:{remote.id}:all")
+        value = await self.redis.get(_total_key(remote.id))
         return None if value is None else _pair(value)
 
     # -- origin side ------------------------------------------------------------------
@@ -384,11 +385,18 @@ class Edges:
         future: asyncio.Future[Relay] = asyncio.get_running_loop().create_future()
         self._connecting[remote.call_id] = future
         try:
+            used = self.secret
             try:
                 relay = await self._connect(remote, origin_url)
             except OriginUnavailable as exc:
                 # refused for want of the secret: ours may be older than Redis's
-                if exc.status != 404 or not await self.read_secret():
+                if exc.status != 404:
+                    raise
+                try:
+                    await self.read_secret()
+                except Exception as lost:
+                    raise OriginUnavailable(f"the cluster's secret: {lost}") from lost
+                if self.secret == used:
                     raise
                 relay = await self._connect(remote, origin_url)
         except BaseException as exc:
@@ -444,7 +452,7 @@ class Edges:
                 await self._counter
         self.broadcasts.elsewhere = lambda broadcast: (0, 0)
         with contextlib.suppress(Exception):  # our viewers leave the origins' counts
-            here = [f"parta:viewers:{b}:{self.node_id}" for b in self._reported]
+            here = [_count_key(b, self.node_id) for b in self._reported]
             if here:
                 await self.redis.delete(*here)
         for relay in list(self.relays.values()):
@@ -454,6 +462,16 @@ class Edges:
                 await task
         if self._http is not None:
             await self._http.close()
+
+
+def _count_key(broadcast_id: str, node_id: str) -> str:
+    """How many watch a broadcast through one node."""
+    return f"parta:viewers:{broadcast_id}:node:{node_id}"
+
+
+def _total_key(broadcast_id: str) -> str:
+    """How many watch it on every node, as its origin added them up."""
+    return f"parta:viewers:{broadcast_id}:total"
 
 
 def _text(value: bytes | str) -> str:

@@ -14,7 +14,8 @@ chat shows). What differs is who may run it:
   machine) or a worker that hung: any other node takes it over (XAUTOCLAIM) and runs it
   again. The node also touches the job's row in the store, so that a job whose entry
   Redis lost (it restarted empty) while its node died is found by its untouched row
-  and queued again by the sweep. A job to retry later waits in a sorted set,
+  and queued again by the sweep (the nodes' clocks are taken to agree to within a few
+  seconds, as NTP keeps them). A job to retry later waits in a sorted set,
   `parta:jobs:delayed`, and is put back on the stream by whichever node sees it due
   first (one Lua script: moved once). A node that stops cleanly gives its running jobs
   back to the stream at once.
@@ -177,10 +178,14 @@ class StreamJobs:
         held |= {_text(job) for job in cast(list[Any], await self.redis.zrange(DELAYED, 0, -1))}
         missing = [job for job in await self.store.pending_ids() if job not in held]
         since = _now() - timedelta(seconds=self.claim_after)
-        for job_id in await self.store.abandoned(since):
-            if job_id not in held and job_id not in self._entries:
-                await self.store.retry(job_id, "its node was lost with the queue", _now(), _now())
-                missing.append(job_id)
+        lost = [
+            job
+            for job in await self.store.abandoned(since)
+            if job not in held and job not in self._entries
+        ]
+        missing += await self.store.requeue_abandoned(
+            lost, since, _now(), "its node was lost with the queue"
+        )
         for job_id in missing:
             await self.redis.xadd(STREAM, {"job": job_id})
         if missing:

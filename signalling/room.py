@@ -533,9 +533,16 @@ class Room:
         self.mix = mix
         self.update_stage()
 
-    async def add_viewer(self, offer: str, broadcast_id: str | None = None) -> tuple[Viewer, str]:
+    async def add_viewer(
+        self, offer: str, broadcast_id: str | None = None, *, feeds_edge: bool = False
+    ) -> tuple[Viewer, str]:
         return await open_viewer(
-            self._ensure_stage(), offer, self.viewers, self._viewer_closed, broadcast_id
+            self._ensure_stage(),
+            offer,
+            self.viewers,
+            self._viewer_closed,
+            broadcast_id,
+            feeds_edge=feeds_edge,
         )
 
     def _viewer_closed(self, viewer: Viewer) -> None:

@@ -115,10 +115,14 @@ async def open_viewer(
     viewers: dict[str, Viewer],
     on_closed: Callable[[Viewer], None],
     broadcast_id: str | None = None,
+    *,
+    feeds_edge: bool = False,
 ) -> tuple[Viewer, str]:
     """A new viewer of `stage`, kept in `viewers` while it lasts: it and its answer.
-    An offer we cannot answer leaves nothing behind (SdpError)."""
+    An offer we cannot answer leaves nothing behind (SdpError). `feeds_edge`: an edge
+    node's pipe, never counted as a viewer."""
     viewer = Viewer(new_id("v"), stage, broadcast_id)
+    viewer.feeds_edge = feeds_edge
     viewers[viewer.id] = viewer
     try:
         answer = await viewer.start(offer)

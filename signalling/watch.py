@@ -206,7 +206,9 @@ async def edge_pipe(request: web.Request) -> web.Response:
     if room is None or broadcast is None or broadcast.id != request.query.get("broadcast"):
         raise Refused(404, "not_found", "that broadcast is not on here")
     try:
-        viewer, answer = await room.add_viewer(await request.text(), broadcast_id=broadcast.id)
+        viewer, answer = await room.add_viewer(
+            await request.text(), broadcast_id=broadcast.id, feeds_edge=True
+        )
     except SdpError as exc:
         raise Refused(400, "bad_sdp", str(exc)) from exc
     edges.add_pipe(viewer)

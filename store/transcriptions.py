@@ -161,6 +161,27 @@ class TranscriptionStore:
         async with self._engine.connect() as connection:
             return [str(row[0]) for row in (await connection.execute(query)).all()]
 
+    async def requeue_abandoned(
+        self, job_ids: list[str], before: datetime, now: datetime, reason: str
+    ) -> list[str]:
+        """Make these jobs pending again if they are still running untouched since
+        `before` (checked in the same statement: a job finished meanwhile stays
+        finished); the ids made pending."""
+        if not job_ids:
+            return []
+        async with self._engine.begin() as connection:
+            rows = await connection.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(job_ids)
+                    & (jobs.c.status == "running")
+                    & (jobs.c.updated_at < before)
+                )
+                .values(status="pending", reason=reason, not_before=now, updated_at=now)
+                .returning(jobs.c.id)
+            )
+            return [str(row[0]) for row in rows.all()]
+
     async def pending_ids(self) -> list[str]:
         """Every pending job, oldest first."""
         query = select(jobs.c.id).where(jobs.c.status == "pending").order_by(jobs.c.created_at)

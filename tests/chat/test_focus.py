@@ -42,13 +42,14 @@ async def test_a_chat_read_on_one_node_does_not_notify_on_another(
             user_id = value.decode().split("|")[0]
             sent = 0
 
-            async def post(text: str) -> None:
+            async def post(text: str, via: School = school) -> None:
                 nonlocal sent
-                await say(school, chat, text)
+                await say(via, chat, text)
                 sent += 1
                 await phone.posts(sent)  # the message itself reaches both
 
-            await post("read on the laptop")
+            await post("read on the laptop")  # through a, whose hub knows the laptop
+            await post("posted through b", via=on_b)  # b reads a's word in Redis
             await settle()
             assert phone.of("notification") == [] and laptop.of("notification") == []
 

@@ -86,6 +86,9 @@ def test_a_config_file_sets_options_under_the_environment_and_the_command_line(
     assert (config.rtc_port_min, config.rtc_port_max) == (40000, 40999)
     assert config.redis_url == "redis://10.0.0.2:6379/0" and config.speech_model is None
     assert config.job_claim_after == 12.0
+    # a repeatable option given on the command line replaces the file's list
+    args = ["serve", "--config", str(path), "--ice-address", "10.0.9.9"]
+    assert config_from_args(parse_args(args)).ice_addresses == ("10.0.9.9",)
     # the environment wins over the file; PARTA_CONFIG names the file
     monkeypatch.setenv("PARTA_REDIS_URL", "redis://10.0.0.9:6379/0")
     monkeypatch.setenv("PARTA_CONFIG", str(path))

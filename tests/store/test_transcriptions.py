@@ -90,3 +90,12 @@ async def test_running_jobs_nobody_touched_for_a_while_are_found(engine: AsyncEn
     assert await store.abandoned(T0 + timedelta(seconds=30)) == [ids[0]]
     assert await store.abandoned(T0 + timedelta(seconds=50)) == [ids[0], ids[1]]
     assert (await store.get(ids[2])).status == "done"  # type: ignore[union-attr]
+    # made pending again only if still running untouched: not the done one, nor the
+    # one touched since the sweep looked
+    await store.touch([ids[1]], T0 + timedelta(seconds=60))
+    later = T0 + timedelta(seconds=50)
+    again = await store.requeue_abandoned(ids, later, later, "its node was lost")
+    assert again == [ids[0]]
+    first = await store.get(ids[0])
+    assert first is not None and (first.status, first.reason) == ("pending", "its node was lost")
+    assert [j.status for j in [await store.get(i) for i in ids[1:]]] == ["running", "done"]  # type: ignore[union-attr]
