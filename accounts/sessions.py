@@ -28,6 +28,8 @@ PUBLIC_PREFIXES = (
     "/static/",
     "/login",
     "/api/auth/",
+    "/reset/",  # a password reset link's page and API: the link is the credential
+    "/api/password-resets/",
     "/join/",
     "/invite/",
     "/api/invites/",

@@ -12,7 +12,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from accounts import http as account_api
-from accounts import sessions
+from accounts import resets, sessions
 from accounts.limits import FailureLimiter
 from accounts.sessions import Sessions
 from chat import events as chat_events
@@ -367,6 +367,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/auth/login", account_api.login)
     app.router.add_post("/api/auth/logout", account_api.logout)
     app.router.add_get("/api/me", account_api.me)
+    app.router.add_put("/api/me/password", resets.change_password)
+    app.router.add_post("/api/orgs/{org}/members/{profile}/password-reset", resets.create_reset)
+    app.router.add_get("/api/password-resets/{token}", resets.reset_info)
+    app.router.add_post("/api/password-resets/{token}", resets.use_reset)
+    app.router.add_get("/reset/{token}", pages.reset)
     app.router.add_post("/api/orgs", account_api.create_organisation)
     app.router.add_get("/api/orgs/{org}/codes", account_api.invite_codes)
     app.router.add_post("/api/orgs/{org}/codes/{role}", account_api.renew_invite_code)

@@ -37,6 +37,11 @@ async def school(request: web.Request) -> web.StreamResponse:
     return await chats(request)
 
 
+async def reset(request: web.Request) -> web.StreamResponse:
+    """A password reset link's page: it asks /api/password-resets/{token} whom for."""
+    return web.FileResponse(STATIC_DIR / "reset.html", headers={"Cache-Control": "no-cache"})
+
+
 async def invite(request: web.Request) -> web.StreamResponse:
     """A chat's invite landing page: it asks /api/invites/{code} what to do next."""
     return web.FileResponse(STATIC_DIR / "invite.html", headers={"Cache-Control": "no-cache"})

@@ -14,6 +14,7 @@ from .tables import (
     org_admins,
     org_invites,
     organisations,
+    password_resets,
     profiles,
     quiet_hours,
     sessions,
@@ -151,6 +152,79 @@ class AccountStore:
     async def drop_session(self, token_hash: str) -> None:
         async with self._engine.begin() as connection:
             await connection.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+
+    async def drop_sessions_of(self, user_id: str, *, keep: str | None = None) -> int:
+        """End every session of a user (but the one whose hash is `keep`); how many."""
+        condition = sessions.c.user_id == user_id
+        if keep is not None:
+            condition = condition & (sessions.c.token_hash != keep)
+        async with self._engine.begin() as connection:
+            done = await connection.execute(delete(sessions).where(condition))
+        return int(done.rowcount or 0)
+
+    # -- password resets ---------------------------------------------------------------
+
+    async def add_reset(
+        self, token_hash: str, user_id: str, by: str, now: datetime, expires_at: datetime
+    ) -> None:
+        """A new reset link for a user; any earlier one of theirs stops working."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                delete(password_resets).where(password_resets.c.user_id == user_id)
+            )
+            await connection.execute(
+                insert(password_resets).values(
+                    token_hash=token_hash,
+                    user_id=user_id,
+                    created_by=by,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+
+    async def reset_user(self, token_hash: str, now: datetime) -> tuple[User, datetime] | None:
+        """The user a reset link that has not expired (nor been used) is for, and when
+        it expires."""
+        query = (
+            select(users, password_resets.c.expires_at)
+            .join(password_resets, password_resets.c.user_id == users.c.id)
+            .where(
+                (password_resets.c.token_hash == token_hash) & (password_resets.c.expires_at > now)
+            )
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        expires = row.expires_at
+        if expires.tzinfo is None:  # SQLite keeps no offset: the store writes UTC
+            expires = expires.replace(tzinfo=UTC)
+        return User(row.id, row.login, row.display_name, row.password_hash), expires
+
+    async def use_reset(self, token_hash: str, password_hash: str, now: datetime) -> User | None:
+        """Set the password a reset link is for, once: the link goes, and so does every
+        session of its user. None when the link is used, expired or unknown."""
+        async with self._engine.begin() as connection:
+            row = (
+                await connection.execute(
+                    delete(password_resets)
+                    .where(
+                        (password_resets.c.token_hash == token_hash)
+                        & (password_resets.c.expires_at > now)
+                    )
+                    .returning(password_resets.c.user_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            user_id = row.user_id
+            await connection.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+            await connection.execute(delete(sessions).where(sessions.c.user_id == user_id))
+            found = (await connection.execute(select(users).where(users.c.id == user_id))).first()
+        assert found is not None
+        return User(found.id, found.login, found.display_name, found.password_hash)
 
     async def drop_expired_sessions(self, now: datetime) -> int:
         async with self._engine.begin() as connection:

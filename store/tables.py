@@ -121,6 +121,17 @@ sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the link's token
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_password_resets_user_id", "user_id"),
+)
+
 organisations = Table(
     "organisations",
     metadata,

@@ -45,7 +45,7 @@ export async function api(method, path, body = undefined) {
   if (response.status === 204) return {};
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
-    throw new ApiError(response.status, data.message || t('requestFailed', { status: response.status }), data.code);
+    throw new ApiError(response.status, data.message || t('requestFailed', { status: response.status }), data.error ?? data.code);
   }
   return data;
 }

@@ -138,13 +138,65 @@ export function openSchoolsDialog() {
 
 // ---- a school's page ------------------------------------------------------------------------
 
-function personRow(p) {
+/** An admin makes a member's one-time reset link and sees it, to hand over. */
+async function makeResetLink(orgId, person, button) {
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  let made;
+  try {
+    made = await api('POST', `/api/orgs/${enc(orgId)}/members/${enc(person.id)}/password-reset`);
+  } catch (failure) {
+    toasts.show({ kind: 'error', text: t('resetLinkFailed', { message: failure.message }) });
+    return;
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+  }
+  const name = made.for || person.full_name;
+  const date = longWhen(made.expires_at);
+  const link = el('input', {
+    type: 'text', readonly: true, class: 'invite-link-box', value: made.link,
+    'aria-label': t('resetLinkLabel', { name }), 'data-testid': 'reset-link',
+    onfocus: (event) => event.target.select(),
+  });
+  const copy = el('button', {
+    type: 'button', class: 'btn btn-primary btn-small', 'data-testid': 'btn-copy-reset-link',
+    html: `${icon('copy')}<span>${t('copyLink')}</span>`,
+    onclick: async () => {
+      const ok = await copyText(made.link);
+      toasts.show({ kind: ok ? 'success' : 'error', text: ok ? t('linkCopied') : t('copyFailed'), timeout: 3000 });
+    },
+  });
+  const body = el('div', { class: 'dialog-stack reset-link', 'data-testid': 'reset-link-box' }, [
+    el('div', { class: 'member reset-link-who' }, [
+      el('span', { class: 'avatar small', text: initials(name), style: `--hue: ${hueOf(name)}`, 'aria-hidden': 'true' }),
+      el('span', { class: 'member-text' }, [
+        el('span', { class: 'member-name', text: name, 'data-testid': 'reset-link-for' }),
+        person.class_name ? el('span', { class: 'member-role', text: person.class_name }) : null,
+      ]),
+    ]),
+    link,
+    el('div', { class: 'info-buttons' }, [copy]),
+    el('p', { class: 'notice notice-info', 'data-testid': 'reset-link-note', text: t('resetLinkNote', { name, date }) }),
+  ]);
+  hooks.openDialog(t('resetLinkTitle'), body, 'reset-link-dialog');
+  copy.focus();
+}
+
+function personRow(p, orgId = null) {
+  const reset = orgId ? el('button', {
+    type: 'button', class: 'btn btn-secondary btn-small member-action', 'data-testid': 'btn-reset-password',
+    html: `${icon('lock')}<span>${t('resetPassword')}</span>`, 'aria-label': t('resetPasswordFor', { name: p.full_name }),
+    'aria-haspopup': 'dialog',
+    onclick: (event) => makeResetLink(orgId, p, event.currentTarget),
+  }) : null;
   return el('li', { class: 'member', 'data-testid': 'school-person' }, [
     el('span', { class: 'avatar small', text: initials(p.full_name), style: `--hue: ${hueOf(p.full_name)}`, 'aria-hidden': 'true' }),
     el('span', { class: 'member-text' }, [
       el('span', { class: 'member-name', text: p.full_name }),
       p.class_name ? el('span', { class: 'member-role', text: p.class_name }) : null,
     ]),
+    reset,
   ]);
 }
 
@@ -219,6 +271,7 @@ export async function showSchool(orgId) {
   }
   document.title = `${page.name} - parta`;
   const hasProfile = (state.me?.profiles ?? []).some((p) => p.org.id === orgId);
+  const mine = new Set((state.me?.profiles ?? []).map((p) => p.id));
   const counts = [['teacher', 'countTeachers'], ['student', 'countStudents'], ['parent', 'countParents']];
   const head = el('header', { class: 'school-head' }, [
     el('button', {
@@ -238,7 +291,10 @@ export async function showSchool(orgId) {
   const people = card(t('schoolPeople'), counts.map(([role, key]) => el('div', { class: 'people-group' }, [
     el('h4', { class: 'section-title', text: `${t(key)} (${page.people[role]?.length ?? 0})` }),
     (page.people[role] ?? []).length
-      ? el('ul', { class: 'people-list', 'data-testid': `people-${role}` }, page.people[role].map(personRow))
+      ? el('ul', { class: 'people-list', 'data-testid': `people-${role}` }, page.people[role].map(
+        // an admin makes reset links for the others (their own password: "Change password")
+        (p) => personRow(p, page.admin && !mine.has(p.id) ? orgId : null),
+      ))
       : el('p', { class: 'field-hint', text: t('nobody') }),
   ])), 'school-people');
   const chats = card(t('schoolChats'), [page.chats.length
@@ -341,6 +397,123 @@ function hoursForm(profile) {
   ]);
 }
 
+const MIN_PASSWORD = 8;
+const MAX_PASSWORD = 256;
+
+/** "Change password": the current one and a new one (PUT /api/me/password); the user's
+ * other sessions end. Hidden until the account bar's button opens it. */
+function passwordForm(user, toggle) {
+  const fieldWithError = (label, input, key, hint = null) => {
+    input.id = `password-${key}`;
+    const error = el('p', { id: `password-${key}-error`, class: 'field-error', 'aria-live': 'polite', 'data-testid': `password-${key}-error` });
+    const hintNode = hint ? el('p', { id: `password-${key}-hint`, class: 'field-hint', text: hint }) : null;
+    input.setAttribute('aria-describedby', [hintNode?.id, error.id].filter(Boolean).join(' '));
+    return [el('div', { class: 'field' }, [el('label', { for: input.id, text: label }), input, hintNode, error]), error];
+  };
+  const current = el('input', {
+    type: 'password', required: true, maxlength: MAX_PASSWORD, autocomplete: 'current-password', 'data-testid': 'input-current-password',
+  });
+  const fresh = el('input', {
+    type: 'password', required: true, minlength: MIN_PASSWORD, maxlength: MAX_PASSWORD, autocomplete: 'new-password', 'data-testid': 'input-new-password',
+  });
+  const [currentField, currentError] = fieldWithError(t('currentPasswordLabel'), current, 'current');
+  const [freshField, freshError] = fieldWithError(t('newPasswordLabel'), fresh, 'new', t('passwordHint'));
+  const fields = [[current, currentError], [fresh, freshError]];
+  const setError = (input, key) => {
+    const error = fields.find(([node]) => node === input)[1];
+    error.textContent = key ? t(key) : '';
+    input.setAttribute('aria-invalid', String(!!key));
+    if (key) input.focus();
+  };
+  const clear = () => {
+    for (const [input] of fields) setError(input, null);
+    showError(failed, '');
+  };
+  const failed = formError('password-error');
+  const show = el('label', { class: 'check check-small' }, [
+    el('input', {
+      type: 'checkbox', 'data-testid': 'check-show-passwords',
+      onchange: (event) => { for (const [input] of fields) input.type = event.target.checked ? 'text' : 'password'; },
+    }),
+    el('span', { text: t('showPasswords') }),
+  ]);
+  const save = el('button', { type: 'submit', class: 'btn btn-primary btn-small', text: t('savePassword'), 'data-testid': 'btn-save-password' });
+  const done = el('p', { class: 'notice notice-info', role: 'status', 'data-testid': 'password-changed', hidden: true });
+  const form = el('form', {
+    id: 'password-form', class: 'dialog-stack password-form', novalidate: true, hidden: true, 'data-testid': 'password-form',
+    'aria-labelledby': 'password-form-title',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      clear();
+      if (!current.value) return setError(current, 'currentPasswordRequired');
+      if (!fresh.value) return setError(fresh, 'passwordRequired');
+      if (fresh.value.length < MIN_PASSWORD) return setError(fresh, 'passwordTooShort');
+      if (fresh.value.length > MAX_PASSWORD) return setError(fresh, 'passwordTooLong');
+      save.disabled = true;
+      save.setAttribute('aria-busy', 'true');
+      try {
+        const answer = await api('PUT', '/api/me/password', { current: current.value, password: fresh.value });
+        const ended = Number(answer.other_sessions_ended) || 0;
+        done.textContent = ended === 0 ? t('passwordChanged')
+          : t(ended === 1 ? 'passwordChangedEndedOne' : 'passwordChangedEnded', { count: ended });
+        done.hidden = false;
+        current.value = '';
+        fresh.value = '';
+        form.hidden = true;
+        toggle.setAttribute('aria-expanded', 'false');
+        toggle.focus();
+      } catch (failure) {
+        if (failure.status === 403) {
+          setError(current, 'currentPasswordWrong');
+          current.select();
+        } else if (failure.status === 429) setError(current, 'tooManyTries');
+        else if (failure.status === 400) setError(fresh, fresh.value.length < MIN_PASSWORD ? 'passwordTooShort' : 'passwordTooLong');
+        else showError(failed, t('passwordChangeFailed', { message: failure.message }));
+      } finally {
+        save.disabled = false;
+        save.removeAttribute('aria-busy');
+      }
+      return null;
+    },
+  }, [
+    el('h3', { id: 'password-form-title', class: 'section-title', text: t('changePassword') }),
+    // for password managers: whose password this is
+    el('input', { type: 'text', name: 'username', autocomplete: 'username', value: user.login, readonly: true, hidden: true, tabindex: '-1', 'aria-hidden': 'true' }),
+    currentField,
+    freshField,
+    show,
+    failed,
+    el('div', { class: 'button-row start' }, [
+      save,
+      el('button', {
+        type: 'button', class: 'btn btn-secondary btn-small', text: t('cancel'), 'data-testid': 'btn-cancel-password',
+        onclick: () => {
+          clear();
+          current.value = '';
+          fresh.value = '';
+          form.hidden = true;
+          toggle.setAttribute('aria-expanded', 'false');
+          toggle.focus();
+        },
+      }),
+    ]),
+  ]);
+  for (const [input] of fields) {
+    input.addEventListener('input', () => {
+      if (input.getAttribute('aria-invalid') === 'true') setError(input, null);
+    });
+  }
+  toggle.addEventListener('click', () => {
+    const open = form.hidden;
+    form.hidden = !open;
+    toggle.setAttribute('aria-expanded', String(open));
+    done.hidden = true;
+    if (open) current.focus();
+    else clear();
+  });
+  return [form, done];
+}
+
 export function showSettings() {
   const teacher = (state.me?.profiles ?? []).filter((p) => p.role === 'teacher');
   const logout = el('button', {
@@ -352,6 +525,12 @@ export function showSettings() {
     },
   });
   const user = state.me?.user;
+  const changePassword = el('button', {
+    type: 'button', class: 'btn btn-secondary btn-small', 'data-testid': 'btn-change-password',
+    'aria-expanded': 'false', 'aria-controls': 'password-form',
+    html: `${icon('lock')}<span>${t('changePassword')}</span>`,
+  });
+  const [passwordBox, passwordDone] = user ? passwordForm(user, changePassword) : [null, null];
   const body = el('div', { class: 'dialog-stack settings', 'data-testid': 'settings' }, [
     user ? el('div', { class: 'account-bar settings-account' }, [
       el('span', { class: 'avatar small', text: initials(user.display_name), style: `--hue: ${hueOf(user.display_name)}`, 'aria-hidden': 'true' }),
@@ -359,8 +538,11 @@ export function showSettings() {
         el('strong', { class: 'account-name', text: user.display_name }),
         el('span', { class: 'account-login', text: user.login }),
       ]),
+      changePassword,
       logout,
     ]) : null,
+    passwordDone,
+    passwordBox,
     notificationsBlock(),
     ...teacher.map(hoursForm),
   ]);

@@ -1,0 +1,116 @@
+"""Passwords over HTTP: changing one's own, and the reset link a school's admin makes
+for a member who forgot theirs.
+
+parta knows its users by login, not by e-mail address, so there is no "e-mail me a
+link": in a school someone who forgot their password asks the school's admin, who makes
+a one-time link (`POST /api/orgs/{org}/members/{profile}/password-reset`) and hands it
+over. The link (`/reset/{token}`) works once, for `RESET_TTL`, and only the newest one
+for a user works. Using it sets the new password, ends every session of that user
+(whoever was logged in as them is logged out) and logs the user in.
+
+Changing one's own password (`PUT /api/me/password`) needs the current one, counts
+towards the log-in limiter when it is wrong, and ends every other session of the user.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from signalling import keys
+from signalling.errors import Refused, json_body
+
+from .http import _logged_in, _password, _same_site_json, visible_organisation
+from .passwords import hash_password, verify_password
+from .sessions import TOKEN, token_hash, user_of
+
+RESET_TTL = timedelta(days=3)
+RESET_PATH = "/reset/"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    _same_site_json(request)
+    body = await json_body(request)
+    user = user_of(request)
+    limiter = request.app[keys.LOGIN_LIMITER]
+    keys_tried = (f"login:{user.login}", f"ip:{request.remote}")
+    wait = limiter.wait(keys_tried)
+    if wait > 0:
+        raise Refused(
+            429, "too_many_attempts", f"too many wrong passwords: try again in {int(wait) + 1} s"
+        )
+    current = body.get("current")
+    if not await verify_password(user.password_hash, current if isinstance(current, str) else ""):
+        limiter.failed(keys_tried)
+        raise Refused(403, "bad_credentials", "the current password is wrong")
+    password = _password(body)
+    accounts = request.app[keys.ACCOUNTS]
+    await accounts.set_password_hash(user.id, await hash_password(password))
+    ended = await accounts.drop_sessions_of(user.id, keep=token_hash(request[TOKEN]))
+    return web.json_response({"changed": True, "other_sessions_ended": ended})
+
+
+async def create_reset(request: web.Request) -> web.Response:
+    """An admin makes a member's one-time reset link."""
+    org, admin = await visible_organisation(request, request.match_info["org"])
+    accounts = request.app[keys.ACCOUNTS]
+    member = await accounts.profile(request.match_info["profile"])
+    if member is None or member.org_id != org.id:
+        raise Refused(404, "not_found", "no such member")
+    if not admin:
+        raise Refused(403, "forbidden", "only the school's admins make password reset links")
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    expires = now + RESET_TTL
+    await accounts.add_reset(token_hash(token), member.user_id, user_of(request).id, now, expires)
+    # the address people open parta at, else the one the admin's browser used
+    public = request.app[keys.CONFIG].public_url
+    base = (public or f"{request.scheme}://{request.host}").rstrip("/")
+    return web.json_response(
+        {
+            "link": f"{base}{RESET_PATH}{token}",
+            "path": f"{RESET_PATH}{token}",
+            "for": member.full_name,
+            "expires_at": expires.isoformat(),
+        },
+        status=201,
+    )
+
+
+async def reset_info(request: web.Request) -> web.Response:
+    """Whom a reset link is for (the reset page shows it), while it works."""
+    found = await request.app[keys.ACCOUNTS].reset_user(_token_hash(request), _now())
+    if found is None:
+        raise _gone()
+    user, expires = found
+    return web.json_response(
+        {"login": user.login, "display_name": user.display_name, "expires_at": expires.isoformat()}
+    )
+
+
+async def use_reset(request: web.Request) -> web.Response:
+    _same_site_json(request)
+    body = await json_body(request)
+    password = _password(body)
+    user = await request.app[keys.ACCOUNTS].use_reset(
+        _token_hash(request), await hash_password(password), _now()
+    )
+    if user is None:
+        raise _gone()
+    return await _logged_in(request, user, 200)
+
+
+def _token_hash(request: web.Request) -> str:
+    return token_hash(request.match_info["token"])
+
+
+def _gone() -> Refused:
+    return Refused(
+        404, "bad_reset", "this reset link was used, has expired or was replaced by a newer one"
+    )

@@ -1,0 +1,134 @@
+"""Passwords: a user changes their own (the current one needed; their other sessions
+end), and a school's admin makes a one-time reset link for a member who forgot theirs
+(only the newest works, once, until it expires; using it logs everyone else out)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from accounts.sessions import COOKIE, token_hash
+from signalling import keys
+from tests.chat.school import make_school
+from tests.support.accounts import PASSWORD, bearer, sign_up
+
+NEW = "a brand new passphrase"
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    base: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+) -> tuple[int, Any]:
+    headers = bearer(token) if token else {}
+    async with http.request(method, f"{base}{path}", json=body, headers=headers) as response:
+        data = await response.json() if response.content_type == "application/json" else None
+        return response.status, data
+
+
+async def log_in(http: aiohttp.ClientSession, base: str, login: str, password: str) -> int:
+    body = {"login": login, "password": password}
+    status, _ = await call(http, base, "POST", "api/auth/login", body=body)
+    return status
+
+
+async def test_a_user_changes_their_password_and_their_other_sessions_end(
+    base_url: str, http: aiohttp.ClientSession
+) -> None:
+    token, user = await sign_up(http, base_url, "Anna")
+    login = str(user["login"])
+    body = {"login": login, "password": PASSWORD}
+    status, other = await call(http, base_url, "POST", "api/auth/login", body=body)
+    assert status == 200
+    change = {"current": "not my password", "password": NEW}
+    status, error = await call(http, base_url, "PUT", "api/me/password", token, change)
+    assert (status, error["error"]) == (403, "bad_credentials")
+    change = {"current": PASSWORD, "password": "short"}
+    status, error = await call(http, base_url, "PUT", "api/me/password", token, change)
+    assert (status, error["error"]) == (400, "bad_password")
+    async with http.put(
+        f"{base_url}api/me/password", data="current=x", headers=bearer(token)
+    ) as response:  # a form from another site cannot change it
+        assert response.status == 415
+    change = {"current": PASSWORD, "password": NEW}
+    status, done = await call(http, base_url, "PUT", "api/me/password", token, change)
+    assert (status, done) == (200, {"changed": True, "other_sessions_ended": 1})
+    assert (await call(http, base_url, "GET", "api/me", other["token"]))[0] == 401
+    assert (await call(http, base_url, "GET", "api/me", token))[0] == 200  # this one stays
+    assert await log_in(http, base_url, login, PASSWORD) == 401
+    assert await log_in(http, base_url, login, NEW) == 200
+
+
+async def test_an_admin_makes_a_reset_link_that_works_once(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    school = await make_school(http, base_url, students=1)
+    pupil = school.students[0]
+    _, me = await call(http, base_url, "GET", "api/me", pupil.token)
+    login = me["user"]["login"]
+    path = f"api/orgs/{school.org}/members/{pupil.profile['id']}/password-reset"
+
+    # only the school's admins make one; to others the member is not there
+    status, error = await school.call(school.teacher, "POST", path)
+    assert (status, error["error"]) == (403, "forbidden")
+    for outsider in (school.outsider, school.stranger):
+        assert (await school.call(outsider, "POST", path))[0] == 404
+    stranger_in_school = f"api/orgs/{school.org}/members/{school.stranger.profile['id']}"
+    status, _ = await school.call(school.admin, "POST", f"{stranger_in_school}/password-reset")
+    assert status == 404  # a profile of another school
+
+    status, first = await school.call(school.admin, "POST", path)
+    assert status == 201 and first["for"] == pupil.name
+    status, made = await school.call(school.admin, "POST", path)
+    assert status == 201 and made["link"].endswith(made["path"])
+    assert made["link"].startswith(base_url.rstrip("/"))
+    token = made["path"].rsplit("/", 1)[1]
+
+    async with aiohttp.ClientSession() as browser:  # nobody logged in
+        async with browser.get(f"{base_url}reset/{token}") as response:
+            assert response.status == 200 and "<html" in (await response.text()).lower()
+        status, info = await call(browser, base_url, "GET", f"api/password-resets/{token}")
+        assert status == 200 and info["login"] == login
+        old = first["path"].rsplit("/", 1)[1]  # the newer link replaced it
+        status, error = await call(browser, base_url, "GET", f"api/password-resets/{old}")
+        assert (status, error["error"]) == (404, "bad_reset")
+        status, error = await call(
+            browser, base_url, "POST", f"api/password-resets/{token}", body={"password": "x"}
+        )
+        assert (status, error["error"]) == (400, "bad_password")
+        async with browser.post(
+            f"{base_url}api/password-resets/{token}", json={"password": NEW}
+        ) as response:
+            assert response.status == 200
+            assert COOKIE in response.cookies  # logged in
+            assert (await response.json())["user"]["login"] == login
+        status, _ = await call(
+            browser, base_url, "POST", f"api/password-resets/{token}", body={"password": NEW}
+        )
+        assert status == 404  # once only
+
+    assert (await call(http, base_url, "GET", "api/me", pupil.token))[0] == 401  # logged out
+    assert await log_in(http, base_url, login, PASSWORD) == 401
+    assert await log_in(http, base_url, login, NEW) == 200
+
+
+async def test_an_expired_reset_link_does_nothing(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    _, user = await sign_up(http, base_url, "Boris")
+    accounts = app[keys.ACCOUNTS]
+    then = datetime.now(UTC) - timedelta(days=4)
+    user_id = str(user["id"])
+    await accounts.add_reset(token_hash("old-link"), user_id, user_id, then, then + timedelta(1))
+    status, error = await call(http, base_url, "GET", "api/password-resets/old-link")
+    assert (status, error["error"]) == (404, "bad_reset")
+    body = {"password": NEW}
+    status, _ = await call(http, base_url, "POST", "api/password-resets/old-link", body=body)
+    assert status == 404
+    assert await log_in(http, base_url, str(user["login"]), PASSWORD) == 200
