@@ -110,12 +110,7 @@ async def login(request: web.Request) -> web.Response:
     password = body.get("password")
     accounts = request.app[keys.ACCOUNTS]
     limiter = request.app[keys.LOGIN_LIMITER]
-    keys_tried = (f"login:{name}", f"ip:{request.remote}")
-    wait = limiter.wait(keys_tried)
-    if wait > 0:
-        raise Refused(
-            429, "too_many_attempts", f"too many failed log-ins: try again in {int(wait) + 1} s"
-        )
+    keys_tried = password_attempt(request, name, "failed log-ins")
     user = await accounts.user_by_login(name) if LOGIN.match(name) else None
     ok = await verify_password(
         user.password_hash if user else None, password if isinstance(password, str) else ""
@@ -126,6 +121,16 @@ async def login(request: web.Request) -> web.Response:
     if needs_rehash(user.password_hash):
         await accounts.set_password_hash(user.id, await hash_password(str(password)))
     return await _logged_in(request, user, 200)
+
+
+def password_attempt(request: web.Request, login: str, what: str) -> tuple[str, ...]:
+    """The limiter's keys for one more password tried for `login` from this address;
+    429 when too many of `what` were tried lately."""
+    keys_tried = (f"login:{login}", f"ip:{request.remote}")
+    wait = request.app[keys.LOGIN_LIMITER].wait(keys_tried)
+    if wait > 0:
+        raise Refused(429, "too_many_attempts", f"too many {what}: try again in {int(wait) + 1} s")
+    return keys_tried
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -22,7 +22,13 @@ from aiohttp import web
 from signalling import keys
 from signalling.errors import Refused, json_body
 
-from .http import _logged_in, _password, _same_site_json, visible_organisation
+from .http import (
+    _logged_in,
+    _password,
+    _same_site_json,
+    password_attempt,
+    visible_organisation,
+)
 from .passwords import hash_password, verify_password
 from .sessions import TOKEN, token_hash, user_of
 
@@ -39,12 +45,7 @@ async def change_password(request: web.Request) -> web.Response:
     body = await json_body(request)
     user = user_of(request)
     limiter = request.app[keys.LOGIN_LIMITER]
-    keys_tried = (f"login:{user.login}", f"ip:{request.remote}")
-    wait = limiter.wait(keys_tried)
-    if wait > 0:
-        raise Refused(
-            429, "too_many_attempts", f"too many wrong passwords: try again in {int(wait) + 1} s"
-        )
+    keys_tried = password_attempt(request, user.login, "wrong passwords")
     current = body.get("current")
     if not await verify_password(user.password_hash, current if isinstance(current, str) else ""):
         limiter.failed(keys_tried)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -102,7 +103,7 @@ class AccountStore:
     async def user_by_login(self, login: str) -> User | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(select(users).where(users.c.login == login))).first()
-        return None if row is None else User(row.id, row.login, row.display_name, row.password_hash)
+        return None if row is None else _user(row)
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         async with self._engine.begin() as connection:
@@ -127,10 +128,17 @@ class AccountStore:
 
     async def session(self, token_hash: str, now: datetime) -> tuple[User, datetime] | None:
         """The user of a session that has not expired, and when it expires."""
+        return await self._holder(sessions, token_hash, now)
+
+    async def _holder(
+        self, table: Table, token_hash: str, now: datetime
+    ) -> tuple[User, datetime] | None:
+        """The user of a token (a session's, a reset link's) that has not expired, and
+        when it expires."""
         query = (
-            select(users, sessions.c.expires_at)
-            .join(sessions, sessions.c.user_id == users.c.id)
-            .where((sessions.c.token_hash == token_hash) & (sessions.c.expires_at > now))
+            select(users, table.c.expires_at)
+            .join(table, table.c.user_id == users.c.id)
+            .where((table.c.token_hash == token_hash) & (table.c.expires_at > now))
         )
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
@@ -139,7 +147,7 @@ class AccountStore:
         expires = row.expires_at
         if expires.tzinfo is None:  # SQLite keeps no offset: the store writes UTC
             expires = expires.replace(tzinfo=UTC)
-        return User(row.id, row.login, row.display_name, row.password_hash), expires
+        return _user(row), expires
 
     async def extend_session(self, token_hash: str, expires_at: datetime) -> None:
         async with self._engine.begin() as connection:
@@ -185,21 +193,7 @@ class AccountStore:
     async def reset_user(self, token_hash: str, now: datetime) -> tuple[User, datetime] | None:
         """The user a reset link that has not expired (nor been used) is for, and when
         it expires."""
-        query = (
-            select(users, password_resets.c.expires_at)
-            .join(password_resets, password_resets.c.user_id == users.c.id)
-            .where(
-                (password_resets.c.token_hash == token_hash) & (password_resets.c.expires_at > now)
-            )
-        )
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
-        if row is None:
-            return None
-        expires = row.expires_at
-        if expires.tzinfo is None:  # SQLite keeps no offset: the store writes UTC
-            expires = expires.replace(tzinfo=UTC)
-        return User(row.id, row.login, row.display_name, row.password_hash), expires
+        return await self._holder(password_resets, token_hash, now)
 
     async def use_reset(self, token_hash: str, password_hash: str, now: datetime) -> User | None:
         """Set the password a reset link is for, once: the link goes, and so does every
@@ -224,7 +218,7 @@ class AccountStore:
             await connection.execute(delete(sessions).where(sessions.c.user_id == user_id))
             found = (await connection.execute(select(users).where(users.c.id == user_id))).first()
         assert found is not None
-        return User(found.id, found.login, found.display_name, found.password_hash)
+        return _user(found)
 
     async def drop_expired_sessions(self, now: datetime) -> int:
         async with self._engine.begin() as connection:
@@ -394,3 +388,7 @@ class AccountStore:
                         time_zone=hours.time_zone,
                     )
                 )
+
+
+def _user(row: Row[Any]) -> User:
+    return User(row.id, row.login, row.display_name, row.password_hash)

@@ -9,8 +9,6 @@ network namespace: the nodes need the Redis and PostgreSQL fixtures of the clust
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,14 +16,13 @@ import aiohttp
 import pytest
 
 from signalling import keys
-from tests.browser.chromium import chromium_available, launch_chromium
+from tests.browser.chromium import launch_chromium
+from tests.browser.cluster_driver import two_nodes
 from tests.browser.driver import wait_for_remote_media
 from tests.browser.people import person
 from tests.signalling.test_call import wait_for
-from tests.signalling.test_cluster_nodes import redis_url, start_node
+from tests.signalling.test_cluster_nodes import redis_url
 from tests.store.conftest import postgres_url
-from tests.support.client import CallClient
-from tests.support.media import PatternVideoTrack, ToneAudioTrack
 
 __all__ = ["postgres_url", "redis_url"]
 
@@ -38,74 +35,56 @@ TIMEOUT = 30.0
 async def test_a_page_opened_on_the_other_node_joins_the_call_on_its_node(
     tmp_path: Path, redis_url: str, postgres_url: str
 ) -> None:
-    if not chromium_available():
-        pytest.skip("no /usr/bin/chromium: ./run test installs it")
-    a = await start_node(tmp_path, "a", redis_url, postgres_url)
-    b = await start_node(tmp_path, "b", redis_url, postgres_url)
-    base_a, base_b = str(a.make_url("")).rstrip("/"), str(b.make_url("")).rstrip("/")
-    # a short directory: Chromium's singleton socket path must fit in 108 bytes
-    scratch = Path(tempfile.mkdtemp(prefix="parta-chromium-"))
-    first: CallClient | None = None
-    try:
-        async with aiohttp.ClientSession() as http:
-            # the call starts on a (a tie in load: a sorts first); its creator publishes
-            first = CallClient(http, base_a, CALL, "Anna on a")
-            await first.join()
-            assert await b.app[keys.CLUSTER].owner(CALL) == "a"
-            await first.publish(
-                [(PatternVideoTrack(1), "camera"), (ToneAudioTrack(440.0), "microphone")]
+    async with (
+        aiohttp.ClientSession() as http,
+        two_nodes(tmp_path, redis_url, postgres_url) as nodes,
+    ):
+        a, b, base_b = nodes.a, nodes.b, nodes.base_b
+        scratch = nodes.scratch
+        first = await nodes.host_on_a(http, CALL, "Anna on a", 1)
+        link = first.invite_token
+        assert link
+
+        errors: list[str] = []
+        async with launch_chromium(scratch) as browser:
+            # Ben has an account made on b (the nodes share PostgreSQL) and opens the
+            # call's page there, with the invite link's token
+            page = await person(
+                browser,
+                base_b,
+                "Ben",
+                errors=errors,
+                viewport={"width": 1280, "height": 720},
             )
-            link = first.invite_token
-            assert link
+            await page.goto(f"{base_b}/call/{CALL}?link={quote(link)}")
+            field = page.get_by_test_id("prejoin-input-name")
+            await field.wait_for(state="visible", timeout=TIMEOUT * 1000)
+            await field.fill("Ben")
+            await page.get_by_test_id("prejoin-btn-join").click()
 
-            errors: list[str] = []
-            async with launch_chromium(scratch) as browser:
-                # Ben has an account made on b (the nodes share PostgreSQL) and opens the
-                # call's page there, with the invite link's token
-                page = await person(
-                    browser,
-                    base_b,
-                    "Ben",
-                    errors=errors,
-                    viewport={"width": 1280, "height": 720},
-                )
-                await page.goto(f"{base_b}/call/{CALL}?link={quote(link)}")
-                field = page.get_by_test_id("prejoin-input-name")
-                await field.wait_for(state="visible", timeout=TIMEOUT * 1000)
-                await field.fill("Ben")
-                await page.get_by_test_id("prejoin-btn-join").click()
+            await page.wait_for_function(
+                "window.parta?.state().connected"
+                f" && window.parta.state().peers.some(p => p.id === '{first.peer_id}')",
+                timeout=TIMEOUT * 1000,
+            )
+            state = await page.evaluate("window.parta.state()")
+            # the page is in the call on a: a holds both people, b holds no room
+            room = a.app[keys.CALLS].rooms[CALL]
+            assert set(room.peers) == {first.peer_id, state["peerId"]}
+            assert CALL not in b.app[keys.CALLS].rooms
+            assert page.url == f"{base_b}/call/{CALL}"  # the page itself stays on b
 
-                await page.wait_for_function(
-                    "window.parta?.state().connected"
-                    f" && window.parta.state().peers.some(p => p.id === '{first.peer_id}')",
-                    timeout=TIMEOUT * 1000,
-                )
-                state = await page.evaluate("window.parta.state()")
-                # the page is in the call on a: a holds both people, b holds no room
-                room = a.app[keys.CALLS].rooms[CALL]
-                assert set(room.peers) == {first.peer_id, state["peerId"]}
-                assert CALL not in b.app[keys.CALLS].rooms
-                assert page.url == f"{base_b}/call/{CALL}"  # the page itself stays on b
+            # Ben sees and hears Anna; Anna's client decodes Ben's fake camera
+            stats = await wait_for_remote_media(page, first.peer_id or "", TIMEOUT)
+            inbound = [s for s in stats["inbound"] if s["peerId"] == first.peer_id]
+            assert any(s["kind"] == "video" and s["frameWidth"] > 0 for s in inbound)
+            assert any(s["kind"] == "audio" for s in inbound)
+            await wait_for(lambda: any(r.frames > 10 for r in first.recorders.values()), TIMEOUT)
 
-                # Ben sees and hears Anna; Anna's client decodes Ben's fake camera
-                stats = await wait_for_remote_media(page, first.peer_id or "", TIMEOUT)
-                inbound = [s for s in stats["inbound"] if s["peerId"] == first.peer_id]
-                assert any(s["kind"] == "video" and s["frameWidth"] > 0 for s in inbound)
-                assert any(s["kind"] == "audio" for s in inbound)
-                await wait_for(
-                    lambda: any(r.frames > 10 for r in first.recorders.values()), TIMEOUT
-                )
-
-                # the call's grid: Ben's own tile and Anna's
-                tiles = page.locator("[data-testid^='tile-']:not([data-testid$='-screen'])")
-                assert await tiles.count() == 2
-                assert await page.get_by_test_id(f"tile-{first.peer_id}").is_visible()
-                await asyncio.sleep(2)  # let the grid settle for the screenshot
-                await page.screenshot(path=str(tmp_path / "cluster-call.png"))
-                assert errors == []
-    finally:
-        if first is not None:
-            await first.close()
-        await a.close()
-        await b.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+            # the call's grid: Ben's own tile and Anna's
+            tiles = page.locator("[data-testid^='tile-']:not([data-testid$='-screen'])")
+            assert await tiles.count() == 2
+            assert await page.get_by_test_id(f"tile-{first.peer_id}").is_visible()
+            await asyncio.sleep(2)  # let the grid settle for the screenshot
+            await page.screenshot(path=str(tmp_path / "cluster-call.png"))
+            assert errors == []

@@ -22,21 +22,27 @@ from tests.support.client import CallClient
 from tests.support.media import ToneAudioTrack
 
 
+async def recording_teacher(http: aiohttp.ClientSession, base: str, call: str) -> CallClient:
+    """A teacher in `call` with camera and microphone, who starts recording it."""
+    teacher = CallClient(http, base, call, "teacher")
+    await teacher.join()
+    await teacher.publish(
+        [
+            (ColourVideoTrack(COLOURS["teacher"]), "camera"),
+            (ToneAudioTrack(TONES["teacher"]), "microphone"),
+        ]
+    )
+    await asyncio.sleep(1)
+    await teacher.request({"type": "start_recording"}, "recording")
+    return teacher
+
+
 async def test_a_killed_recorder_leaves_a_playable_file(tmp_path: Path) -> None:
     server = await start_server(tmp_path / "data")
     base = str(server.make_url("/"))
     try:
         async with aiohttp.ClientSession() as http:
-            teacher = CallClient(http, base, "crash-lesson", "teacher")
-            await teacher.join()
-            await teacher.publish(
-                [
-                    (ColourVideoTrack(COLOURS["teacher"]), "camera"),
-                    (ToneAudioTrack(TONES["teacher"]), "microphone"),
-                ]
-            )
-            await asyncio.sleep(1)
-            await teacher.request({"type": "start_recording"}, "recording")
+            teacher = await recording_teacher(http, base, "crash-lesson")
             active = server.app[keys.RECORDINGS].active["crash-lesson"]
             process = active.recording.process
             assert process is not None
@@ -72,16 +78,7 @@ async def test_a_broken_frame_from_a_publisher_is_skipped_and_counted(tmp_path: 
     base = str(server.make_url("/"))
     try:
         async with aiohttp.ClientSession() as http:
-            teacher = CallClient(http, base, "broken-lesson", "teacher")
-            await teacher.join()
-            await teacher.publish(
-                [
-                    (ColourVideoTrack(COLOURS["teacher"]), "camera"),
-                    (ToneAudioTrack(TONES["teacher"]), "microphone"),
-                ]
-            )
-            await asyncio.sleep(1)
-            await teacher.request({"type": "start_recording"}, "recording")
+            teacher = await recording_teacher(http, base, "broken-lesson")
             await asyncio.sleep(2)
             room = server.app[keys.CALLS].rooms["broken-lesson"]
             [camera] = [p for p in room.router.producers.values() if p.kind == "video"]
