@@ -29,6 +29,8 @@ import argparse
 import asyncio
 import contextlib
 import fractions
+import io
+import json
 import logging
 import os
 import subprocess
@@ -217,6 +219,7 @@ def run_recorder(
             size,
         ],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,  # its last word: a D record (frames it could not decode)
         stderr=subprocess.PIPE,
         cwd=REPO,
         env=env,
@@ -224,8 +227,11 @@ def run_recorder(
     )
     assert process.stdin is not None and process.stderr is not None
     stderr_chunks: list[bytes] = []
+    stdout_chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: stderr_chunks.append(process.stderr.read()))  # type: ignore[union-attr]
     reader.start()
+    said = threading.Thread(target=lambda: stdout_chunks.append(process.stdout.read()))  # type: ignore[union-attr]
+    said.start()
     chunk = 64 * 1024
     try:
         for at in range(0, len(records), chunk):
@@ -247,8 +253,15 @@ def run_recorder(
     others = max(0.0, busy - cpu - (ours1 - ours0)) / wall if wall else 0.0
     process.returncode = os.waitstatus_to_exitcode(status)
     reader.join()
+    said.join()
+    last_word = io.BytesIO(b"".join(stdout_chunks))
+    decode_errors = None
+    while (record := ipc.read_record(last_word)) is not None:
+        if record[0] == b"D":
+            decode_errors = int(json.loads(record[1])["decode_errors"])
     return {
         "exit_code": process.returncode,
+        "decode_errors": decode_errors,
         "wall_s": round(wall, 3),
         "fed_s": round(fed, 3),
         "cpu_s": round(cpu, 3),
