@@ -39,7 +39,9 @@ async def school(request: web.Request) -> web.StreamResponse:
 
 async def reset(request: web.Request) -> web.StreamResponse:
     """A password reset link's page: it asks /api/password-resets/{token} whom for."""
-    return web.FileResponse(STATIC_DIR / "reset.html", headers={"Cache-Control": "no-cache"})
+    # the token is in the address: no page it links to learns it from the Referer
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return web.FileResponse(STATIC_DIR / "reset.html", headers=headers)
 
 
 async def invite(request: web.Request) -> web.StreamResponse:

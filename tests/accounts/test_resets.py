@@ -93,6 +93,7 @@ async def test_an_admin_makes_a_reset_link_that_works_once(
     async with aiohttp.ClientSession() as browser:  # nobody logged in
         async with browser.get(f"{base_url}reset/{token}") as response:
             assert response.status == 200 and "<html" in (await response.text()).lower()
+            assert response.headers["Referrer-Policy"] == "no-referrer"
         status, info = await call(browser, base_url, "GET", f"api/password-resets/{token}")
         assert status == 200 and info["login"] == login
         old = first["path"].rsplit("/", 1)[1]  # the newer link replaced it
