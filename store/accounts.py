@@ -173,9 +173,10 @@ class AccountStore:
     # -- password resets ---------------------------------------------------------------
 
     async def add_reset(
-        self, token_hash: str, user_id: str, by: str, now: datetime, expires_at: datetime
+        self, token_hash: str, user_id: str, by: str | None, now: datetime, expires_at: datetime
     ) -> None:
-        """A new reset link for a user; any earlier one of theirs stops working."""
+        """A new reset link for a user, made by an admin (`by`) or the operator (None);
+        any earlier one of theirs stops working."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 delete(password_resets).where(password_resets.c.user_id == user_id)

@@ -126,7 +126,8 @@ password_resets = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),  # SHA-256 of the link's token
     Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("created_by", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # the admin who made it; None: the server's operator (parta reset-link)
+    Column("created_by", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_password_resets_user_id", "user_id"),

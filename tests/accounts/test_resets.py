@@ -1,10 +1,14 @@
 """Passwords: a user changes their own (the current one needed; their other sessions
 end), and a school's admin makes a one-time reset link for a member who forgot theirs
-(only the newest works, once, until it expires; using it logs everyone else out)."""
+(only the newest works, once, until it expires; using it logs everyone else out); the
+operator makes one from the shell for a member of several schools."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -133,3 +137,47 @@ async def test_an_expired_reset_link_does_nothing(
     status, _ = await call(http, base_url, "POST", "api/password-resets/old-link", body=body)
     assert status == 404
     assert await log_in(http, base_url, str(user["login"]), PASSWORD) == 200
+
+
+async def test_a_member_of_two_schools_is_reset_only_by_the_operator(
+    tmp_path: Path, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    """The admin of School 5 cannot take over the account of School 9's admin, who is a
+    parent in School 5 too: their reset link is the operator's (`parta reset-link`)."""
+    school = await make_school(http, base_url, students=1)
+    stranger = school.stranger
+    _, me = await call(http, base_url, "GET", "api/me", stranger.token)
+    login = me["user"]["login"]
+    body = {"code": school.codes["parent"], "full_name": "Stranger as a parent"}
+    status, parent = await school.call(stranger, "POST", "api/profiles", body)
+    assert status == 201
+    path = f"api/orgs/{school.org}/members/{parent['id']}/password-reset"
+    status, error = await school.call(school.admin, "POST", path)
+    assert (status, error["error"]) == (409, "member_elsewhere")
+    assert "parta reset-link" in error["message"]
+
+    def reset_link(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "signalling.cli", "reset-link", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    # the operator, from the shell, with the options the server runs with
+    data = ("--data-dir", str(tmp_path / "data"))
+    unknown = reset_link("nobody-here", *data)
+    assert unknown.returncode != 0 and "no user has the login 'nobody-here'" in unknown.stderr
+    made = reset_link(login.upper(), *data, "--public-url", "https://parta.school.example")
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.strip()
+    assert link.startswith("https://parta.school.example/reset/") and "works once" in made.stderr
+    token = link.rsplit("/", 1)[1]
+    status, info = await call(http, base_url, "GET", f"api/password-resets/{token}")
+    assert (status, info["login"]) == (200, login)
+    status, _ = await call(
+        http, base_url, "POST", f"api/password-resets/{token}", body={"password": NEW}
+    )
+    assert status == 200
+    assert (await call(http, base_url, "GET", "api/me", stranger.token))[0] == 401  # logged out
+    assert await log_in(http, base_url, login, NEW) == 200
