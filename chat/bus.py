@@ -14,7 +14,10 @@ also appends it to one Redis stream, `parta:bus`, which every node reads:
   came after it, so a node whose connection to Redis broke (a restart of its
   connection, a network blip) delivers everything published meanwhile, in order, once it
   is back. The stream keeps the last `MAXLEN` (about 100,000) events; a node away for
-  longer misses the oldest, and counts that as a reconnect like any other.
+  longer misses the oldest. So may one whose Redis restarted before it read what had
+  been published. A node that finds such a gap when it is back (the last entry it
+  handled was trimmed, or Redis has another run id) tells its clients to read their
+  chats again (`resync`), since the store has every message.
 - Publishing never waits for Redis: envelopes queue in memory (up to `BACKLOG`, the
   oldest dropped and counted beyond it) and one task appends them, retrying while
   Redis is away. A batch whose reply was lost (the connection cut after Redis ran it)
@@ -66,6 +69,7 @@ class BusMetrics(Protocol):
     def published(self, count: int) -> None: ...
     def received(self, age: float) -> None: ...
     def reconnected(self) -> None: ...
+    def gap(self) -> None: ...
 
 
 class Bus:
@@ -107,6 +111,7 @@ class RedisBus(Bus):
         self.metrics = metrics
         self.retry = retry
         self.last_id = "0-0"
+        self.redis_run = ""  # the Redis server read from (its run id)
         self.dropped = 0  # envelopes not published: the backlog overflowed
         self.instance = secrets.token_hex(6)  # this process's publications
         self._published = 0  # numbered in order
@@ -126,6 +131,7 @@ class RedisBus(Bus):
         self._waiting.set()
 
     async def start(self) -> None:
+        self.redis_run = await self._run_id()
         newest = cast(list[Any], await self.redis.xrevrange(STREAM, count=1))
         if newest:
             self.last_id = _text(newest[0][0])
@@ -188,8 +194,38 @@ class RedisBus(Bus):
                 broken = False
                 self.metrics.reconnected()
                 logger.info("bus: back on Redis, reading after %s", self.last_id)
+                if await self._missed():
+                    self.metrics.gap()
+                    told = self.hub.tell_all({"type": "resync"})
+                    logger.warning(
+                        "bus: events after %s are gone from Redis; %d clients told to read again",
+                        self.last_id,
+                        told,
+                    )
             for _, entries in found or ():
                 self._handle(entries)
+
+    async def _missed(self) -> bool:
+        """Whether events after the last one handled here may have left Redis unread:
+        lost with Redis's memory (it restarted), or trimmed from the stream (a node away
+        too long). The stream is trimmed oldest first, so while the last entry handled
+        is still there, nothing after it was trimmed."""
+        try:
+            run_id = await self._run_id()
+            restarted, self.redis_run = run_id != self.redis_run, run_id
+            if restarted:
+                return True
+            if self.last_id == "0-0":
+                return False  # nothing read yet: the reader starts at the oldest kept
+            still = await self.redis.xrange(STREAM, min=self.last_id, max=self.last_id, count=1)
+        except Exception:
+            return False  # lost again: asked at the next return
+        return not still
+
+    async def _run_id(self) -> str:
+        """The Redis server's run id: another one is a restarted server."""
+        info = await self.redis.info("server")
+        return str(info.get("run_id", ""))
 
     def _handle(self, entries: list[Any]) -> None:
         now = time.time()

@@ -1,10 +1,11 @@
 """`GET /api/events`: a logged-in user's live chat events over a WebSocket.
 
 Server to client: `message`, `message_edited`, `message_deleted`, `read`,
-`notification` (`silent` outside the recipient's working hours), `chat_left`, `pong`,
-`error`. Client to server: `{"type": "focus", "chat_id": id or null}` (the chat on
-screen: no notifications for it) and `{"type": "ping"}`. A malformed message gets an
-`error` and changes nothing.
+`notification` (`silent` outside the recipient's working hours), `chat_left`,
+`resync` (events may have been lost on the way: read the chats again), `pong`, `error`.
+Client to server: `{"type": "focus", "chat_id": id or null}` (the chat on screen: no
+notifications for it) and `{"type": "ping"}`. A malformed message gets an `error` and
+changes nothing.
 """
 
 from __future__ import annotations

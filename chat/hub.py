@@ -94,6 +94,14 @@ class Hub:
         self.delivered += count
         return count
 
+    def tell_all(self, event: dict[str, Any]) -> int:
+        """Send one event to every connection here (`resync`); returns how many."""
+        text = encode(event)
+        connections = list(self.all_connections())
+        for connection in connections:
+            connection.push(text)
+        return len(connections)
+
     async def close(self) -> None:
         everyone = [c for found in self._by_user.values() for c in found]
         await asyncio.gather(*(c.close() for c in everyone), return_exceptions=True)

@@ -129,6 +129,12 @@ class ClusterMetrics:
             "Times the bus lost Redis and resumed from the last event it had",
             registry=registry,
         )
+        self.bus_gaps = Counter(
+            "parta_bus_gaps",
+            "Times the bus found events gone from Redis before it read them (trimmed, or "
+            "lost with a Redis restart) and told its clients to read their chats again",
+            registry=registry,
+        )
         self.job_events = Counter(
             "parta_job_queue_events",
             "Job queue events, by event (queued, taken, acked, reclaimed, delayed)",
@@ -152,6 +158,9 @@ class ClusterMetrics:
 
     def reconnected(self) -> None:
         self.bus_reconnects.inc()
+
+    def gap(self) -> None:
+        self.bus_gaps.inc()
 
     # the job queue's (signalling.jobs.JobEvents)
     def job(self, event: str, count: int = 1) -> None:

@@ -547,6 +547,10 @@ function onEvent(event) {
       onLiveEvent(event);
       refreshList(); // the list's preview of a voice message shows its text
       break;
+    case 'resync': // the server may have missed events for us: read everything again
+      refreshList(0);
+      onReconnected();
+      break;
     default:
       break;
   }
@@ -629,6 +633,16 @@ export async function loadMe() {
   return state.me;
 }
 
+/** Another page sent us here for Settings (/chats#settings) or straight to its
+ * "Change password" (/chats#change-password, the home page's account bar). */
+function openAsked() {
+  const asked = location.hash.slice(1);
+  if (asked !== 'settings' && asked !== 'change-password') return;
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+  showSettings();
+  if (asked === 'change-password') byId('dialog')?.querySelector('[data-testid="btn-change-password"]')?.click();
+}
+
 async function boot() {
   applyStrings();
   hooks.refreshList = refreshList;
@@ -655,6 +669,7 @@ async function boot() {
   await loadList();
   route();
   state.live = new LiveEvents({ onEvent, onStatus });
+  openAsked();
   window.partaChats = { state, refreshList, navigate };
   byId('chats-app').dataset.ready = 'true';
 }

@@ -15,6 +15,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
+from benchmarks.forwarding import fetch_metrics
+from chat.bus import STREAM as BUS_STREAM
 from signalling import keys
 from signalling.cli import build_parser, config_from_args
 from signalling.edges import SECRET_KEY, SECRET_REREAD
@@ -206,18 +208,74 @@ async def test_chat_events_survive_lost_redis_connections_and_a_redis_restart(
                 await post(f"after the restart {i}")
             got = await pupil_b.posts(len(texts), timeout=20)
             assert [m["text"] for m in got] == texts
-            metrics = await (await http.get(f"{base_b}metrics")).text()
-            reconnects = next(
-                float(line.split()[-1])
-                for line in metrics.splitlines()
-                if line.startswith("parta_bus_reconnects_total")
-            )
-            assert reconnects >= 1
+            # Redis restarted: what b had not read yet may be lost, so b's clients read again
+            await pupil_b.wait_for("resync", timeout=10)
+            metrics = await fetch_metrics(http, base_b)
+            assert metrics["parta_bus_reconnects_total"] >= 1
+            assert metrics["parta_bus_gaps_total"] >= 1
             await pupil_b.close()
     finally:
         await a.close()
         await b.close()
         redis.stop()
+
+
+async def test_a_node_that_finds_events_trimmed_unread_tells_its_clients_to_read_again(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    """A lost connection alone loses nothing, so it asks nobody to read again; events
+    trimmed from the stream before b read them make b send `resync` to its clients."""
+    a = await start_node(tmp_path, "a", redis_url, postgres_url)
+    b = await start_node(tmp_path, "b", redis_url, postgres_url)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            base_a, base_b = str(a.make_url("/")), str(b.make_url("/"))
+            school = await make_school(http, base_a, students=1)
+            chat = await class_chat(school)
+            pupil_b = await events(dataclasses.replace(school, base=base_b), school.students[0])
+            post = {"text": "before"}
+            status, _ = await school.call(
+                school.teacher, "POST", f"api/chats/{chat}/messages", post
+            )
+            assert status == 201
+            await pupil_b.posts(1)
+
+            async def cut_and_resumed() -> dict[str, float]:
+                before = (await fetch_metrics(http, base_b))["parta_bus_reconnects_total"]
+                await redis.client_kill_filter(_type="normal", skipme=True)
+                while True:
+                    metrics = await fetch_metrics(http, base_b)
+                    if metrics["parta_bus_reconnects_total"] > before:
+                        return metrics
+                    await asyncio.sleep(0.05)
+
+            metrics = await asyncio.wait_for(cut_and_resumed(), 10)
+            assert metrics["parta_bus_gaps_total"] == 0
+            assert not pupil_b.of("resync")
+
+            # an event that no node reads: appended and trimmed at once
+            envelope = {"u": [], "e": {"type": "message"}, "f": None}
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(BUS_STREAM, {"n": "gone", "i": "gone:1", "d": json.dumps(envelope)})
+                pipe.xtrim(BUS_STREAM, maxlen=0)
+                await pipe.execute()
+            metrics = await asyncio.wait_for(cut_and_resumed(), 10)
+            await pupil_b.wait_for("resync", timeout=5)
+            assert metrics["parta_bus_gaps_total"] == 1
+
+            # and the bus goes on as before
+            status, _ = await school.call(
+                school.teacher, "POST", f"api/chats/{chat}/messages", {"text": "after"}
+            )
+            assert status == 201
+            got = await pupil_b.posts(2, timeout=10)
+            assert [m["text"] for m in got] == ["before", "after"]
+            await pupil_b.close()
+    finally:
+        await redis.aclose()
+        await a.close()
+        await b.close()
 
 
 async def test_an_edge_and_an_origin_read_the_cluster_secret_again_when_it_changed(
