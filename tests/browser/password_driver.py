@@ -306,9 +306,21 @@ async def teacher_changes_password(
     result["me_after_new_login"] = await page.evaluate("fetch('/api/me').then((r) => r.status)")
     await page.context.close()
 
-    # a parent on a phone: the form, and a new password too short (checked before asking)
+    # a parent on a phone, from the home page's account bar: the form, and a new password
+    # too short (checked before asking)
     phone = await logged_in_as(browser, base, school.parent, errors, **PHONE)
-    await open_password_form(phone, base, timeout)
+    await phone.goto(f"{base}/")
+    change = phone.get_by_test_id("link-change-password")
+    await change.wait_for(state="visible", timeout=timeout * 1000)
+    result["home_change_label"] = (await change.inner_text()).strip()
+    result["phone_overflow_home"] = await phone.evaluate(OVERFLOW)
+    await phone.screenshot(path=str(out_dir / "home-account-390.png"))
+    await change.click()
+    await phone.get_by_test_id("password-form").wait_for(state="visible", timeout=timeout * 1000)
+    result["home_change_path"] = urlsplit(phone.url).path + urlsplit(phone.url).fragment
+    result["home_change_focused"] = await phone.evaluate(
+        "document.activeElement?.dataset.testid === 'input-current-password'"
+    )
     await phone.get_by_test_id("input-current-password").fill(PASSWORD)
     await phone.get_by_test_id("input-new-password").fill("short")
     await phone.get_by_test_id("btn-save-password").click()

@@ -1,6 +1,7 @@
 """Passwords in the web client: a school's admin makes a reset link for a student, who
 sets a new password with it (once) and is logged in; a teacher changes their own
-password in Settings. At 1280 and 390 px, in headless Chromium.
+password in Settings, where the home page's account bar leads too. At 1280 and 390 px,
+in headless Chromium.
 
 Like test_web_client.py, the pages and the server run in a private network namespace
 (`unshare --net`, only loopback up).
@@ -66,6 +67,9 @@ def test_reset_link_and_change_password(tmp_path: Path) -> None:
     assert result["old_password_refused"].startswith("Wrong login or password")
     assert result["after_new_login"] == "/" and result["me_after_new_login"] == 200
     assert "at least 8 characters" in result["phone_short_text"]
+    # the home page's account bar leads there too
+    assert result["home_change_label"] == "Change password"
+    assert result["home_change_path"] == "/chats" and result["home_change_focused"]
 
     for overflow in (
         "phone_overflow_school",
@@ -73,6 +77,7 @@ def test_reset_link_and_change_password(tmp_path: Path) -> None:
         "phone_overflow_reset",
         "phone_overflow_used",
         "phone_overflow_change",
+        "phone_overflow_home",
     ):
         assert result[overflow] is False, overflow
     assert result["page_errors"] == []
@@ -89,6 +94,7 @@ def test_reset_link_and_change_password(tmp_path: Path) -> None:
         "change-password-error-1280.png",
         "change-password-done-1280.png",
         "change-password-390.png",
+        "home-account-390.png",
     )
     for shot in shots:
         assert (out / shot).stat().st_size > 10_000, shot
