@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -104,8 +104,11 @@ class RedisBus(Bus):
         metrics: BusMetrics,
         *,
         retry: float = 0.5,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock`: the cluster's (an event's age is its reader's time less its writer's)."""
         super().__init__(hub)
+        self.clock = clock
         self.redis = redis
         self.node_id = node_id
         self.metrics = metrics
@@ -162,7 +165,7 @@ class RedisBus(Bus):
             self._waiting.clear()
 
     async def _append(self, batch: list[tuple[int, Envelope]]) -> None:
-        at = repr(time.time())
+        at = repr(self.clock())
         async with self.redis.pipeline(transaction=False) as pipe:
             for number, envelope in batch:
                 fields = {
@@ -228,7 +231,7 @@ class RedisBus(Bus):
         return str(info.get("run_id", ""))
 
     def _handle(self, entries: list[Any]) -> None:
-        now = time.time()
+        now = self.clock()
         for entry_id, fields in entries:
             self.last_id = _text(entry_id)
             values = {_text(k): _text(v) for k, v in fields.items()}

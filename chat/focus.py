@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import cast
 
 from redis.asyncio import Redis
@@ -59,8 +59,13 @@ class LocalFocus:
 
 
 class SharedFocus(LocalFocus):
-    def __init__(self, hub: Hub, redis: Redis, node_id: str) -> None:
+    def __init__(
+        self, hub: Hub, redis: Redis, node_id: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        """`clock`: seconds since the epoch by the cluster's clock, which every node's
+        stamps are written and judged by."""
         self.hub = hub
+        self.clock = clock
         self.redis = redis
         self.node_id = node_id
         self._changed: dict[str, tuple[str, str | None]] = {}  # field -> (user, chat)
@@ -106,7 +111,7 @@ class SharedFocus(LocalFocus):
         stale, self._stale = self._stale, set()
         if not changed and not stale:
             return
-        stamp = str(int(time.time() * 1000))
+        stamp = str(int(self.clock() * 1000))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for left, field, value in stale:
@@ -142,7 +147,7 @@ class SharedFocus(LocalFocus):
         except Exception as exc:
             logger.warning("chat focus: cannot read Redis (%s); notifying everyone", exc)
             return reading
-        fresh_after = time.time() * 1000 - STALE * 1000
+        fresh_after = self.clock() * 1000 - STALE * 1000
         mine = f"{self.node_id}/".encode()
         for field, value in fields.items():
             if field.startswith(mine):

@@ -192,7 +192,12 @@ async def _transcription(app: web.Application) -> AsyncIterator[None]:
     if cluster is not None:
         # a cluster's nodes share one queue; one without a transcriber only adds to it
         jobs = StreamJobs(
-            store, cluster.redis, cluster.id, cluster_metrics, claim_after=config.job_claim_after
+            store,
+            cluster.redis,
+            cluster.id,
+            cluster_metrics,
+            claim_after=config.job_claim_after,
+            clock=cluster.clock.now,
         )
     transcription = Transcription(
         store,
@@ -247,10 +252,10 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     app[keys.CLUSTER] = cluster
     # chat events to members on every node
     service = app[keys.CHAT_SERVICE]
-    bus = RedisBus(app[keys.HUB], redis, cluster.id, metrics)
+    bus = RedisBus(app[keys.HUB], redis, cluster.id, metrics, clock=cluster.clock.now)
     await bus.start()
     service.bus = bus
-    focus = SharedFocus(app[keys.HUB], redis, cluster.id)
+    focus = SharedFocus(app[keys.HUB], redis, cluster.id, cluster.clock.now)
     await focus.start()
     service.focus = focus
     # broadcasts watched through other nodes

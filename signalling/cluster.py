@@ -16,6 +16,9 @@ Only who is where lives in Redis; media never passes through it.
   asks.
 - A node that stops cleanly drains: it leaves `parta:load` at once (no new calls), and
   gives its calls back (`release`), so the next join places them elsewhere.
+- The nodes share one clock, Redis's (`SharedClock`): times one node writes and another
+  compares (a chat focus's age, a job's last sign of life, when a retry is due) are read
+  from it, so nodes whose wall clocks disagree still agree on them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import cast
 
 from redis.asyncio import Redis
@@ -97,6 +101,29 @@ class Load:
 NEW_CALL = Load(rooms=1, peers=1, cpu=0.0)  # a call just placed: a room, its first peer
 
 
+class SharedClock:
+    """The cluster's clock: Redis's `TIME`, as this node's wall clock plus an offset that
+    every heartbeat measures again (Redis's time against the middle of the round trip).
+    A node's own clock may be minutes off; this one is off by at most half a round trip
+    and the drift of one heartbeat interval."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self.wall = wall
+        self.offset = 0.0  # seconds to add to this node's wall clock
+
+    def now(self) -> float:
+        """Seconds since the epoch, by the cluster's clock."""
+        return self.wall() + self.offset
+
+    def utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), UTC)
+
+    def heard(self, redis_time: tuple[int, int], sent: float, received: float) -> None:
+        """Redis said `redis_time` (seconds, microseconds) between `sent` and `received`
+        (this node's wall clock)."""
+        self.offset = redis_time[0] + redis_time[1] / 1e6 - (sent + received) / 2
+
+
 @dataclass(frozen=True)
 class Node:
     id: str
@@ -116,8 +143,10 @@ class Cluster:
         ttl: float = 5.0,
         heartbeat: float = 1.0,
         metrics: ClusterMetrics | None = None,
+        clock: SharedClock | None = None,
     ) -> None:
         """`load()` gives (rooms, peers) now; `rooms()` the calls this node hosts."""
+        self.clock = clock or SharedClock()
         self.redis = redis
         self.id = node_id
         self.url = url.rstrip("/")
@@ -192,7 +221,10 @@ class Cluster:
                 pipe.zrem(LOAD, self.id)
             else:
                 pipe.zadd(LOAD, {self.id: load.score})
-            await pipe.execute()
+            pipe.time()
+            sent = self.clock.wall()
+            replies = await pipe.execute()
+            self.clock.heard(replies[-1], sent, self.clock.wall())
         rooms = [self._room_key(call_id) for call_id in self._rooms()]
         if rooms and not self.draining:  # a draining node gave its calls back
             await self._renew(keys=rooms, args=[self.id, ttl_ms * 2])

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -125,8 +126,13 @@ class StreamJobs:
         events: JobEvents,
         *,
         claim_after: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock`: seconds since the epoch by the cluster's clock, which every time
+        written for another node to compare (a job's last sign of life, when a retry is
+        due) is read from."""
         self.store = store
+        self.clock = clock
         self.redis = redis
         self.consumer = consumer
         self.events = events
@@ -177,14 +183,14 @@ class StreamJobs:
         }
         held |= {_text(job) for job in cast(list[Any], await self.redis.zrange(DELAYED, 0, -1))}
         missing = [job for job in await self.store.pending_ids() if job not in held]
-        since = _now() - timedelta(seconds=self.claim_after)
+        since = self._now() - timedelta(seconds=self.claim_after)
         lost = [
             job
             for job in await self.store.abandoned(since)
             if job not in held and job not in self._entries
         ]
         missing += await self.store.requeue_abandoned(
-            lost, since, _now(), "its node was lost with the queue"
+            lost, since, self._now(), "its node was lost with the queue"
         )
         for job_id in missing:
             await self.redis.xadd(STREAM, {"job": job_id})
@@ -195,7 +201,7 @@ class StreamJobs:
     async def _take(self, limit: int, wait: float) -> list[Job]:
         if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
             await self.sweep()
-        await self._promote(keys=[DELAYED, STREAM], args=[repr(time.time())])
+        await self._promote(keys=[DELAYED, STREAM], args=[repr(self.clock())])
         entries: list[tuple[str, str, bool]] = []
         reclaimed: list[Any] = await self.redis.xautoclaim(
             STREAM,
@@ -227,7 +233,7 @@ class StreamJobs:
                     entries.append((_text(entry_id), _text(fields[b"job"]), False))
         jobs = []
         for entry_id, job_id, taken_over in entries:
-            job = await self.store.start(job_id, _now(), taken_over=taken_over)
+            job = await self.store.start(job_id, self._now(), taken_over=taken_over)
             if job is None:  # done already (a slow node finished it after all), or gone
                 await self._ack(entry_id)
                 continue
@@ -238,15 +244,17 @@ class StreamJobs:
         return jobs
 
     async def done(self, job: Job) -> None:
-        await self.store.done(job.id, _now())
+        await self.store.done(job.id, self._now())
         await self._finish(job)
 
     async def failed(self, job: Job, reason: str) -> None:
-        await self.store.failed(job.id, reason, _now())
+        await self.store.failed(job.id, reason, self._now())
         await self._finish(job)
 
     async def retry(self, job: Job, reason: str, at: datetime) -> None:
-        await self.store.retry(job.id, reason, _now(), at)
+        # `at` is by this node's wall clock: the same wait, by the cluster's
+        at = self._now() + (at - _now())
+        await self.store.retry(job.id, reason, self._now(), at)
         await self.redis.zadd(DELAYED, {job.id: at.timestamp()})
         self.events.job("delayed")
         await self._finish(job)
@@ -255,6 +263,9 @@ class StreamJobs:
         entry_id = self._entries.pop(job.id, None)
         if entry_id is not None:
             await self._ack(entry_id)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     async def _ack(self, entry_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -271,7 +282,7 @@ class StreamJobs:
             if not entries:
                 continue
             try:
-                await self.store.touch(list(self._entries), _now())
+                await self.store.touch(list(self._entries), self._now())
                 await self.redis.xclaim(
                     STREAM, GROUP, self.consumer, min_idle_time=0, message_ids=entries, justid=True
                 )
@@ -289,7 +300,7 @@ class StreamJobs:
             await asyncio.gather(self._toucher, return_exceptions=True)
         for job_id, entry_id in list(self._entries.items()):
             with contextlib.suppress(Exception):
-                await self.store.retry(job_id, "its node stopped", _now(), _now())
+                await self.store.retry(job_id, "its node stopped", self._now(), self._now())
                 await self.redis.xadd(STREAM, {"job": job_id})
                 await self._ack(entry_id)
         self._entries.clear()

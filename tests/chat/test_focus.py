@@ -1,18 +1,21 @@
 """Focus across nodes: a member reading a chat on one node gets no notification for it on
 another node (a phone connected elsewhere), and gets them again when they stop reading
 it, or when the connection reading it goes; a focus left by a node that died counts for
-nothing. Two parta nodes, one real redis-server, one real PostgreSQL."""
+nothing, and one written by a node whose wall clock is slow counts all the same. Two
+parta nodes, one real redis-server, one real PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from pathlib import Path
 
 import aiohttp
 from redis.asyncio import Redis
 
 from chat.focus import PREFIX
+from signalling import keys
 from tests.chat.school import Events, School, events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.test_cluster_nodes import redis_url, start_node
@@ -76,6 +79,44 @@ async def test_a_chat_read_on_one_node_does_not_notify_on_another(
             await notified(phone, 3)
             await wait_until(lambda: redis.hlen(readers), 0)
             await phone.close()
+    finally:
+        await redis.aclose()
+        await a.close()
+        await b.close()
+
+
+async def test_a_node_whose_wall_clock_is_slow_is_believed(
+    tmp_path: Path, redis_url: str, postgres_url: str
+) -> None:
+    """b's wall clock is 2 minutes slow (more than a focus takes to go stale): its
+    heartbeat sets it by Redis's, so what it writes is fresh to a."""
+    a = await start_node(tmp_path, "a", redis_url, postgres_url)
+    b = await start_node(tmp_path, "b", redis_url, postgres_url)
+    redis = Redis.from_url(redis_url)
+    try:
+        clock = b.app[keys.CLUSTER].clock
+        clock.wall = lambda: time.time() - 120
+        for _ in range(100):  # the next heartbeat measures the offset again
+            if clock.offset > 100:
+                break
+            await asyncio.sleep(0.05)
+        seconds, micros = await redis.time()
+        assert abs(clock.now() - (seconds + micros / 1e6)) < 0.1
+        async with aiohttp.ClientSession() as http:
+            school = await make_school(http, str(a.make_url("/")), students=1)
+            chat = await class_chat(school)
+            on_b = dataclasses.replace(school, base=str(b.make_url("/")))
+            phone = await events(school, school.students[0])  # on a
+            laptop = await events(on_b, school.students[0])
+            await laptop.send({"type": "focus", "chat_id": chat})
+            await wait_until(lambda: redis.hlen(f"{PREFIX}{chat}"), 1)
+            await say(school, chat, "read on b's laptop")
+            await phone.posts(1)
+            await settle()
+            assert phone.of("notification") == []
+            assert await redis.hlen(f"{PREFIX}{chat}") == 1  # not taken for a dead node's
+            await phone.close()
+            await laptop.close()
     finally:
         await redis.aclose()
         await a.close()

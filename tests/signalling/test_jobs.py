@@ -1,10 +1,12 @@
 """The cluster's job queue on a real redis-server: a job goes to one node; a node that
 dies with a job has it taken over; a running job is kept; retries come back when due;
-a node that stops gives its jobs back."""
+a node that stops gives its jobs back; nodes whose wall clocks disagree agree by the
+cluster's clock."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from signalling.cluster import SharedClock
 from signalling.jobs import StreamJobs
 from store.database import default_url, migrate, open_engine
 from store.transcriptions import TranscriptionStore
@@ -178,4 +181,42 @@ async def test_a_job_running_on_a_node_that_died_with_redis_s_memory_runs_again(
     await c.done(again)
     await c.done(on_c)
     assert await store.counts() == {"done": 2}
+    await c.stop()
+
+
+async def synced(redis: Redis, skew: float) -> SharedClock:
+    """The cluster's clock of a node whose wall clock is `skew` seconds off, set as its
+    heartbeat sets it."""
+    clock = SharedClock(wall=lambda: time.time() + skew)
+    sent = clock.wall()
+    clock.heard(await redis.time(), sent, clock.wall())
+    return clock
+
+
+async def test_nodes_whose_wall_clocks_disagree_agree_on_jobs(
+    parts: tuple[TranscriptionStore, Redis],
+) -> None:
+    """a's wall clock is 5 minutes slow. The job it runs and renews is not taken for
+    abandoned by c's sweep; a retry a asks for in 1 s comes back in 1 s, not at once."""
+    store, redis = parts
+    slow = await synced(redis, -300.0)
+    a = StreamJobs(store, redis, "a", Events(), claim_after=0.6, clock=slow.now)
+    c = StreamJobs(store, redis, "c", Events(), claim_after=0.6, clock=(await synced(redis, 0)).now)
+    await a.start()
+    await c.start()
+    running = await store.add("voice", "m1", "/x.ogg", now())
+    await a.queued(running)
+    [on_a] = await a.take(1, 0.1)
+    await redis.flushall()  # only the rows' times tell whether a is alive
+    await asyncio.sleep(1.0)  # a renewed its job meanwhile, by the cluster's clock
+    assert await c.sweep() == 0
+    assert await c.take(1, 0.1) == []
+
+    await a.retry(on_a, "try again", datetime.now(UTC) + timedelta(seconds=1))
+    assert await c.take(1, 0.1) == []  # not due yet, whoever asks
+    await asyncio.sleep(1.1)
+    [again] = await c.take(1, 0.1)
+    assert again.id == running.id
+    await c.done(again)
+    await a.stop()
     await c.stop()
