@@ -5,6 +5,7 @@ each other's media. A single node refuses a cluster on SQLite."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from chat.bus import STREAM as BUS_STREAM
 from signalling import keys
 from signalling.cli import build_parser, config_from_args
 from signalling.edges import SECRET_KEY, SECRET_REREAD
-from tests.chat.school import events, make_school
+from tests.chat.school import Events, School, events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
 from tests.signalling.test_call import wait_for
@@ -167,6 +168,47 @@ def test_a_cluster_on_sqlite_is_refused() -> None:
     assert (config.redis_url, config.node_id) == ("redis://127.0.0.1:6379/0", "node-1")
 
 
+@dataclasses.dataclass
+class ChatAcross:
+    """A class chat with nodes a and b on one Redis: the teacher posts through a, a pupil
+    listens on b."""
+
+    http: aiohttp.ClientSession
+    school: School
+    chat: str
+    base_b: str
+    pupil_b: Events
+    texts: list[str] = dataclasses.field(default_factory=list)  # posted, in order
+
+    async def post(self, text: str) -> None:
+        path = f"api/chats/{self.chat}/messages"
+        status, _ = await self.school.call(self.school.teacher, "POST", path, {"text": text})
+        assert status == 201
+        self.texts.append(text)
+
+    async def metrics(self) -> dict[str, float]:
+        return await fetch_metrics(self.http, self.base_b)
+
+
+@contextlib.asynccontextmanager
+async def chat_across(tmp_path: Path, redis_url: str, database: str) -> AsyncIterator[ChatAcross]:
+    a = await start_node(tmp_path, "a", redis_url, database)
+    b = await start_node(tmp_path, "b", redis_url, database)
+    try:
+        async with aiohttp.ClientSession() as http:
+            base_a, base_b = str(a.make_url("/")), str(b.make_url("/"))
+            school = await make_school(http, base_a, students=1)
+            chat = await class_chat(school)
+            pupil_b = await events(dataclasses.replace(school, base=base_b), school.students[0])
+            try:
+                yield ChatAcross(http, school, chat, base_b, pupil_b)
+            finally:
+                await pupil_b.close()
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_chat_events_survive_lost_redis_connections_and_a_redis_restart(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -174,49 +216,31 @@ async def test_chat_events_survive_lost_redis_connections_and_a_redis_restart(
     down and comes back empty, all reach a member connected to b, in order."""
     redis = RedisProcess(tmp_path)
     redis.start()
-    a = await start_node(tmp_path, "a", redis.url, postgres_url)
-    b = await start_node(tmp_path, "b", redis.url, postgres_url)
     try:
-        async with aiohttp.ClientSession() as http:
-            base_a, base_b = str(a.make_url("/")), str(b.make_url("/"))
-            school = await make_school(http, base_a, students=1)
-            chat = await class_chat(school)
-            pupil_b = await events(dataclasses.replace(school, base=base_b), school.students[0])
+        async with chat_across(tmp_path, redis.url, postgres_url) as across:
             killer = Redis.from_url(redis.url)
-            texts = []
-
-            async def post(text: str) -> None:
-                status, _ = await school.call(
-                    school.teacher, "POST", f"api/chats/{chat}/messages", {"text": text}
-                )
-                assert status == 201
-                texts.append(text)
-
             for i in range(30):
-                await post(f"line {i}")
+                await across.post(f"line {i}")
                 if i % 6 == 2:  # every node's connections to Redis cut
                     await killer.client_kill_filter(_type="normal", skipme=True)
             await killer.aclose()
-            await pupil_b.posts(len(texts), timeout=20)
+            await across.pupil_b.posts(len(across.texts), timeout=20)
 
             redis.stop()  # Redis away: posts are kept, and published when it is back
             for i in range(5):
-                await post(f"while Redis is down {i}")
+                await across.post(f"while Redis is down {i}")
             await asyncio.sleep(1.0)
             redis.start()
             for i in range(5):
-                await post(f"after the restart {i}")
-            got = await pupil_b.posts(len(texts), timeout=20)
-            assert [m["text"] for m in got] == texts
+                await across.post(f"after the restart {i}")
+            got = await across.pupil_b.posts(len(across.texts), timeout=20)
+            assert [m["text"] for m in got] == across.texts
             # Redis restarted: what b had not read yet may be lost, so b's clients read again
-            await pupil_b.wait_for("resync", timeout=10)
-            metrics = await fetch_metrics(http, base_b)
+            await across.pupil_b.wait_for("resync", timeout=10)
+            metrics = await across.metrics()
             assert metrics["parta_bus_reconnects_total"] >= 1
             assert metrics["parta_bus_gaps_total"] >= 1
-            await pupil_b.close()
     finally:
-        await a.close()
-        await b.close()
         redis.stop()
 
 
@@ -225,34 +249,24 @@ async def test_a_node_that_finds_events_trimmed_unread_tells_its_clients_to_read
 ) -> None:
     """A lost connection alone loses nothing, so it asks nobody to read again; events
     trimmed from the stream before b read them make b send `resync` to its clients."""
-    a = await start_node(tmp_path, "a", redis_url, postgres_url)
-    b = await start_node(tmp_path, "b", redis_url, postgres_url)
     redis = Redis.from_url(redis_url)
     try:
-        async with aiohttp.ClientSession() as http:
-            base_a, base_b = str(a.make_url("/")), str(b.make_url("/"))
-            school = await make_school(http, base_a, students=1)
-            chat = await class_chat(school)
-            pupil_b = await events(dataclasses.replace(school, base=base_b), school.students[0])
-            post = {"text": "before"}
-            status, _ = await school.call(
-                school.teacher, "POST", f"api/chats/{chat}/messages", post
-            )
-            assert status == 201
-            await pupil_b.posts(1)
+        async with chat_across(tmp_path, redis_url, postgres_url) as across:
+            await across.post("before")
+            await across.pupil_b.posts(1)
 
             async def cut_and_resumed() -> dict[str, float]:
-                before = (await fetch_metrics(http, base_b))["parta_bus_reconnects_total"]
+                before = (await across.metrics())["parta_bus_reconnects_total"]
                 await redis.client_kill_filter(_type="normal", skipme=True)
                 while True:
-                    metrics = await fetch_metrics(http, base_b)
+                    metrics = await across.metrics()
                     if metrics["parta_bus_reconnects_total"] > before:
                         return metrics
                     await asyncio.sleep(0.05)
 
             metrics = await asyncio.wait_for(cut_and_resumed(), 10)
             assert metrics["parta_bus_gaps_total"] == 0
-            assert not pupil_b.of("resync")
+            assert not across.pupil_b.of("resync")
 
             # an event that no node reads: appended and trimmed at once
             envelope = {"u": [], "e": {"type": "message"}, "f": None}
@@ -261,21 +275,15 @@ async def test_a_node_that_finds_events_trimmed_unread_tells_its_clients_to_read
                 pipe.xtrim(BUS_STREAM, maxlen=0)
                 await pipe.execute()
             metrics = await asyncio.wait_for(cut_and_resumed(), 10)
-            await pupil_b.wait_for("resync", timeout=5)
+            await across.pupil_b.wait_for("resync", timeout=5)
             assert metrics["parta_bus_gaps_total"] == 1
 
             # and the bus goes on as before
-            status, _ = await school.call(
-                school.teacher, "POST", f"api/chats/{chat}/messages", {"text": "after"}
-            )
-            assert status == 201
-            got = await pupil_b.posts(2, timeout=10)
+            await across.post("after")
+            got = await across.pupil_b.posts(2, timeout=10)
             assert [m["text"] for m in got] == ["before", "after"]
-            await pupil_b.close()
     finally:
         await redis.aclose()
-        await a.close()
-        await b.close()
 
 
 async def test_an_edge_and_an_origin_read_the_cluster_secret_again_when_it_changed(
