@@ -332,6 +332,13 @@ class AccountStore:
                         created_at=now,
                     )
                 )
+                # a reset link one school's admin made is not good for a member of two
+                await connection.execute(
+                    delete(password_resets).where(
+                        (password_resets.c.user_id == user_id)
+                        & password_resets.c.created_by.is_not(None)
+                    )
+                )
         except IntegrityError:
             raise Conflict("you already have a profile in this organisation") from None
         return profile

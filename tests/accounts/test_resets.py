@@ -148,9 +148,17 @@ async def test_a_member_of_two_schools_is_reset_only_by_the_operator(
     stranger = school.stranger
     _, me = await call(http, base_url, "GET", "api/me", stranger.token)
     login = me["user"]["login"]
+    # a link School 9's admin made before stops working when they join another school
+    other_school = stranger.profile["org_id"]
+    own = f"api/orgs/{other_school}/members/{stranger.profile['id']}/password-reset"
+    status, early = await school.call(stranger, "POST", own)
+    assert status == 201
     body = {"code": school.codes["parent"], "full_name": "Stranger as a parent"}
     status, parent = await school.call(stranger, "POST", "api/profiles", body)
     assert status == 201
+    early_token = early["path"].rsplit("/", 1)[1]
+    status, _ = await call(http, base_url, "GET", f"api/password-resets/{early_token}")
+    assert status == 404
     path = f"api/orgs/{school.org}/members/{parent['id']}/password-reset"
     status, error = await school.call(school.admin, "POST", path)
     assert (status, error["error"]) == (409, "member_elsewhere")
