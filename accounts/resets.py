@@ -69,7 +69,7 @@ async def create_reset(request: web.Request) -> web.Response:
         raise Refused(404, "not_found", "no such member")
     if not admin:
         raise Refused(403, "forbidden", "only the school's admins make password reset links")
-    if any(p.org_id != org.id for p in await accounts.profiles_of(member.user_id)):
+    if await accounts.belongs_elsewhere(member.user_id, org.id):
         # the account is not this school's alone: its admin could take it over elsewhere
         raise Refused(
             409,
@@ -80,7 +80,7 @@ async def create_reset(request: web.Request) -> web.Response:
     # the address people open parta at, else the one the admin's browser used
     public = request.app[keys.CONFIG].public_url
     base = public or f"{request.scheme}://{request.host}"
-    link, expires = await make_reset(accounts, member.user_id, user_of(request).id, base)
+    link, expires = await make_reset(accounts, member.user_id, user_of(request).id, base, org.id)
     return web.json_response(
         {
             "link": link,
@@ -93,14 +93,16 @@ async def create_reset(request: web.Request) -> web.Response:
 
 
 async def make_reset(
-    accounts: AccountStore, user_id: str, by: str | None, base: str
+    accounts: AccountStore, user_id: str, by: str | None, base: str, org_id: str | None = None
 ) -> tuple[str, datetime]:
-    """A new one-time reset link for a user (made by an admin, or by the operator: None),
-    at `base`; the user's earlier links stop working. The link and when it expires."""
+    """A new one-time reset link for a user (made by the admin `by` of school `org_id`,
+    or by the operator: None), at `base`; the user's earlier links stop working. The
+    link and when it expires. An admin's link stops working if the user is, or
+    becomes, a member or an admin of another school."""
     token = secrets.token_urlsafe(32)
     now = _now()
     expires = now + RESET_TTL
-    await accounts.add_reset(token_hash(token), user_id, by, now, expires)
+    await accounts.add_reset(token_hash(token), user_id, by, now, expires, org_id)
     return f"{base.rstrip('/')}{RESET_PATH}{token}", expires
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, insert, select, update
+from sqlalchemy import Row, Table, delete, exists, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -131,14 +131,18 @@ class AccountStore:
         return await self._holder(sessions, token_hash, now)
 
     async def _holder(
-        self, table: Table, token_hash: str, now: datetime
+        self, table: Table, token_hash: str, now: datetime, also: Any = None
     ) -> tuple[User, datetime] | None:
-        """The user of a token (a session's, a reset link's) that has not expired, and
-        when it expires."""
+        """The user of a token (a session's, a reset link's) that has not expired (and
+        meets `also`), and when it expires."""
         query = (
             select(users, table.c.expires_at)
             .join(table, table.c.user_id == users.c.id)
-            .where((table.c.token_hash == token_hash) & (table.c.expires_at > now))
+            .where(
+                (table.c.token_hash == token_hash)
+                & (table.c.expires_at > now)
+                & (true() if also is None else also)
+            )
         )
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
@@ -173,10 +177,17 @@ class AccountStore:
     # -- password resets ---------------------------------------------------------------
 
     async def add_reset(
-        self, token_hash: str, user_id: str, by: str | None, now: datetime, expires_at: datetime
+        self,
+        token_hash: str,
+        user_id: str,
+        by: str | None,
+        now: datetime,
+        expires_at: datetime,
+        org_id: str | None = None,
     ) -> None:
-        """A new reset link for a user, made by an admin (`by`) or the operator (None);
-        any earlier one of theirs stops working."""
+        """A new reset link for a user, made by the admin `by` of school `org_id`, or by
+        the operator (both None); any earlier one of theirs stops working. An admin's
+        link works only while the user belongs to no other school."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 delete(password_resets).where(password_resets.c.user_id == user_id)
@@ -188,13 +199,14 @@ class AccountStore:
                     created_by=by,
                     created_at=now,
                     expires_at=expires_at,
+                    org_id=org_id,
                 )
             )
 
     async def reset_user(self, token_hash: str, now: datetime) -> tuple[User, datetime] | None:
         """The user a reset link that has not expired (nor been used) is for, and when
         it expires."""
-        return await self._holder(password_resets, token_hash, now)
+        return await self._holder(password_resets, token_hash, now, _reset_still_good())
 
     async def use_reset(self, token_hash: str, password_hash: str, now: datetime) -> User | None:
         """Set the password a reset link is for, once: the link goes, and so does every
@@ -206,6 +218,7 @@ class AccountStore:
                     .where(
                         (password_resets.c.token_hash == token_hash)
                         & (password_resets.c.expires_at > now)
+                        & _reset_still_good()
                     )
                     .returning(password_resets.c.user_id)
                 )
@@ -332,13 +345,6 @@ class AccountStore:
                         created_at=now,
                     )
                 )
-                # a reset link one school's admin made is not good for a member of two
-                await connection.execute(
-                    delete(password_resets).where(
-                        (password_resets.c.user_id == user_id)
-                        & password_resets.c.created_by.is_not(None)
-                    )
-                )
         except IntegrityError:
             raise Conflict("you already have a profile in this organisation") from None
         return profile
@@ -349,6 +355,13 @@ class AccountStore:
         )
         async with self._engine.connect() as connection:
             return [_profile(r) for r in (await connection.execute(query)).all()]
+
+    async def belongs_elsewhere(self, user_id: str, org_id: str) -> bool:
+        """Whether the user is in a school other than this one: a profile or an admin's
+        seat there."""
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(_elsewhere(user_id, org_id)))).scalar()
+        return bool(row)
 
     async def profile(self, profile_id: str) -> Profile | None:
         async with self._engine.connect() as connection:
@@ -400,3 +413,18 @@ class AccountStore:
 
 def _user(row: Row[Any]) -> User:
     return User(row.id, row.login, row.display_name, row.password_hash)
+
+
+def _elsewhere(user_id: Any, org_id: Any) -> Any:
+    """SQL: the user has a profile or an admin's seat in a school other than `org_id`."""
+    return exists().where((profiles.c.user_id == user_id) & (profiles.c.org_id != org_id)) | (
+        exists().where((org_admins.c.user_id == user_id) & (org_admins.c.org_id != org_id))
+    )
+
+
+def _reset_still_good() -> Any:
+    """SQL: a reset link still works for its user: the operator's always; a school
+    admin's only while the user belongs to no other school (one school's admin must not
+    take over a place in another)."""
+    link = password_resets.c
+    return link.org_id.is_(None) | ~_elsewhere(link.user_id, link.org_id)

@@ -130,6 +130,14 @@ password_resets = Table(
     Column("created_by", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # the school whose admin made it (None: the operator); good only while the user
+    # belongs to no other school
+    Column(
+        "org_id",
+        String(32),
+        ForeignKey("organisations.id", ondelete="CASCADE", name="fk_password_resets_org_id"),
+        nullable=True,
+    ),
     Index("ix_password_resets_user_id", "user_id"),
 )
 

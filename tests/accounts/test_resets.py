@@ -164,6 +164,24 @@ async def test_a_member_of_two_schools_is_reset_only_by_the_operator(
     assert (status, error["error"]) == (409, "member_elsewhere")
     assert "parta reset-link" in error["message"]
 
+    # so is a member who creates a school of their own (an admin there, with no profile);
+    # a link made for them before stops working then
+    pupil = school.students[0]
+    pupil_path = f"api/orgs/{school.org}/members/{pupil.profile['id']}/password-reset"
+    status, made = await school.call(school.admin, "POST", pupil_path)
+    assert status == 201
+    status, _ = await school.call(pupil, "POST", "api/orgs", {"name": "Pupil's own school"})
+    assert status == 201
+    pupil_token = made["path"].rsplit("/", 1)[1]
+    for method in ("GET", "POST"):
+        body = {"password": NEW} if method == "POST" else None
+        status, _ = await call(
+            http, base_url, method, f"api/password-resets/{pupil_token}", body=body
+        )
+        assert status == 404
+    status, error = await school.call(school.admin, "POST", pupil_path)
+    assert (status, error["error"]) == (409, "member_elsewhere")
+
     def reset_link(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "signalling.cli", "reset-link", *args],
