@@ -179,6 +179,7 @@ class RedisBus(Bus):
 
     async def _reading(self) -> None:
         broken = False
+        check = False  # whether to ask if events were lost while Redis was away
         while not self._stopping:
             try:
                 found = cast(
@@ -195,9 +196,13 @@ class RedisBus(Bus):
                 continue
             if broken:
                 broken = False
+                check = True
                 self.metrics.reconnected()
                 logger.info("bus: back on Redis, reading after %s", self.last_id)
-                if await self._missed():
+            if check:
+                missed = await self._missed()
+                check = missed is None  # not known yet: asked again after the next read
+                if missed:
                     self.metrics.gap()
                     told = self.hub.tell_all({"type": "resync"})
                     logger.warning(
@@ -208,7 +213,7 @@ class RedisBus(Bus):
             for _, entries in found or ():
                 self._handle(entries)
 
-    async def _missed(self) -> bool:
+    async def _missed(self) -> bool | None:
         """Whether events after the last one handled here may have left Redis unread:
         lost with Redis's memory (it restarted), or trimmed from the stream (a node away
         too long). The stream is trimmed oldest first, so while the last entry handled
@@ -222,7 +227,7 @@ class RedisBus(Bus):
                 return False  # nothing read yet: the reader starts at the oldest kept
             still = await self.redis.xrange(STREAM, min=self.last_id, max=self.last_id, count=1)
         except Exception:
-            return False  # lost again: asked at the next return
+            return None  # Redis did not answer: asked again
         return not still
 
     async def _run_id(self) -> str:

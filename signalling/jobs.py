@@ -14,11 +14,11 @@ chat shows). What differs is who may run it:
   machine) or a worker that hung: any other node takes it over (XAUTOCLAIM) and runs it
   again. The node also touches the job's row in the store, so that a job whose entry
   Redis lost (it restarted empty) while its node died is found by its untouched row
-  and queued again by the sweep (the nodes' clocks are taken to agree to within a few
-  seconds, as NTP keeps them). A job to retry later waits in a sorted set,
-  `parta:jobs:delayed`, and is put back on the stream by whichever node sees it due
-  first (one Lua script: moved once). A node that stops cleanly gives its running jobs
-  back to the stream at once.
+  and queued again by the sweep (the rows' times and the retry times are by the
+  cluster's clock, Redis's, so nodes' wall clocks need not agree). A job to retry
+  later waits in a sorted set, `parta:jobs:delayed`, and is put back on the stream by
+  whichever node sees it due first (one Lua script: moved once). A node that stops
+  cleanly gives its running jobs back to the stream at once.
 
 Why Redis Streams and not a library: a consumer group already is the queue we need
 (delivery to one consumer, a pending list per consumer, acknowledgement, taking over

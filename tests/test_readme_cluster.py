@@ -1,7 +1,7 @@
 """The README's three nodes on one machine, run as its shell snippet is written: only
 Redis's and PostgreSQL's addresses, the HTTP ports and the data directory are this
 test's own (a redis-server on a free port, a fresh database, free ports, a temporary
-directory)."""
+directory); and speech is off (three nodes' transcribers are not what it is about)."""
 
 from __future__ import annotations
 
