@@ -29,6 +29,7 @@ async def operator_reset_link(config: Config, login: str) -> tuple[str, datetime
         user = await accounts.user_by_login(login.strip().lower())
         if user is None:
             raise NoSuchUser(login)
-        return await make_reset(accounts, user.id, None, config.base_url)
+        path, expires = await make_reset(accounts, user.id, None)
+        return f"{config.base_url}{path}", expires
     finally:
         await engine.dispose()

@@ -79,12 +79,12 @@ async def create_reset(request: web.Request) -> web.Response:
         )
     # the address people open parta at, else the one the admin's browser used
     public = request.app[keys.CONFIG].public_url
-    base = public or f"{request.scheme}://{request.host}"
-    link, expires = await make_reset(accounts, member.user_id, user_of(request).id, base, org.id)
+    base = (public or f"{request.scheme}://{request.host}").rstrip("/")
+    path, expires = await make_reset(accounts, member.user_id, user_of(request).id, org.id)
     return web.json_response(
         {
-            "link": link,
-            "path": link[len(base.rstrip("/")) :],
+            "link": f"{base}{path}",
+            "path": path,
             "for": member.full_name,
             "expires_at": expires.isoformat(),
         },
@@ -93,17 +93,17 @@ async def create_reset(request: web.Request) -> web.Response:
 
 
 async def make_reset(
-    accounts: AccountStore, user_id: str, by: str | None, base: str, org_id: str | None = None
+    accounts: AccountStore, user_id: str, by: str | None, org_id: str | None = None
 ) -> tuple[str, datetime]:
     """A new one-time reset link for a user (made by the admin `by` of school `org_id`,
-    or by the operator: None), at `base`; the user's earlier links stop working. The
-    link and when it expires. An admin's link stops working if the user is, or
+    or by the operator: None); the user's earlier links stop working. The link's path
+    and when it expires. An admin's link stops working if the user is, or
     becomes, a member or an admin of another school."""
     token = secrets.token_urlsafe(32)
     now = _now()
     expires = now + RESET_TTL
     await accounts.add_reset(token_hash(token), user_id, by, now, expires, org_id)
-    return f"{base.rstrip('/')}{RESET_PATH}{token}", expires
+    return f"{RESET_PATH}{token}", expires
 
 
 async def reset_info(request: web.Request) -> web.Response:

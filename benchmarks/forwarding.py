@@ -45,7 +45,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,19 +140,16 @@ class Server:
             stderr=self._log,
             preexec_fn=procstat.die_with_parent,
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.returncode is not None:
-                raise RuntimeError(
-                    f"the server exited with {self.process.returncode}: {self.log_tail()}"
-                )
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with http.get(f"{self.base_url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not become ready: {self.log_tail()}")
-            await asyncio.sleep(0.1)
+        process = self.process
+
+        def exited() -> str | None:
+            code = process.returncode
+            return None if code is None else f"the server exited with {code}"
+
+        try:
+            await wait_ready(http, self.base_url, exited, timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {self.log_tail()}") from None
 
     async def metrics(self, http: aiohttp.ClientSession) -> dict[str, float]:
         return await fetch_metrics(http, self.base_url)
@@ -170,6 +167,28 @@ class Server:
             self._log.close()
             self._log = None
         return code
+
+
+async def wait_ready(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    exited: Callable[[], str | None],
+    timeout: float,
+) -> None:
+    """Wait until a server's /readyz answers 200; `exited()` says why it is gone (None
+    while it runs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        gone = exited()
+        if gone is not None:
+            raise RuntimeError(gone)
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            async with http.get(f"{base_url.rstrip('/')}/readyz") as response:
+                if response.status == 200:
+                    return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{base_url} did not become ready")
+        await asyncio.sleep(0.1)
 
 
 async def fetch_metrics(http: aiohttp.ClientSession, base_url: str) -> dict[str, float]:

@@ -96,11 +96,7 @@ class Hub:
 
     def tell_all(self, event: dict[str, Any]) -> int:
         """Send one event to every connection here (`resync`); returns how many."""
-        text = encode(event)
-        connections = list(self.all_connections())
-        for connection in connections:
-            connection.push(text)
-        return len(connections)
+        return self.deliver(list(self._by_user), event)
 
     async def close(self) -> None:
         everyone = [c for found in self._by_user.values() for c in found]

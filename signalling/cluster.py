@@ -31,7 +31,6 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import cast
 
 from redis.asyncio import Redis
@@ -115,9 +114,6 @@ class SharedClock:
         """Seconds since the epoch, by the cluster's clock."""
         return self.wall() + self.offset
 
-    def utcnow(self) -> datetime:
-        return datetime.fromtimestamp(self.now(), UTC)
-
     def heard(self, redis_time: tuple[int, int], sent: float, received: float) -> None:
         """Redis said `redis_time` (seconds, microseconds) between `sent` and `received`
         (this node's wall clock)."""
@@ -143,10 +139,9 @@ class Cluster:
         ttl: float = 5.0,
         heartbeat: float = 1.0,
         metrics: ClusterMetrics | None = None,
-        clock: SharedClock | None = None,
     ) -> None:
         """`load()` gives (rooms, peers) now; `rooms()` the calls this node hosts."""
-        self.clock = clock or SharedClock()
+        self.clock = SharedClock()
         self.redis = redis
         self.id = node_id
         self.url = url.rstrip("/")

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from benchmarks.forwarding import fetch_metrics
+from benchmarks.forwarding import fetch_metrics, wait_ready
 from tests.store.conftest import postgres_url
 from tests.support.accounts import bearer, sign_up
 from tests.support.redis import free_port, redis_server
@@ -87,7 +87,7 @@ async def test_the_readmes_three_nodes_form_a_cluster(
     try:
         async with aiohttp.ClientSession() as http:
             for url in urls:
-                await _ready(http, url, process)
+                await wait_ready(http, url, lambda: None if process.poll() is None else "ended", 60)
             for _ in range(50):  # every node sees the other two
                 seen = [(await fetch_metrics(http, url))["parta_cluster_nodes"] for url in urls]
                 if seen == [3.0, 3.0, 3.0]:
@@ -113,16 +113,3 @@ async def test_the_readmes_three_nodes_form_a_cluster(
         log.close()
     text = (tmp_path / "nodes.log").read_text()
     assert not re.search(r"Traceback|ERROR", text), text[-4000:]
-
-
-async def _ready(http: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        try:
-            async with http.get(f"{url}/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        assert process.poll() is None, "the snippet ended before its nodes were ready"
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} did not become ready")

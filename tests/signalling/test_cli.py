@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import signal
 import socket
@@ -13,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from benchmarks.forwarding import wait_ready
 from signalling.cli import ENVIRONMENT, build_parser, config_from_args, parse_args
 
 
@@ -179,16 +179,12 @@ async def test_serve_starts_and_stops(tmp_path: Path) -> None:
     )
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("server did not become ready")
+            await wait_ready(
+                http,
+                f"http://127.0.0.1:{port}",
+                lambda: None if process.poll() is None else "exited",
+                10,
+            )
             async with http.get(f"http://127.0.0.1:{port}/call/lesson-1") as response:
                 assert response.status == 200  # the log-in page, on the way to the call
                 assert str(response.url).endswith("/login?next=/call/lesson-1")
