@@ -18,7 +18,7 @@ from signalling.errors import Refused, json_body, text_field
 from store.accounts import ROLES, Conflict, Organisation, Profile, QuietHours, User
 
 from .passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
-from .sessions import COOKIE, TOKEN, set_cookie, user_of
+from .sessions import TOKEN, drop_cookie, set_cookie, user_of
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
@@ -70,8 +70,7 @@ def _password(body: dict[str, Any]) -> str:
 async def _logged_in(request: web.Request, user: User, status: int) -> web.Response:
     token = await request.app[keys.SESSIONS].start(user)
     response = web.json_response({"user": describe_user(user), "token": token}, status=status)
-    secure = request.secure or request.app[keys.CONFIG].base_url.startswith("https:")
-    set_cookie(response, token, secure=secure)
+    set_cookie(response, token, request.app[keys.SESSIONS])
     return response
 
 
@@ -138,7 +137,7 @@ async def logout(request: web.Request) -> web.Response:
     if token is not None:
         await request.app[keys.SESSIONS].end(token)
     response = web.Response(status=204)
-    response.del_cookie(COOKIE, path="/")
+    drop_cookie(response, request.app[keys.SESSIONS])
     return response
 
 

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from signalling import keys
 from signalling.errors import Refused, json_body
+from signalling.guard import link_base
 from store.accounts import AccountStore
 
 from .http import (
@@ -77,9 +78,7 @@ async def create_reset(request: web.Request) -> web.Response:
             f"{member.full_name} is also a member of another school, so only the server's "
             "operator can make their reset link (parta reset-link LOGIN)",
         )
-    # the address people open parta at, else the one the admin's browser used
-    public = request.app[keys.CONFIG].public_url
-    base = (public or f"{request.scheme}://{request.host}").rstrip("/")
+    base = link_base(request)
     path, expires = await make_reset(accounts, member.user_id, user_of(request).id, org.id)
     return web.json_response(
         {

@@ -14,6 +14,10 @@ from aiohttp import web
 from store.accounts import AccountStore, User
 
 COOKIE = "parta_session"
+# over HTTPS the cookie's name carries the __Host- prefix: the browser then keeps it only
+# if this host itself set it, Secure, for every path, with no Domain, so a sibling host
+# name of the same site cannot plant a session of its own choosing on our users
+SECURE_COOKIE = "__Host-parta_session"
 TTL = timedelta(days=30)
 # a session used when less than this is left is extended by a full TTL
 RENEW_WITHIN = timedelta(days=15)
@@ -44,6 +48,9 @@ PUBLIC_PREFIXES = (
 
 USER = web.RequestKey("user", User)
 TOKEN = web.RequestKey("session_token", str)
+# a call WebSocket another node's page opened with a one-time ticket (signalling/guard.py):
+# the ticket is its only credential, never the cookie
+TICKETED = web.RequestKey("ticketed", bool)
 
 
 def token_hash(token: str) -> str:
@@ -57,10 +64,13 @@ class Sessions:
         *,
         ttl: timedelta = TTL,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        secure: bool = False,
     ) -> None:
         self.store = store
         self.ttl = ttl
         self.clock = clock
+        self.secure = secure  # served over HTTPS (an https:// public URL)
+        self.cookie = SECURE_COOKIE if secure else COOKIE
 
     async def start(self, user: User) -> str:
         token = secrets.token_urlsafe(32)
@@ -82,9 +92,9 @@ class Sessions:
         await self.store.drop_session(token_hash(token))
 
 
-def session_token(request: web.Request) -> str | None:
+def session_token(request: web.Request, cookie_name: str = COOKIE) -> str | None:
     """The cookie a browser sends, or `Authorization: Bearer` from other clients."""
-    cookie = request.cookies.get(COOKIE)
+    cookie = request.cookies.get(cookie_name)
     if cookie:
         return cookie
     header = request.headers.get("Authorization", "")
@@ -116,11 +126,13 @@ def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         token = None
+        found = sessions(request.app)
         ticket = request.query.get("ticket")
         if ticket and redeem is not None and request.path == "/ws":
             token = await redeem(request, ticket)  # sent here by another node: it wins
-        token = token or session_token(request)
-        user = await sessions(request.app).user_for(token) if token else None
+        if not request.get(TICKETED):
+            token = token or session_token(request, found.cookie)
+        user = await found.user_for(token) if token else None
         if user is not None and token is not None:
             request[USER] = user
             request[TOKEN] = token
@@ -143,13 +155,17 @@ def user_of(request: web.Request) -> User:
     return request[USER]
 
 
-def set_cookie(response: web.StreamResponse, token: str, secure: bool) -> None:
+def set_cookie(response: web.StreamResponse, token: str, sessions: Sessions) -> None:
     response.set_cookie(
-        COOKIE,
+        sessions.cookie,
         token,
         max_age=int(TTL.total_seconds()),
         httponly=True,
         samesite="Lax",
-        secure=secure,
+        secure=sessions.secure,
         path="/",
     )
+
+
+def drop_cookie(response: web.StreamResponse, sessions: Sessions) -> None:
+    response.del_cookie(sessions.cookie, path="/", secure=sessions.secure)

@@ -15,10 +15,26 @@ from aiohttp import web
 
 from accounts.sessions import USER, user_of
 from signalling import keys
-from signalling.errors import Refused, json_body, text_field
+from signalling.errors import Refused
+from signalling.guard import link_base
+from signalling.validation import body, query
 from store.accounts import QuietHours
 from store.chats import ChatListing, MemberState, MessageDraft
 
+from .bodies import (
+    MAX_VOICE_SECONDS,
+    ChatsQuery,
+    ChatState,
+    EditedText,
+    FolderName,
+    HistoryQuery,
+    Leaving,
+    MemberRole,
+    NewChat,
+    NewMessage,
+    QuietHoursBody,
+    ReadMark,
+)
 from .service import ChatService, Forbidden, Invalid, NotFound, Seat, describe_message
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,7 +68,7 @@ async def _seat(request: web.Request, *, member: bool = True) -> Seat:
 
 
 def _url(request: web.Request, path: str) -> str:
-    return f"{request.scheme}://{request.host}{path}"
+    return link_base(request) + path
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -95,28 +111,24 @@ def _listing(entry: ChatListing) -> dict[str, Any]:
 
 
 @answers
-async def create(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    title = text_field(body, "title")
-    assert title is not None
+@body(NewChat)
+async def create(request: web.Request, new: NewChat) -> web.Response:
+    """A chat (or, for a teacher, a channel) in one of the caller's schools."""
     chat, _ = await _service(request).create(
-        user_of(request),
-        str(body.get("org_id", "")),
-        title,
-        str(body.get("kind", "group")),
-        bool(body.get("public", False)),
+        user_of(request), new.org_id, new.title, new.kind, new.public
     )
     return web.json_response({"id": chat.id, "title": chat.title, "kind": chat.kind}, status=201)
 
 
 @answers
-async def listing(request: web.Request) -> web.Response:
+@query(ChatsQuery)
+async def listing(request: web.Request, asked: ChatsQuery) -> web.Response:
     """The caller's chats: pinned first (in their order), then by latest activity."""
     service = _service(request)
     profiles = await service.accounts.profiles_of(user_of(request).id)
     entries = await service.chats.listing([p.id for p in profiles])
-    folder = request.query.get("folder")
-    archived = request.query.get("archived") in ("1", "true")
+    folder = asked.folder
+    archived = asked.archived in ("1", "true")
     shown = [
         e
         for e in entries
@@ -169,29 +181,29 @@ async def join_public(request: web.Request) -> web.Response:
 
 
 @answers
-async def leave(request: web.Request) -> web.Response:
+@body(Leaving, optional=True)
+async def leave(request: web.Request, leaving: Leaving) -> web.Response:
+    """Leave the chat, optionally deleting one's messages for everyone."""
     seat = await _seat(request)
-    body = await json_body(request) if request.can_read_body else {}
-    await _service(request).leave(seat, delete_messages=bool(body.get("delete_messages", False)))
+    await _service(request).leave(seat, delete_messages=leaving.delete_messages)
     return web.json_response({"left": True})
 
 
 @answers
-async def set_member_role(request: web.Request) -> web.Response:
+@body(MemberRole)
+async def set_member_role(request: web.Request, asked: MemberRole) -> web.Response:
+    """The chat's owner makes a member an admin, or a member again."""
     seat = await _seat(request)
     if seat.state is None or seat.state.role != "owner":
         raise Forbidden("only the chat's owner sets roles")
-    body = await json_body(request)
-    role = body.get("role")
-    if role not in ("admin", "member"):
-        raise Invalid("role is admin or member")
+    role = asked.role
     target = request.match_info["profile"]
     if (
         target == seat.profile.id
         or await _service(request).chats.state(seat.chat.id, target) is None
     ):
         raise NotFound
-    await _service(request).chats.set_role(seat.chat.id, target, str(role))
+    await _service(request).chats.set_role(seat.chat.id, target, role)
     return web.json_response({"profile_id": target, "role": role})
 
 
@@ -296,30 +308,24 @@ async def invite_join(request: web.Request) -> web.Response:
 
 
 VOICE_TYPES = ("audio/webm", "audio/ogg")
-MAX_VOICE_SECONDS = 30 * 60
 
 
 @answers
-async def post_message(request: web.Request) -> web.Response:
+@body(NewMessage)
+async def post_message(request: web.Request, new: NewMessage) -> web.Response:
     """Text, or a file (`file_id` of one's own complete upload into this chat, with an
     optional caption), or a voice message (`kind: "voice"`, Opus in WebM or Ogg, with its
     `duration` in seconds; its transcript comes later)."""
     seat = await _seat(request)
-    body = await json_body(request)
-    text = body.get("text", "")
-    if not isinstance(text, str):
-        raise Invalid("'text' is a string")
-    file_id = body.get("file_id")
-    if file_id is None:
-        draft = MessageDraft(kind="text", body=text, sender_id=seat.profile.id)
+    if new.file_id is None:
+        draft = MessageDraft(kind="text", body=new.text, sender_id=seat.profile.id)
     else:
-        draft = await _attachment(request, seat, str(file_id), str(body.get("kind", "file")))
-        draft.body = text[:4000]
+        draft = await _attachment(request, seat, new.file_id, new.kind)
+        draft.body = new.text
         if draft.kind == "voice":
-            duration = body.get("duration")
-            if not isinstance(duration, int | float) or not 0 < duration <= MAX_VOICE_SECONDS:
+            if new.duration is None:
                 raise Invalid(f"a voice message has a 'duration' of 0 to {MAX_VOICE_SECONDS} s")
-            draft.meta["duration"] = round(float(duration), 2)
+            draft.meta["duration"] = round(new.duration, 2)
             if _service(request).transcribes:
                 draft.transcript_status = "pending"
     message = await _service(request).post(seat, draft)
@@ -329,8 +335,6 @@ async def post_message(request: web.Request) -> web.Response:
 
 
 async def _attachment(request: web.Request, seat: Seat, file_id: str, kind: str) -> MessageDraft:
-    if kind not in ("file", "voice"):
-        raise Invalid("kind is file or voice")
     stored = await request.app[keys.FILES].get(file_id)
     if stored is None or stored.chat_id != seat.chat.id or stored.uploader_id != seat.profile.id:
         raise Invalid("file_id is not a file you uploaded into this chat")
@@ -352,15 +356,12 @@ async def _attachment(request: web.Request, seat: Seat, file_id: str, kind: str)
 
 
 @answers
-async def history(request: web.Request) -> web.Response:
+@query(HistoryQuery)
+async def history(request: web.Request, asked: HistoryQuery) -> web.Response:
     """Newest first, `limit` at a time; `before` (a seq) pages back."""
     seat = await _seat(request)
     assert seat.state is not None
-    try:
-        before = int(request.query["before"]) if "before" in request.query else None
-        limit = min(MAX_PAGE, max(1, int(request.query.get("limit", PAGE))))
-    except ValueError:
-        raise Invalid("before and limit are numbers") from None
+    before, limit = asked.before, asked.limit
     service = _service(request)
     page = await service.chats.history(
         seat.chat.id, before=before, limit=limit, after_seq=seat.state.cleared_seq
@@ -380,13 +381,11 @@ async def history(request: web.Request) -> web.Response:
 
 
 @answers
-async def edit_message(request: web.Request) -> web.Response:
+@body(EditedText)
+async def edit_message(request: web.Request, edit: EditedText) -> web.Response:
+    """One's own message's new text."""
     seat = await _seat(request)
-    body = await json_body(request)
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise Invalid("send 'text'")
-    edited = await _service(request).edit(seat, request.match_info["message"], text)
+    edited = await _service(request).edit(seat, request.match_info["message"], edit.text)
     return web.json_response(describe_message(edited, {seat.profile.id: seat.profile.full_name}))
 
 
@@ -398,48 +397,30 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 @answers
-async def read(request: web.Request) -> web.Response:
+@body(ReadMark)
+async def read(request: web.Request, mark: ReadMark) -> web.Response:
+    """Read up to `seq`, the number of the last message read."""
     seat = await _seat(request)
-    body = await json_body(request)
-    seq = body.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool):
-        raise Invalid("send 'seq': the number of the last message read")
-    await _service(request).read(seat, seq)
-    return web.json_response({"last_read_seq": min(seq, seat.chat.last_seq)})
+    await _service(request).read(seat, mark.seq)
+    return web.json_response({"last_read_seq": min(mark.seq, seat.chat.last_seq)})
 
 
 # -- each member's own view --------------------------------------------------------------------
 
 
 @answers
-async def set_state(request: web.Request) -> web.Response:
+@body(ChatState)
+async def set_state(request: web.Request, state: ChatState) -> web.Response:
     """Archive, pin (with order), mark unread, mute until, put in a folder."""
     seat = await _seat(request)
-    body = await json_body(request)
-    values: dict[str, Any] = {}
-    if "archived" in body:
-        values["archived"] = bool(body["archived"])
-    if "marked_unread" in body:
-        values["marked_unread"] = bool(body["marked_unread"])
-    if "pinned_order" in body:
-        order = body["pinned_order"]
-        if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
-            raise Invalid("pinned_order is a number, or null to unpin")
-        values["pinned_order"] = order
-    if "muted_until" in body:
-        until = body["muted_until"]
-        try:
-            values["muted_until"] = None if until is None else datetime.fromisoformat(until)
-        except (TypeError, ValueError):
-            raise Invalid("muted_until is an ISO 8601 time with offset, or null") from None
-        if values["muted_until"] is not None and values["muted_until"].tzinfo is None:
-            raise Invalid("muted_until needs a UTC offset")
-    if "folder_id" in body:
-        folder = body["folder_id"]
-        chats = _service(request).chats
-        if folder is not None and await chats.folder_owner(str(folder)) != user_of(request).id:
-            raise NotFound
-        values["folder_id"] = folder
+    values: dict[str, Any] = {name: getattr(state, name) for name in state.model_fields_set}
+    for flag in ("archived", "marked_unread"):
+        if flag in values and values[flag] is None:
+            raise Invalid(f"{flag} is true or false")
+    folder = values.get("folder_id")
+    chats = _service(request).chats
+    if folder is not None and await chats.folder_owner(folder) != user_of(request).id:
+        raise NotFound
     if not values:
         raise Invalid("nothing to change")
     await _service(request).chats.update_state(seat.chat.id, seat.profile.id, **values)
@@ -456,32 +437,44 @@ async def clear_history(request: web.Request) -> web.Response:
     return web.json_response({"cleared_seq": seat.chat.last_seq})
 
 
-async def folders(request: web.Request) -> web.Response:
+@body(FolderName)
+async def add_folder(request: web.Request, asked: FolderName) -> web.Response:
+    """A folder of one's own for chats."""
     chats = request.app[keys.CHAT_SERVICE].chats
-    user = user_of(request)
-    if request.method == "POST":
-        name = text_field(await json_body(request), "name", max_len=64)
-        assert name is not None
-        folder = await chats.add_folder(user.id, name, datetime.now().astimezone())
-        return web.json_response({"id": folder.id, "name": folder.name}, status=201)
-    found = await chats.folders(user.id)
+    folder = await chats.add_folder(user_of(request).id, asked.name, datetime.now().astimezone())
+    return web.json_response({"id": folder.id, "name": folder.name}, status=201)
+
+
+async def folders(request: web.Request) -> web.Response:
+    """One's folders, in order."""
+    chats = request.app[keys.CHAT_SERVICE].chats
+    found = await chats.folders(user_of(request).id)
     return web.json_response(
         {"folders": [{"id": f.id, "name": f.name, "position": f.position} for f in found]}
     )
 
 
-async def folder(request: web.Request) -> web.Response:
-    chats = request.app[keys.CHAT_SERVICE].chats
-    user, folder_id = user_of(request), request.match_info["folder"]
-    if await chats.folder_owner(folder_id) != user.id:
+async def _own_folder(request: web.Request) -> str:
+    folder_id = request.match_info["folder"]
+    if await request.app[keys.CHAT_SERVICE].chats.folder_owner(folder_id) != user_of(request).id:
         raise Refused(404, "not_found", "no such folder")
-    if request.method == "DELETE":
-        done = await chats.delete_folder(user.id, folder_id)
-    else:
-        name = text_field(await json_body(request), "name", max_len=64)
-        assert name is not None
-        done = await chats.rename_folder(user.id, folder_id, name)
-    if not done:
+    return folder_id
+
+
+@body(FolderName)
+async def rename_folder(request: web.Request, asked: FolderName) -> web.Response:
+    folder_id = await _own_folder(request)
+    if not await request.app[keys.CHAT_SERVICE].chats.rename_folder(
+        user_of(request).id, folder_id, asked.name
+    ):
+        raise Refused(404, "not_found", "no such folder")
+    return web.Response(status=204)
+
+
+async def delete_folder(request: web.Request) -> web.Response:
+    """The folder goes; its chats stay, in no folder."""
+    folder_id = await _own_folder(request)
+    if not await request.app[keys.CHAT_SERVICE].chats.delete_folder(user_of(request).id, folder_id):
         raise Refused(404, "not_found", "no such folder")
     return web.Response(status=204)
 
@@ -489,40 +482,30 @@ async def folder(request: web.Request) -> web.Response:
 # -- quiet hours and the school's page -------------------------------------------------------------
 
 
-async def set_quiet_hours(request: web.Request) -> web.Response:
+@body(QuietHoursBody)
+async def set_quiet_hours(request: web.Request, asked: QuietHoursBody) -> web.Response:
     """A member's working hours (their own profile only): `{"days": [1,2,3,4,5],
-    "from": "08:00", "to": "17:00", "time_zone": "Europe/Moscow"}`, or null for none."""
+    "from": "08:00", "to": "17:00", "time_zone": "Europe/Moscow"}`, or `days: null` for
+    none."""
     service = request.app[keys.CHAT_SERVICE]
     profile = await service.accounts.profile(request.match_info["profile"])
     if profile is None or profile.user_id != user_of(request).id:
         raise Refused(404, "not_found", "no such profile of yours")
-    body = await json_body(request)
-    try:
-        hours = _quiet_hours(body)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise Refused(400, "bad_field", f"quiet hours: {exc}") from None
-    await service.accounts.set_quiet_hours(profile.id, hours)
+    await service.accounts.set_quiet_hours(profile.id, _quiet_hours(asked))
     return web.Response(status=204)
 
 
-def _quiet_hours(body: dict[str, Any]) -> QuietHours | None:
-    from zoneinfo import ZoneInfo
-
-    if body.get("days") is None:
+def _quiet_hours(asked: QuietHoursBody) -> QuietHours | None:
+    if asked.days is None:
         return None
-    days = tuple(sorted({int(d) for d in body["days"]}))
-    if not days or not all(1 <= d <= 7 for d in days):
-        raise ValueError("days are ISO weekdays 1 (Monday) to 7")
+    assert asked.from_ is not None and asked.to is not None and asked.time_zone is not None
 
     def minutes(text: str) -> int:
-        hour, minute = (int(x) for x in str(text).split(":"))
-        if not (0 <= hour <= 24 and 0 <= minute < 60):
-            raise ValueError(f"{text!r} is not a time HH:MM")
+        hour, minute = (int(x) for x in text.split(":"))
         return min(hour * 60 + minute, 24 * 60)
 
-    zone = str(body["time_zone"])
-    ZoneInfo(zone)
-    return QuietHours(days, minutes(body["from"]), minutes(body["to"]), zone)
+    days = tuple(sorted(set(asked.days)))
+    return QuietHours(days, minutes(asked.from_), minutes(asked.to), asked.time_zone)
 
 
 async def school_page(request: web.Request) -> web.Response:

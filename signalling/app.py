@@ -35,7 +35,7 @@ from store.schedules import ScheduleStore, StoredSchedule
 from store.transcriptions import TranscriptionStore
 from transcriber.pool import Pool, PoolSettings
 
-from . import errors, keys, links, recording_api, scheduling, transcripts, watch, whip, ws
+from . import errors, guard, keys, links, recording_api, scheduling, transcripts, watch, whip, ws
 from . import web as pages
 from .access import CallAccess, join_path
 from .broadcasts import Broadcasts
@@ -49,6 +49,7 @@ from .recordings import Recordings
 from .reminders import Reminders
 from .room import Room
 from .schedule import Reminder
+from .site import Site
 from .transcription import STREAM_WAIT, Transcription, TranscriptionMetrics
 
 logger = logging.getLogger(__name__)
@@ -58,11 +59,17 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(
         client_max_size=1024 * 1024,
         middlewares=[
+            guard.unexpected,
+            guard.known_host,
+            guard.same_origin,
             errors.refusals,
             sessions.middleware(lambda app: app[keys.SESSIONS], _count_refused, _redeem),
         ],
     )
     app[keys.CONFIG] = config
+    app[keys.SITE] = Site.of(
+        config.public_url, config.allowed_origins, cluster=config.redis_url is not None
+    )
     app[keys.METRICS] = Metrics()
     app[keys.READY] = {"ready": False}
     app[keys.BACKGROUND] = set()
@@ -74,6 +81,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_transcription)
     app.on_shutdown.append(_stopping)
     app.on_response_prepare.append(pages.revalidate_static)
+    app.on_response_prepare.append(guard.security_headers)
     setup_routes(app)
     return app
 
@@ -89,7 +97,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.HISTORY] = HistoryStore(engine)
     app[keys.CALL_STORE] = CallStore(engine)
     app[keys.ACCOUNTS] = AccountStore(engine)
-    app[keys.SESSIONS] = Sessions(app[keys.ACCOUNTS])
+    app[keys.SESSIONS] = Sessions(
+        app[keys.ACCOUNTS], secure=config.base_url.startswith("https:")
+    )
     app[keys.CHATS] = ChatStore(engine)
     app[keys.HUB] = Hub()
     app[keys.FILES] = FileStore(engine)
@@ -406,9 +416,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_patch("/api/chats/{chat}/state", chat_api.set_state)
     app.router.add_post("/api/chats/{chat}/clear", chat_api.clear_history)
     app.router.add_get("/api/folders", chat_api.folders)
-    app.router.add_post("/api/folders", chat_api.folders)
-    app.router.add_patch("/api/folders/{folder}", chat_api.folder)
-    app.router.add_delete("/api/folders/{folder}", chat_api.folder)
+    app.router.add_post("/api/folders", chat_api.add_folder)
+    app.router.add_patch("/api/folders/{folder}", chat_api.rename_folder)
+    app.router.add_delete("/api/folders/{folder}", chat_api.delete_folder)
     app.router.add_route("OPTIONS", "/api/uploads", tus.options)
     app.router.add_post("/api/uploads", tus.create)
     app.router.add_route("HEAD", "/api/uploads/{upload}", tus.head)

@@ -20,6 +20,7 @@ from transcriber import models
 from .app import create_app
 from .config import Config, IceServer
 from .invites import InviteError, SmtpSettings
+from .site import BadUrl, Site, is_loopback
 
 DESCRIPTION = """\
 parta: real-time calls and messaging for schools.
@@ -179,8 +180,18 @@ def _server_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--public-url",
         metavar="URL",
-        help="the address people open parta at, for links in e-mailed reminders "
-        "(default: http://HOST:PORT)",
+        help="the address people open parta at: every link parta builds for others starts "
+        "with it, and requests naming another host are refused (default: http://HOST:PORT; "
+        "needed when --host is not a loopback address)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        metavar="URL",
+        help="another address people open this server at, such as a load balancer's "
+        "(repeatable): requests naming it are answered and its pages may act; any other "
+        "host name is refused",
     )
     serve.add_argument(
         "--redis-url",
@@ -348,6 +359,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
             raise SystemExit(f"parta: --speech-model: {exc}") from None
     if args.transcribers < 1 or args.transcriber_threads < 1:
         raise SystemExit("parta: --transcribers and --transcriber-threads are at least 1")
+    try:
+        Site.of(args.public_url, tuple(args.allowed_origins or ()))
+    except BadUrl as exc:
+        raise SystemExit(f"parta: --public-url / --allowed-origin: {exc}") from None
+    if args.public_url is None and not is_loopback(args.host):
+        raise SystemExit(
+            f"parta: listening on {args.host} (not only this machine), parta must know the "
+            "address people open it at, for its links and to refuse requests naming any "
+            "other: give --public-url, e.g. --public-url https://parta.school.example"
+        )
     if args.redis_url and not (args.database_url or "").startswith("postgresql"):
         raise SystemExit(
             "parta: a cluster (--redis-url) keeps its data in one PostgreSQL that every node "
@@ -376,6 +397,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         ice_servers=ice_servers,
         bearer_token=args.bearer_token,
         public_url=args.public_url,
+        allowed_origins=tuple(args.allowed_origins or ()),
     )
 
 

@@ -58,6 +58,8 @@ class Config:
     database_url: str | None = None  # default: SQLite in data_dir
     smtp: SmtpSettings | None = None  # invitations by e-mail; else offered as .eml
     public_url: str | None = None  # where people open parta; default http://host:port
+    # other origins people open this server at (a balancer's name): answered, may post
+    allowed_origins: tuple[str, ...] = ()
     max_upload_bytes: int = 16 * 1024**3  # one file
     org_quota_bytes: int = 500 * 1024**3  # all of a school's files
     # speech to text: a packaged model's name or a model directory; None: off

@@ -32,12 +32,13 @@ def json_error(
 class Refused(Exception):
     """Raised by a handler's helpers; the handler answers `error(request)`."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.extra = extra
 
     def response(self, request: web.Request) -> web.Response:
-        return json_error(request, self.status, self.code, self.message)
+        return json_error(request, self.status, self.code, self.message, **self.extra)
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

@@ -27,9 +27,11 @@ from .edges import Edges
 from .metrics import Metrics
 from .recordings import Recordings
 from .reminders import Reminders
+from .site import Site
 from .transcription import Transcription
 
 CONFIG = web.AppKey("config", Config)
+SITE = web.AppKey("site", Site)  # where parta is opened: hosts, origins, links' base
 ENGINE = web.AppKey("engine", AsyncEngine)
 WORKER = web.AppKey("worker", Worker)
 CALLS = web.AppKey("calls", Calls)

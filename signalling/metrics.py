@@ -40,6 +40,20 @@ class Metrics:
             ["endpoint", "status"],
             registry=self.registry,
         )
+        self.cross_origin = Counter(
+            "parta_cross_origin_refused",
+            "Requests refused because another origin's page sent them, by kind "
+            "(write, websocket)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.invalid_input = Counter(
+            "parta_invalid_input",
+            "JSON bodies, queries and call-protocol messages refused by validation, by "
+            "endpoint (or message type) and problem",
+            ["endpoint", "problem"],
+            registry=self.registry,
+        )
         self.host_actions = Counter(
             "parta_host_actions",
             "Host controls carried out, by action",

@@ -19,6 +19,7 @@ from store.schedules import Invitee, StoredSchedule
 
 from . import keys
 from .access import CallAccess, join_path, new_token, token_hash
+from .guard import link_base
 from .invites import InviteError, build_invite, check_recipients, send
 from .schedule import (
     ScheduleError,
@@ -36,7 +37,7 @@ def _error(request: web.Request, status: int, code: str, message: str) -> web.Re
 
 
 def _url(request: web.Request, path: str) -> str:
-    return f"{request.scheme}://{request.host}{path}"
+    return link_base(request) + path
 
 
 def _link(request: web.Request, stored: StoredSchedule) -> str | None:

@@ -34,7 +34,7 @@ from playwright.async_api import Browser, Page, Route
 
 from signalling.app import create_app
 from signalling.config import Config
-from tests.browser.chromium import launch_chromium
+from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.driver import wait_until
 from tests.browser.people import person
 from tests.browser.stage import driver_main, free_port
@@ -75,7 +75,8 @@ async def see_message(page: Page, text: str, timeout: float) -> bool:
 
 
 async def chat_loaded(page: Page, timeout: float) -> None:
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         "document.getElementById('pane-chat')?.dataset.loaded === 'true'"
         " && !document.getElementById('pane-chat').hidden",
         timeout=timeout * 1000,
@@ -121,7 +122,8 @@ async def teacher_sets_up(
     )
     await codes.get_by_test_id("input-full-name").fill("Olga Ivanova")
     await codes.get_by_test_id("btn-join-school").click()
-    await teacher.wait_for_function(
+    await wait_for_js(
+        teacher,
         "document.querySelector(\"[data-testid='count-teacher'] strong\")?.textContent === '1'",
         timeout=timeout * 1000,
     )
@@ -315,7 +317,8 @@ async def upload_with_a_break(
     await teacher.route("**/api/uploads/*", break_first_patch)
     await teacher.get_by_test_id("file-input").set_input_files(str(path))
     row = teacher.get_by_test_id("upload-row")
-    await teacher.wait_for_function(
+    await wait_for_js(
+        teacher,
         f"document.querySelector(\"{testid('upload-row')}\")?.dataset.state === 'failed'",
         timeout=timeout * 1000,
     )
@@ -387,7 +390,8 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         # the student looks at the list: a new message is a toast and a badge
         await student.get_by_test_id("link-calls").wait_for(state="attached")
         await student.goto(f"{base}/chats")
-        await student.wait_for_function(
+        await wait_for_js(
+            student,
             "document.getElementById('chats-app')?.dataset.live === 'online'",
             timeout=timeout * 1000,
         )
@@ -413,13 +417,15 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         await teacher.get_by_test_id("menu-folder").click()
         await item.get_by_test_id("chat-menu").click()
         await teacher.get_by_test_id("menu-pin").click()
-        await teacher.wait_for_function(
-            "window.partaChats.state.chats[0]?.pinned_order != null", timeout=timeout * 1000
+        await wait_for_js(
+            teacher,
+            "window.partaChats.state.chats[0]?.pinned_order != null",
+            timeout=timeout * 1000,
         )
         await item.get_by_test_id("chat-menu").click()
         await teacher.get_by_test_id("menu-mute-1h").click()
-        await teacher.wait_for_function(
-            "!!window.partaChats.state.chats[0]?.muted_until", timeout=timeout * 1000
+        await wait_for_js(
+            teacher, "!!window.partaChats.state.chats[0]?.muted_until", timeout=timeout * 1000
         )
         await teacher.get_by_test_id("folder-tab").click()
         result["folder_shows_chat"] = await wait_until(
@@ -448,7 +454,8 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         # the school's page, as the student sees it
         await student.goto(f"{base}{result['school_url']}")
         page = student.get_by_test_id("school-page")
-        await student.wait_for_function(
+        await wait_for_js(
+            student,
             "document.getElementById('pane-school')?.dataset.loaded === 'true'",
             timeout=timeout * 1000,
         )
@@ -482,7 +489,8 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         await student.get_by_test_id("btn-back").click()
         result["phone_back_to_list"] = await student.get_by_test_id("chat-list").is_visible()
         await student.goto(f"{base}{result['school_url']}")
-        await student.wait_for_function(
+        await wait_for_js(
+            student,
             "document.getElementById('pane-school')?.dataset.loaded === 'true'",
             timeout=timeout * 1000,
         )

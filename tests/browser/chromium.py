@@ -7,12 +7,15 @@ fake camera and microphone. Playwright never downloads a browser here: it drives
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 
@@ -76,7 +79,52 @@ async def launch_chromium(
             downloads_path=tmp_path / "chromium-downloads",
             env=env,
         )
+        violations = watch_content_policy(browser)
         try:
             yield browser
         finally:
             await browser.close()
+        # after the test's own checks: a page the policy broke fails its test
+        if violations:
+            raise AssertionError(f"pages broke their Content-Security-Policy: {violations[:5]}")
+
+
+def watch_content_policy(browser: Browser) -> list[str]:
+    """Every console report of a Content-Security-Policy violation, on any page of any
+    context the browser makes from now on: the pages must run under their strict policy."""
+    violations: list[str] = []
+
+    def seen(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    make_context, make_page = browser.new_context, browser.new_page
+
+    async def new_context(*args: Any, **kwargs: Any) -> BrowserContext:
+        context = await make_context(*args, **kwargs)
+        context.on("console", seen)
+        return context
+
+    async def new_page(*args: Any, **kwargs: Any) -> Page:
+        page = await make_page(*args, **kwargs)
+        page.on("console", seen)
+        return page
+
+    browser.new_context = new_context  # type: ignore[method-assign]
+    browser.new_page = new_page  # type: ignore[method-assign]
+    return violations
+
+
+async def wait_for_js(page: Page, expression: str, *, timeout: float = 30_000) -> Any:
+    """Page.wait_for_function for pages under a strict Content-Security-Policy: that one
+    compiles its predicate in the page, which the policy (no 'unsafe-eval') forbids;
+    this asks it again and again through the debugger, which the policy does not see.
+    `timeout` in milliseconds, as Playwright's."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = await page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout / 1000:.0f} s")
+        await asyncio.sleep(0.05)

@@ -16,6 +16,7 @@ from typing import Any
 from playwright.async_api import Page
 
 from signalling import keys
+from tests.browser.chromium import wait_for_js
 from tests.browser.people import on_login_page, sign_up_on_login_page
 from tests.browser.stage import driver_main, parta_and_chromium
 
@@ -37,7 +38,7 @@ async def wait_for_remote_media(page: Page, other: str, timeout: float) -> dict[
 
 async def wait_until(page: Page, expression: str, timeout: float) -> bool:
     try:
-        await page.wait_for_function(expression, timeout=timeout * 1000)
+        await wait_for_js(page, expression, timeout=timeout * 1000)
         return True
     except Exception:
         return False
@@ -46,7 +47,7 @@ async def wait_until(page: Page, expression: str, timeout: float) -> bool:
 async def invite_link(host: Page, timeout: float) -> str:
     """The invite link (full URL) a host's page shows, once it is connected as host."""
     # `window.parta?.`: the page may still be on its way from the home page to the call
-    await host.wait_for_function("!!window.parta?.inviteLink()", timeout=timeout * 1000)
+    await wait_for_js(host, "!!window.parta?.inviteLink()", timeout=timeout * 1000)
     link: str = await host.evaluate("window.parta.inviteLink()")
     return link
 

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import Page
 
+from tests.browser.chromium import wait_for_js
 from tests.browser.people import (
     PASSWORD,
     log_in_on_login_page,
@@ -155,7 +156,8 @@ async def parent_on_a_phone(
     result["phone_url_after_signup"] = page.url
     field = page.get_by_test_id("prejoin-input-name")
     await field.wait_for(state="visible", timeout=timeout * 1000)
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         "document.querySelector(\"[data-testid='prejoin-input-name']\").value !== ''",
         timeout=timeout * 1000,
     )

@@ -25,6 +25,7 @@ import aiohttp
 from playwright.async_api import Browser, BrowserContext, Page
 
 from accounts.sessions import COOKIE
+from tests.browser.chromium import wait_for_js
 from tests.browser.people import PASSWORD
 from tests.browser.stage import driver_main, parta_and_chromium
 from tests.chat.school import Person, School, make_school
@@ -85,7 +86,8 @@ async def fresh(browser: Browser, name: str, errors: list[str], **options: Any) 
 
 async def open_school(page: Page, base: str, org: str, timeout: float) -> None:
     await page.goto(f"{base}/school/{org}")
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         "document.getElementById('pane-school')?.dataset.loaded === 'true'",
         timeout=timeout * 1000,
     )
@@ -110,7 +112,8 @@ async def make_link(page: Page, name: str, timeout: float) -> dict[str, str]:
 
 
 async def reset_page_ready(page: Page, timeout: float) -> str:
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         "['ready', 'dead'].includes(document.getElementById('reset-form')?.dataset.state)",
         timeout=timeout * 1000,
     )
@@ -271,7 +274,8 @@ async def teacher_changes_password(
     await page.get_by_test_id("input-new-password").fill(TEACHER_PASSWORD)
     await page.get_by_test_id("btn-save-password").click()
     error = page.get_by_test_id("password-current-error")
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         "document.querySelector(\"[data-testid='password-current-error']\")?.textContent",
         timeout=timeout * 1000,
     )

@@ -25,6 +25,7 @@ import numpy as np
 from playwright.async_api import Page
 
 from signalling import keys
+from tests.browser.chromium import wait_for_js
 from tests.browser.driver import join_by_invite, wait_for_remote_media, wait_until
 from tests.browser.people import person
 from tests.browser.stage import driver_main, parta_and_chromium
@@ -84,7 +85,8 @@ TILE_SIZES = (
 
 
 async def peer_id(page: Page, timeout: float) -> str:
-    await page.wait_for_function(
+    await wait_for_js(
+        page,
         "!!window.parta?.state().connected && !!window.parta.state().peerId",
         timeout=timeout * 1000,
     )

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from signalling import keys
-from tests.browser.chromium import launch_chromium
+from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.cluster_driver import two_nodes
 from tests.browser.driver import wait_for_remote_media
 from tests.browser.people import person
@@ -62,7 +62,8 @@ async def test_a_page_opened_on_the_other_node_joins_the_call_on_its_node(
             await field.fill("Ben")
             await page.get_by_test_id("prejoin-btn-join").click()
 
-            await page.wait_for_function(
+            await wait_for_js(
+                page,
                 "window.parta?.state().connected"
                 f" && window.parta.state().peers.some(p => p.id === '{first.peer_id}')",
                 timeout=TIMEOUT * 1000,

@@ -21,7 +21,7 @@ import pytest
 
 from benchmarks.forwarding import fetch_metrics
 from signalling import keys
-from tests.browser.chromium import launch_chromium
+from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.cluster_driver import two_nodes
 from tests.browser.watch_driver import PICTURE, PUBLISHER, SHOWN, read_publisher
 from tests.signalling.test_cluster_nodes import redis_url
@@ -64,8 +64,8 @@ async def test_a_broadcast_is_watched_in_the_browser_on_an_edge_node(
             # the link opened on b, with no mode: the page tries WebRTC first
             loaded = await page.goto(f"{base_b}{watch_link}")
             assert loaded is not None and loaded.status == 200
-            await page.wait_for_function(
-                "(window.partaWatch?.framesDecoded() ?? 0) > 10", timeout=TIMEOUT * 1000
+            await wait_for_js(
+                page, "(window.partaWatch?.framesDecoded() ?? 0) > 10", timeout=TIMEOUT * 1000
             )
             watching = await page.evaluate(
                 "({mode: window.partaWatch.mode, live: window.partaWatch.live,"

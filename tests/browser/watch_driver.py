@@ -19,6 +19,7 @@ import aiohttp
 import aioice.ice
 from playwright.async_api import Browser, Page
 
+from tests.browser.chromium import wait_for_js
 from tests.browser.stage import driver_main, parta_and_chromium
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
@@ -220,7 +221,7 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
                 await host.send({"type": "stop_broadcast"})
                 page = pages["whep"]
                 try:
-                    await page.wait_for_function("window.partaWatch.ended === true", timeout=10_000)
+                    await wait_for_js(page, "window.partaWatch.ended === true", timeout=10_000)
                     result["ended_after_s"] = round(time.monotonic() - stopped, 1)
                 except Exception:
                     result["ended_after_s"] = None

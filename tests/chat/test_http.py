@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
+from signalling.validation import BODY
 from tests.chat.school import Person, School, events, make_school
 from tests.support.tus import TusClient
 
@@ -37,6 +38,19 @@ async def class_chat(school: School) -> str:
         status, _ = await school.call(pupil, "POST", f"api/invites/{code}/join")
         assert status == 200
     return chat
+
+
+# a valid body for each model a route with an id in its path takes
+VALID_BODIES: dict[str, dict[str, object]] = {
+    "Leaving": {},
+    "MemberRole": {"role": "admin"},
+    "NewMessage": {"text": "hi"},
+    "EditedText": {"text": "hi"},
+    "ReadMark": {"seq": 1},
+    "ChatState": {"archived": True},
+    "FolderName": {"name": "Work"},
+    "QuietHoursBody": {"days": None},
+}
 
 
 async def test_an_outsider_gets_404_on_every_route(
@@ -73,10 +87,21 @@ async def test_an_outsider_gets_404_on_every_route(
         if not names & {"chat", "org", "profile", "folder", "upload", "file"}:
             continue
         path = template.format(**ids)
+        declared = getattr(route.handler, BODY, None)
+        valid = VALID_BODIES[declared[0].__name__] if declared else {}
+        nowhere = template.format(
+            **{**ids, **{n: "no-such-thing" for n in ("chat", "message", "folder", "upload")}}
+        )
         for outsider in (school.outsider, school.stranger):
-            status, body = await school.call(outsider, route.method, path, {}, tus=True)
+            status, body = await school.call(outsider, route.method, path, valid, tus=True)
             assert status == 404, (route.method, path, status, body)
             assert route.method == "HEAD" or body["error"] == "not_found"
+            # a body that is not valid is refused alike whether or not the thing exists
+            there = await school.call(outsider, route.method, path, {"x": 1}, tus=True)
+            away = await school.call(outsider, route.method, nowhere, {"x": 1}, tus=True)
+            assert there[0] == away[0] and (there[1] or {}).get("error") == (away[1] or {}).get(
+                "error"
+            ), (route.method, path, there, away)
             checked += 1
     assert checked >= 40
     # and the contents never leak: nothing of the school in any answer to outsiders
