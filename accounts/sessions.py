@@ -44,6 +44,7 @@ PUBLIC_PREFIXES = (
     "/hls/",
     "/vendor/",  # third-party browser libraries (hls.js for the watch page)
     "/internal/",  # between a cluster's nodes, with the cluster's secret (edges.py)
+    "/api/openapi.json",  # the HTTP API's description: no data in it
 )
 
 USER = web.RequestKey("user", User)

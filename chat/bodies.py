@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
-from signalling.validation import INT32, Id, QuerySchema, Schema, Seq, chars
+from signalling.schema import INT32, Id, QuerySchema, Schema, Seq, chars
 
 from .service import MAX_TEXT
 

@@ -10,19 +10,21 @@ changes nothing.
 
 from __future__ import annotations
 
-import json
+from typing import Annotated, Literal
 
 from aiohttp import WSMsgType, web
+from pydantic import Field, TypeAdapter, ValidationError
 
 from accounts.sessions import user_of
 from signalling import keys
+from signalling.schema import Id, Schema, problems
 
 from .hub import Connection, Hub, encode
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
     user = user_of(request)
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=16 * 1024)
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     hub = request.app[keys.HUB]
     connection = Connection(user.id, ws)
@@ -44,18 +46,37 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+class Ping(Schema):
+    type: Literal["ping"]
+
+
+class Focus(Schema):
+    """The chat on screen (None: none): no notifications for it."""
+
+    type: Literal["focus"]
+    chat_id: Id | None = None
+
+
+EVENTS_IN: TypeAdapter[Ping | Focus] = TypeAdapter(
+    Annotated[Ping | Focus, Field(discriminator="type")]
+)
+MAX_MESSAGE_BYTES = 16 * 1024
+
+
 def _handle(hub: Hub, connection: Connection, text: str) -> dict[str, object] | None:
     try:
-        data = json.loads(text)
-    except ValueError:
-        return {"type": "error", "code": "bad_json", "message": "not JSON"}
-    kind = data.get("type") if isinstance(data, dict) else None
-    if kind == "ping":
+        message = EVENTS_IN.validate_json(text)
+    except ValidationError as exc:
+        first = problems(exc, tagged=True)[0]
+        code = {
+            "json_invalid": "bad_json",
+            "model_attributes_type": "bad_json",
+            "model_type": "bad_json",
+            "dict_type": "bad_json",
+            "union_tag_invalid": "unknown_type",
+        }.get(first["kind"], "bad_message")
+        return {"type": "error", "code": code, "message": first["problem"]}
+    if isinstance(message, Ping):
         return {"type": "pong"}
-    if kind == "focus":
-        chat_id = data.get("chat_id")
-        if chat_id is not None and not isinstance(chat_id, str):
-            return {"type": "error", "code": "bad_message", "message": "chat_id is a string"}
-        hub.set_focus(connection, chat_id)
-        return None
-    return {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}
+    hub.set_focus(connection, message.chat_id)
+    return None

@@ -35,7 +35,19 @@ from store.schedules import ScheduleStore, StoredSchedule
 from store.transcriptions import TranscriptionStore
 from transcriber.pool import Pool, PoolSettings
 
-from . import errors, guard, keys, links, recording_api, scheduling, transcripts, watch, whip, ws
+from . import (
+    errors,
+    guard,
+    keys,
+    links,
+    openapi,
+    recording_api,
+    scheduling,
+    transcripts,
+    watch,
+    whip,
+    ws,
+)
 from . import web as pages
 from .access import CallAccess, join_path
 from .broadcasts import Broadcasts
@@ -438,9 +450,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/watch/{token}/whep/{viewer}", watch.whep_delete)
     app.router.add_get("/hls/{scope}/{id}/{file}", watch.hls)
     app.router.add_post("/internal/edge/{call}", watch.edge_pipe)
-    app.router.add_post("/api/calls/{call}/broadcast", watch.control)
-    app.router.add_delete("/api/calls/{call}/broadcast", watch.control)
+    app.router.add_post("/api/calls/{call}/broadcast", watch.start)
+    app.router.add_delete("/api/calls/{call}/broadcast", watch.stop)
     app.router.add_post("/api/calls/{call}/broadcast/link", watch.renew_link)
+    app.router.add_get("/api/openapi.json", openapi.document)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/metrics", pages.metrics)

@@ -125,7 +125,8 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
-    if hdrs.CONTENT_SECURITY_POLICY in headers:
+    if hdrs.CONTENT_SECURITY_POLICY in headers or response.status == 304:
+        # (a 304's headers replace the cached page's: it keeps the policy it came with)
         return
     if response.content_type == "text/html":
         extra = "".join(f" {source}" for source in request.app[keys.SITE].connect)

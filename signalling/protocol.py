@@ -1,8 +1,10 @@
 """The call protocol's messages: one dataclass each (see PROTOCOL.md).
 
-Parsing is strict about what it uses and lenient about what it ignores: unknown
-fields are dropped, missing or mistyped required fields raise ProtocolError, which
-the WebSocket handler turns into an `error` message.
+What a client sends is a pydantic model each (the same validation layer as the HTTP
+API's bodies, signalling/validation.py): strict about what it uses and lenient about
+what it ignores. Unknown fields are dropped; missing, mistyped or out-of-bounds fields
+raise ProtocolError, which the WebSocket handler turns into an `error` message. What
+the server sends is a plain dataclass each.
 """
 
 from __future__ import annotations
@@ -10,7 +12,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from .schema import INT32, Schema, Token, chars, problems
 
 VERSION = 1
 SOURCES = ("microphone", "camera", "screen")
@@ -29,158 +42,166 @@ class ProtocolError(Exception):
 
 
 # -- client to server ---------------------------------------------------------------
+# pydantic models (signalling/validation.py): strict types, bounded sizes; unknown
+# fields are dropped
 
 
-@dataclass(frozen=True)
-class PublishedTrack:
-    mid: str
-    source: str
+Peer = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Source = Literal["microphone", "camera", "screen"]
+Sdp = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_BYTES)]
 
 
-@dataclass(frozen=True)
-class Join:
-    type: ClassVar[str] = "join"
-    version: int
-    call: str
-    name: str
-    host_token: str | None = None
-    link: str | None = None  # the join link's token
+def _sdp(value: str) -> str:
+    if not value.startswith("v=0"):
+        raise ValueError("is not an SDP description")
+    return value
 
 
-@dataclass(frozen=True)
-class Publish:
-    type: ClassVar[str] = "publish"
-    sdp: str
-    tracks: tuple[PublishedTrack, ...]
+def _call_id(value: str) -> str:
+    if not CALL_ID.match(value):
+        raise ValueError("must be 1-64 of A-Z a-z 0-9 _ -")
+    return value
 
 
-@dataclass(frozen=True)
-class SubscribeAnswer:
-    type: ClassVar[str] = "subscribe_answer"
-    sdp: str
+class PublishedTrack(Schema):
+    mid: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    source: Source
 
 
-@dataclass(frozen=True)
-class Mute:
-    type: ClassVar[str] = "mute"
-    source: str
+class Join(Schema):
+    type: Literal["join"] = "join"
+    version: Annotated[int, Field(ge=0, le=INT32)]
+    call: Annotated[str, AfterValidator(_call_id)]
+    name: Annotated[str, chars(64)]
+    host_token: Token | None = None
+    link: Token | None = None  # the join link's token
+
+
+class Publish(Schema):
+    type: Literal["publish"] = "publish"
+    sdp: Annotated[Sdp, AfterValidator(_sdp)]
+    tracks: Annotated[tuple[PublishedTrack, ...], Field(max_length=16)]
+
+    @model_validator(mode="after")
+    def _mids_once(self) -> Publish:
+        if len({t.mid for t in self.tracks}) != len(self.tracks):
+            raise ValueError("a mid is listed twice")
+        return self
+
+
+class SubscribeAnswer(Schema):
+    type: Literal["subscribe_answer"] = "subscribe_answer"
+    sdp: Annotated[Sdp, AfterValidator(_sdp)]
+
+
+class Mute(Schema):
+    type: Literal["mute"] = "mute"
+    source: Source
     muted: bool
 
 
-@dataclass(frozen=True)
-class Leave:
-    type: ClassVar[str] = "leave"
+class Leave(Schema):
+    type: Literal["leave"] = "leave"
 
 
-@dataclass(frozen=True)
-class Ping:
-    type: ClassVar[str] = "ping"
+class Ping(Schema):
+    type: Literal["ping"] = "ping"
 
 
-@dataclass(frozen=True)
-class MuteParticipant:
+def _not_screen(value: str) -> str:
+    if value == "screen":
+        raise ValueError("a screen share is stopped, not muted")
+    return value
+
+
+class MuteParticipant(Schema):
     """A host turns off someone's microphone or camera, optionally locking it off."""
 
-    type: ClassVar[str] = "mute_participant"
-    peer_id: str
-    source: str
-    lock: bool
+    type: Literal["mute_participant"] = "mute_participant"
+    peer_id: Peer
+    source: Annotated[Source, AfterValidator(_not_screen)]
+    lock: bool = False
 
 
-@dataclass(frozen=True)
-class UnlockParticipant:
+class UnlockParticipant(Schema):
     """A host lets someone turn a source back on (they do so themselves)."""
 
-    type: ClassVar[str] = "unlock_participant"
-    peer_id: str
-    source: str
+    type: Literal["unlock_participant"] = "unlock_participant"
+    peer_id: Peer
+    source: Source
 
 
-@dataclass(frozen=True)
-class RemoveParticipant:
-    type: ClassVar[str] = "remove_participant"
-    peer_id: str
+class RemoveParticipant(Schema):
+    type: Literal["remove_participant"] = "remove_participant"
+    peer_id: Peer
 
 
-@dataclass(frozen=True)
-class SetRole:
-    type: ClassVar[str] = "set_role"
-    peer_id: str
-    role: str
+class SetRole(Schema):
+    type: Literal["set_role"] = "set_role"
+    peer_id: Peer
+    role: Literal["cohost", "participant"]
 
 
-@dataclass(frozen=True)
-class EndCall:
-    type: ClassVar[str] = "end_call"
+class EndCall(Schema):
+    type: Literal["end_call"] = "end_call"
 
 
-@dataclass(frozen=True)
-class NewLink:
+class NewLink(Schema):
     """A host regenerates the call's join link: the old one stops working."""
 
-    type: ClassVar[str] = "new_link"
+    type: Literal["new_link"] = "new_link"
 
 
-@dataclass(frozen=True)
-class RevokeLink:
+class RevokeLink(Schema):
     """A host revokes the call's join link: only hosts can come in until a new one."""
 
-    type: ClassVar[str] = "revoke_link"
+    type: Literal["revoke_link"] = "revoke_link"
 
 
-@dataclass(frozen=True)
-class StartRecording:
-    type: ClassVar[str] = "start_recording"
+class StartRecording(Schema):
+    type: Literal["start_recording"] = "start_recording"
 
 
-@dataclass(frozen=True)
-class StopRecording:
-    type: ClassVar[str] = "stop_recording"
+class StopRecording(Schema):
+    type: Literal["stop_recording"] = "stop_recording"
 
 
-@dataclass(frozen=True)
-class StartBroadcast:
+class StartBroadcast(Schema):
     """A host broadcasts the call: `public` (anyone with the watch link) or only to the
     members of a school (`org_id`; by default the host's own school)."""
 
-    type: ClassVar[str] = "start_broadcast"
+    type: Literal["start_broadcast"] = "start_broadcast"
     public: bool
-    org_id: str | None = None
+    org_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
-@dataclass(frozen=True)
-class StopBroadcast:
-    type: ClassVar[str] = "stop_broadcast"
+class StopBroadcast(Schema):
+    type: Literal["stop_broadcast"] = "stop_broadcast"
 
 
-@dataclass(frozen=True)
-class NewWatchLink:
+class NewWatchLink(Schema):
     """A host replaces the broadcast's watch link: the old one lets nobody new in."""
 
-    type: ClassVar[str] = "new_watch_link"
+    type: Literal["new_watch_link"] = "new_watch_link"
 
 
-@dataclass(frozen=True)
-class SetWaitingRoom:
-    type: ClassVar[str] = "set_waiting_room"
+class SetWaitingRoom(Schema):
+    type: Literal["set_waiting_room"] = "set_waiting_room"
     enabled: bool
 
 
-@dataclass(frozen=True)
-class Admit:
-    type: ClassVar[str] = "admit"
-    peer_id: str
+class Admit(Schema):
+    type: Literal["admit"] = "admit"
+    peer_id: Peer
 
 
-@dataclass(frozen=True)
-class Deny:
-    type: ClassVar[str] = "deny"
-    peer_id: str
+class Deny(Schema):
+    type: Literal["deny"] = "deny"
+    peer_id: Peer
 
 
-@dataclass(frozen=True)
-class AdmitAll:
-    type: ClassVar[str] = "admit_all"
+class AdmitAll(Schema):
+    type: Literal["admit_all"] = "admit_all"
 
 
 ClientMessage = (
@@ -208,142 +229,40 @@ ClientMessage = (
     | StopRecording
 )
 ROLES = ("host", "cohost", "participant")
-
-
-def _field(data: dict[str, Any], name: str, kind: type, what: str) -> Any:
-    value = data.get(name)
-    # bool is an int in Python; a version of `true` is still a mistake
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ProtocolError("bad_message", f"{what}: field {name!r} must be {kind.__name__}", what)
-    return value
-
-
-def _text(data: dict[str, Any], name: str, what: str, *, max_len: int) -> str:
-    value: str = _field(data, name, str, what)
-    value = value.strip()
-    if not value or len(value) > max_len:
-        raise ProtocolError(
-            "bad_message", f"{what}: {name!r} must be 1 to {max_len} characters", what
-        )
-    return value
-
-
-def _sdp(data: dict[str, Any], what: str) -> str:
-    value: str = _field(data, "sdp", str, what)
-    if not value.startswith("v=0"):
-        raise ProtocolError("bad_sdp", f"{what}: 'sdp' is not an SDP description", what)
-    return value
-
-
-def _source(value: object, what: str) -> str:
-    if value not in SOURCES:
-        raise ProtocolError(
-            "bad_message", f"{what}: source must be one of {', '.join(SOURCES)}", what
-        )
-    return str(value)
+CLIENT_MESSAGES: TypeAdapter[ClientMessage] = TypeAdapter(
+    Annotated[ClientMessage, Field(discriminator="type")]
+)
+_ENVELOPE = re.compile(rb'"type"\s*:\s*"([a-z_]{1,32})"')
 
 
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Parse one WebSocket text message from a participant."""
-    if len(text) > MAX_MESSAGE_BYTES:
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_MESSAGE_BYTES:
         raise ProtocolError("bad_message", "message too large")
     try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError("bad_json", f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ProtocolError("bad_json", "a message must be a JSON object")
-    kind = data.get("type")
-    if not isinstance(kind, str):
-        raise ProtocolError("bad_message", "missing 'type'")
-    if kind == "join":
-        version = _field(data, "version", int, kind)
-        call = _field(data, "call", str, kind)
-        if not CALL_ID.match(call):
-            raise ProtocolError("bad_message", "join: 'call' must be 1-64 of A-Z a-z 0-9 _ -", kind)
-        tokens = {}
-        for key in ("host_token", "link"):
-            value = data.get(key)
-            if value is not None and not (isinstance(value, str) and len(value) <= 128):
-                raise ProtocolError("bad_message", f"join: '{key}' must be a string", kind)
-            tokens[key] = value
-        return Join(
-            version=version,
-            call=call,
-            name=_text(data, "name", kind, max_len=64),
-            host_token=tokens["host_token"],
-            link=tokens["link"],
-        )
-    if kind == "publish":
-        raw_tracks = _field(data, "tracks", list, kind)
-        tracks = []
-        for item in raw_tracks:
-            if not isinstance(item, dict):
-                raise ProtocolError("bad_message", "publish: each track must be an object", kind)
-            mid = _field(item, "mid", str, kind)
-            tracks.append(PublishedTrack(mid=mid, source=_source(item.get("source"), kind)))
-        if len({t.mid for t in tracks}) != len(tracks):
-            raise ProtocolError("bad_message", "publish: a mid is listed twice", kind)
-        return Publish(sdp=_sdp(data, kind), tracks=tuple(tracks))
-    if kind == "subscribe_answer":
-        return SubscribeAnswer(sdp=_sdp(data, kind))
-    if kind == "mute":
-        return Mute(
-            source=_source(data.get("source"), kind), muted=_field(data, "muted", bool, kind)
-        )
-    if kind == "leave":
-        return Leave()
-    if kind == "mute_participant":
-        source = _source(data.get("source"), kind)
-        if source == "screen":
-            raise ProtocolError(
-                "bad_message", f"{kind}: a screen share is stopped, not muted", kind
-            )
-        lock = data.get("lock", False)
-        if not isinstance(lock, bool):
-            raise ProtocolError("bad_message", f"{kind}: 'lock' must be bool", kind)
-        return MuteParticipant(peer_id=_field(data, "peer_id", str, kind), source=source, lock=lock)
-    if kind == "unlock_participant":
-        return UnlockParticipant(
-            peer_id=_field(data, "peer_id", str, kind), source=_source(data.get("source"), kind)
-        )
-    if kind == "remove_participant":
-        return RemoveParticipant(peer_id=_field(data, "peer_id", str, kind))
-    if kind == "set_role":
-        role = data.get("role")
-        if role not in ("cohost", "participant"):
-            raise ProtocolError("bad_message", f"{kind}: role must be cohost or participant", kind)
-        return SetRole(peer_id=_field(data, "peer_id", str, kind), role=str(role))
-    if kind == "end_call":
-        return EndCall()
-    if kind == "set_waiting_room":
-        return SetWaitingRoom(enabled=_field(data, "enabled", bool, kind))
-    if kind == "admit":
-        return Admit(peer_id=_field(data, "peer_id", str, kind))
-    if kind == "deny":
-        return Deny(peer_id=_field(data, "peer_id", str, kind))
-    if kind == "admit_all":
-        return AdmitAll()
-    if kind == "start_recording":
-        return StartRecording()
-    if kind == "stop_recording":
-        return StopRecording()
-    if kind == "start_broadcast":
-        org = data.get("org_id")
-        if org is not None and not isinstance(org, str):
-            raise ProtocolError("bad_message", f"{kind}: org_id must be a string", kind)
-        return StartBroadcast(public=_field(data, "public", bool, kind), org_id=org)
-    if kind == "stop_broadcast":
-        return StopBroadcast()
-    if kind == "new_watch_link":
-        return NewWatchLink()
-    if kind == "new_link":
-        return NewLink()
-    if kind == "revoke_link":
-        return RevokeLink()
-    if kind == "ping":
-        return Ping()
-    raise ProtocolError("unknown_type", f"unknown message type {kind!r}", kind)
+        return CLIENT_MESSAGES.validate_json(raw)
+    except ValidationError as exc:
+        raise _refused(exc, raw) from None
+
+
+def _refused(exc: ValidationError, raw: bytes) -> ProtocolError:
+    found = problems(exc, tagged=True)
+    first = found[0]
+    kind = first["kind"]
+    named = _ENVELOPE.search(raw[:4096])
+    what = named.group(1).decode() if named else None
+    if kind in ("json_invalid", "model_type", "model_attributes_type", "dict_type") or (
+        kind == "union_tag_invalid" and not raw.lstrip().startswith(b"{")
+    ):
+        message = first["problem"] if kind == "json_invalid" else "a message must be a JSON object"
+        return ProtocolError("bad_json", message)
+    if kind == "union_tag_invalid":
+        return ProtocolError("unknown_type", first["problem"], what)
+    if kind == "union_tag_not_found":
+        return ProtocolError("bad_message", "missing 'type'")
+    code = "bad_sdp" if first["field"].endswith("sdp") else "bad_message"
+    return ProtocolError(code, f"{what or 'message'}: {first['problem']}", what)
 
 
 # -- server to client ---------------------------------------------------------------

@@ -31,10 +31,12 @@ from sfu.sdp import SdpError
 from . import keys
 from .broadcasts import Broadcast, watch_path
 from .edges import SECRET_HEADER, OriginUnavailable, Remote
-from .errors import Refused, json_body
+from .errors import Refused
 from .links import HOST_TOKEN_HEADER
 from .protocol import ProtocolError
 from .room import Room
+from .schema import Id, Schema
+from .validation import SDP, body, media, read_sdp
 from .web import STATIC_DIR
 
 HLS_FILE = re.compile(r"^(init\.mp4|s\d{1,9}(\.\d{1,3})?\.m4s|live\.m3u8|index\.m3u8)$")
@@ -45,7 +47,6 @@ CONTENT_TYPES = {
     ".m4s": "video/iso.segment",
     ".mp4": "video/mp4",
 }
-SDP = "application/sdp"
 
 
 async def _member(request: web.Request, org_id: str | None) -> bool:
@@ -128,17 +129,17 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
+@media(SDP)
 async def whep(request: web.Request) -> web.Response:
+    """A viewer's WHEP offer for the broadcast of this watch link."""
     local = _by_token(request)
     if local is None and keys.EDGES in request.app:
         return await _edge_whep(request)
     broadcast = await _watchable(request, local)
-    if request.content_type != SDP:
-        raise Refused(415, "bad_content_type", f"send the SDP offer as {SDP}")
+    offer = await read_sdp(request)
     room = request.app[keys.CALLS].rooms.get(broadcast.room_id)
     if room is None:
         raise Refused(404, "not_found", "the call is over")
-    offer = await request.text()
     try:
         viewer, answer = await room.add_viewer(offer, broadcast_id=broadcast.id)
     except SdpError as exc:
@@ -179,12 +180,10 @@ async def _edge_whep(request: web.Request) -> web.Response:
     of it (pulled once from the origin)."""
     edges = request.app[keys.EDGES]
     remote = await _watchable(request, await edges.by_token(request.match_info["token"]))
-    if request.content_type != SDP:
-        raise Refused(415, "bad_content_type", f"send the SDP offer as {SDP}")
+    offer = await read_sdp(request)
     url = await request.app[keys.CLUSTER].url_of(remote.node)
     if url is None:
         raise Refused(503, "origin_gone", "the node broadcasting this call is gone; try again")
-    offer = await request.text()
     try:
         relay = await edges.relay(remote, url)
         viewer, answer = await relay.add_viewer(offer)
@@ -195,6 +194,7 @@ async def _edge_whep(request: web.Request) -> web.Response:
     return _viewer_created(answer, remote.token, viewer.id)
 
 
+@media(SDP)
 async def edge_pipe(request: web.Request) -> web.Response:
     """`POST /internal/edge/{call}`: another node (an edge) pulls this call's broadcast
     stage, with the cluster's secret. It is one more WHEP viewer of the stage here."""
@@ -205,10 +205,9 @@ async def edge_pipe(request: web.Request) -> web.Response:
     broadcast = request.app[keys.BROADCASTS].of(room) if room is not None else None
     if room is None or broadcast is None or broadcast.id != request.query.get("broadcast"):
         raise Refused(404, "not_found", "that broadcast is not on here")
+    offer = await read_sdp(request)
     try:
-        viewer, answer = await room.add_viewer(
-            await request.text(), broadcast_id=broadcast.id, feeds_edge=True
-        )
+        viewer, answer = await room.add_viewer(offer, broadcast_id=broadcast.id, feeds_edge=True)
     except SdpError as exc:
         raise Refused(400, "bad_sdp", str(exc)) from exc
     edges.add_pipe(viewer)
@@ -358,29 +357,37 @@ def _hosted_room(request: web.Request) -> Room:
     return room
 
 
-async def control(request: web.Request) -> web.Response:
-    """POST starts broadcasting ({"public": bool, "org_id": ...}); DELETE stops."""
+class BroadcastStart(Schema):
+    """`public`: anyone with the watch link; else the members of a school (`org_id`, by
+    default the host's only school)."""
+
+    public: bool = False
+    org_id: Id | None = None
+
+
+@body(BroadcastStart, optional=True)
+async def start(request: web.Request, asked: BroadcastStart) -> web.Response:
+    """A host (X-Parta-Host-Token) starts broadcasting the call."""
     room = _hosted_room(request)
     broadcasts = request.app[keys.BROADCASTS]
-    if request.method == "DELETE":
-        if broadcasts.of(room) is None:
-            raise Refused(409, "not_broadcasting", "the call is not being broadcast")
-        await broadcasts.stop(room, None)
-        return web.json_response({"broadcasting": False})
-    body = await json_body(request)
-    public = body.get("public", False)
-    if not isinstance(public, bool):
-        raise Refused(400, "bad_field", "'public' is true or false")
     if broadcasts.of(room) is not None:
         raise Refused(409, "already_broadcasting", "the call is being broadcast already")
-    org_id = None
-    if not public:
-        org_id = await school_of(request, body.get("org_id"))
-    broadcast = await broadcasts.start(room, None, public=public, org_id=org_id)
+    org_id = None if asked.public else await school_of(request, asked.org_id)
+    broadcast = await broadcasts.start(room, None, public=asked.public, org_id=org_id)
     return web.json_response(
-        {"broadcasting": True, "public": public, "watch_link": watch_path(broadcast.token)},
+        {"broadcasting": True, "public": asked.public, "watch_link": watch_path(broadcast.token)},
         status=201,
     )
+
+
+async def stop(request: web.Request) -> web.Response:
+    """A host stops the broadcast."""
+    room = _hosted_room(request)
+    broadcasts = request.app[keys.BROADCASTS]
+    if broadcasts.of(room) is None:
+        raise Refused(409, "not_broadcasting", "the call is not being broadcast")
+    await broadcasts.stop(room, None)
+    return web.json_response({"broadcasting": False})
 
 
 async def renew_link(request: web.Request) -> web.Response:
@@ -392,7 +399,7 @@ async def renew_link(request: web.Request) -> web.Response:
     return web.json_response({"watch_link": watch_path(token)})
 
 
-async def school_of(request: web.Request, org_id: object) -> str:
+async def school_of(request: web.Request, org_id: str | None) -> str:
     """The school whose members may watch: the one named, which the caller belongs to,
     or else the caller's only school."""
     user = request.get(USER)
@@ -402,7 +409,7 @@ async def school_of(request: web.Request, org_id: object) -> str:
     if org_id is not None:
         if org_id not in schools:
             raise Refused(400, "bad_field", "'org_id' is not a school you belong to")
-        return str(org_id)
+        return org_id
     if len(schools) != 1:
         raise Refused(
             400,

@@ -8,7 +8,9 @@ const TOAST_MS = 7000;
 
 export const byId = (id) => document.getElementById(id);
 
-/** Build an element: props are attributes, except class, text, html and on<event>. */
+/** Build an element: props are attributes, except class, text, html, style and on<event>.
+ * `style` goes through the CSSOM: the pages' Content-Security-Policy refuses style
+ * attributes (no 'unsafe-inline'), not styles set from our own script. */
 export function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
@@ -16,6 +18,7 @@ export function el(tag, props = {}, children = []) {
     if (key === 'class') node.className = value;
     else if (key === 'text') node.textContent = value;
     else if (key === 'html') node.innerHTML = value;
+    else if (key === 'style') node.style.cssText = value;
     else if (key.startsWith('on') && typeof value === 'function') {
       node.addEventListener(key.slice(2), value);
     } else node.setAttribute(key, value === true ? '' : String(value));

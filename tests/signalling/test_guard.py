@@ -206,3 +206,17 @@ def test_a_server_for_other_machines_needs_its_public_url() -> None:
         config_from_args(
             parse_args(["serve", "--public-url", "parta.example", "--speech-model", "off"])
         )
+
+
+async def test_a_revalidated_page_keeps_its_policy(server: TestServer) -> None:
+    """A 304's headers replace the cached page's: it must not bring the policy of what
+    is no page (sandbox), or the browser's copy of the page stops running."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.make_url("/login")) as response:
+            modified = response.headers["Last-Modified"]
+        async with http.get(
+            server.make_url("/login"), headers={"If-Modified-Since": modified}
+        ) as response:
+            assert response.status == 304
+            assert "Content-Security-Policy" not in response.headers
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
