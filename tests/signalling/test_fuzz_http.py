@@ -99,7 +99,9 @@ class Victim:
     async def _join(self) -> dict[str, Any]:
         self.session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self.token}"})
         self.ws = await self.session.ws_connect(f"{self.base}/ws", heartbeat=10)
-        await self.ws.send_json({"type": "join", "version": 1, "call": "victim-lesson", "name": "T"})
+        await self.ws.send_json(
+            {"type": "join", "version": 1, "call": "victim-lesson", "name": "T"}
+        )
         while True:
             message = await self.ws.receive_json(timeout=10)
             if message["type"] == "joined":
@@ -162,7 +164,11 @@ def _school(base: str, token: str, name: str) -> dict[str, str]:
     ).json()
     meta = ",".join(
         f"{k} {base64.b64encode(v.encode()).decode()}"
-        for k, v in {"chat_id": chat["id"], "filename": "notes.txt", "filetype": "text/plain"}.items()
+        for k, v in {
+            "chat_id": chat["id"],
+            "filename": "notes.txt",
+            "filetype": "text/plain",
+        }.items()
     )
     tus = {**auth, "Tus-Resumable": "1.0.0"}
     created = requests.post(
