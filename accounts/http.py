@@ -7,16 +7,21 @@ its members and admins; to anyone else they answer 404, as if they did not exist
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from signalling import keys
-from signalling.errors import Refused, json_body, text_field
+from signalling.errors import Refused, json_body, json_error, text_field
+from signalling.forwarded import request_address
 from store.accounts import ROLES, Conflict, Organisation, Profile, QuietHours, User
 
+from .limits import address_key
 from .passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
 from .sessions import TOKEN, drop_cookie, set_cookie, user_of
 
@@ -108,28 +113,71 @@ async def login(request: web.Request) -> web.Response:
     name = str(body.get("login", "")).strip().lower()
     password = body.get("password")
     accounts = request.app[keys.ACCOUNTS]
-    limiter = request.app[keys.LOGIN_LIMITER]
-    keys_tried = password_attempt(request, name, "failed log-ins")
-    user = await accounts.user_by_login(name) if LOGIN.match(name) else None
+    valid = LOGIN.match(name) is not None
+    # a login that cannot exist is counted under one name, however long it was
+    attempt = await password_attempt(request, name if valid else "?", "failed log-ins")
+    user = await accounts.user_by_login(name) if valid else None
     ok = await verify_password(
         user.password_hash if user else None, password if isinstance(password, str) else ""
     )
     if user is None or not ok:
-        limiter.failed(keys_tried)
         raise Refused(401, "bad_credentials", "wrong login or password")
+    attempt.succeeded()
     if needs_rehash(user.password_hash):
         await accounts.set_password_hash(user.id, await hash_password(str(password)))
     return await _logged_in(request, user, 200)
 
 
-def password_attempt(request: web.Request, login: str, what: str) -> tuple[str, ...]:
-    """The limiter's keys for one more password tried for `login` from this address;
-    429 when too many of `what` were tried lately."""
-    keys_tried = (f"login:{login}", f"ip:{request.remote}")
-    wait = request.app[keys.LOGIN_LIMITER].wait(keys_tried)
-    if wait > 0:
-        raise Refused(429, "too_many_attempts", f"too many {what}: try again in {int(wait) + 1} s")
-    return keys_tried
+@dataclass(frozen=True)
+class PasswordAttempt:
+    """One password try let through by the log-in limiter: counted as failed unless
+    the password was right and `succeeded` is called."""
+
+    request: web.Request
+    login: str
+    address: str
+
+    def succeeded(self) -> None:
+        self.request.app[keys.LOGIN_LIMITER].succeeded(self.login, self.address)
+
+
+class TooManyAttempts(Refused):
+    """429 with Retry-After."""
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(
+            429,
+            "too_many_attempts",
+            f"too many {what} for this login from your address: try again in {self.retry_after} s",
+        )
+
+    def response(self, request: web.Request) -> web.Response:
+        return json_error(
+            request,
+            self.status,
+            self.code,
+            self.message,
+            headers={"Retry-After": str(self.retry_after)},
+            retry_after=self.retry_after,
+        )
+
+
+async def password_attempt(request: web.Request, login: str, what: str) -> PasswordAttempt:
+    """One more password tried for `login` from the request's address: 429 when this
+    address tried too many `what` for it lately; else after the delay the limiter asks
+    for (other addresses' failures on this login, or this address's on others), counted
+    as failed until it succeeds."""
+    address = address_key(request_address(request))
+    verdict = request.app[keys.LOGIN_LIMITER].attempt(login, address)
+    throttled = request.app[keys.METRICS].login_throttled
+    if verdict.retry_after > 0:
+        throttled.labels("refused").inc()
+        raise TooManyAttempts(what, verdict.retry_after)
+    if verdict.delay > 0:
+        throttled.labels(f"delayed_{verdict.because}").inc()
+        await asyncio.sleep(verdict.delay)
+    return PasswordAttempt(request, login, address)
 
 
 async def logout(request: web.Request) -> web.Response:

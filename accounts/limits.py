@@ -1,49 +1,174 @@
-"""Failed log-ins are limited per login and per address, so passwords cannot be guessed
-at speed. In memory: a restart forgets, which costs a guesser little time at most."""
+"""How fast passwords may be tried, without letting anyone lock the owner out.
+
+Three counts of recent failures, each a leaky bucket (one failure adds one; it drains
+at a steady rate, so only failures of the last while count):
+
+- one login from one address (the pair): at `pair_failures` the pair is refused (429)
+  until it has drained below that: one address guessing one login gets about
+  `pair_failures` tries per `window`. The right password is refused too (else the
+  refusal would tell a guesser which try was right), but only from that address: the
+  owner, elsewhere, is not;
+- one login from any address: beyond `login_free` failures every try on the login
+  waits before its answer, doubling per further failure up to `max_delay`; a guesser
+  spread over many addresses is slowed, and the owner still gets in, a few seconds
+  later at worst. Right tries wait as long as wrong ones: were they answered at once, a
+  guesser would give up on any answer slower than that and lose nothing;
+- one address on any login (a guesser trying one password on many logins): the same,
+  beyond `address_free`; a school behind one NAT address shares this, so it delays and
+  never refuses.
+
+A try is counted as failed when it is let through, before its password is checked (so
+a burst of tries at once cannot all slip through before the first fails), and taken
+back when it succeeds. In memory, each table holding at most `max_entries` (drop
+policy: those drained to nothing go first, then the least recently failed): a restart
+or an eviction forgets, which costs a guesser a minute of waiting at most.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """The limiter's settings (tests make the delays short)."""
+
+    pair_failures: int = 10  # one address on one login, per window, before 429
+    window: float = 15 * 60  # seconds over which each count drains by its threshold
+    login_free: int = 10  # failures on one login, per window, before tries wait
+    address_free: int = 50  # failures from one address, per window, before tries wait
+    first_delay: float = 0.25  # the wait at the threshold, doubled per failure beyond it
+    max_delay: float = 5.0
+    max_entries: int = 20_000  # per table
+    # a count stops growing this far beyond its threshold, so an attack's slowing
+    # wears off within a window or two of its end
+    overshoot: int = 16
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one try: refuse it for `retry_after` seconds (when more than 0),
+    else answer it after `delay` seconds."""
+
+    retry_after: float = 0.0
+    delay: float = 0.0
+    because: str = ""  # what decided: "pair", "login", "address" or ""
+
+
+def address_key(address: str) -> str:
+    """The address as the limiter counts it: an IPv6 address by its /64 (one
+    subscriber's network, which a guesser could hop around in at no cost)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+class _Bucket:
+    __slots__ = ("at", "level")
+
+    def __init__(self, level: float, at: float) -> None:
+        self.level, self.at = level, at
+
+
+class _Counts:
+    """Leaky buckets by key, at most `max_entries` of them."""
+
+    def __init__(self, rate: float, ceiling: float, max_entries: int) -> None:
+        self.rate, self.ceiling, self.max_entries = rate, ceiling, max_entries
+        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()  # least recent first
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def level(self, key: Hashable, now: float) -> float:
+        bucket = self._buckets.get(key)
+        return 0.0 if bucket is None else self._drained(bucket, now)
+
+    def _drained(self, bucket: _Bucket, now: float) -> float:
+        return max(0.0, bucket.level - (now - bucket.at) * self.rate)
+
+    def add(self, key: Hashable, amount: float, now: float) -> None:
+        level = min(self.ceiling, self.level(key, now) + amount)
+        bucket = self._buckets.pop(key, None)
+        if level > 0:
+            if bucket is None:
+                bucket = _Bucket(level, now)
+            else:
+                bucket.level, bucket.at = level, now
+            self._buckets[key] = bucket
+        self._expire(now)
+
+    def _expire(self, now: float) -> None:
+        while self._buckets:
+            key, oldest = next(iter(self._buckets.items()))
+            if self._drained(oldest, now) > 0 and len(self._buckets) <= self.max_entries:
+                return
+            del self._buckets[key]
 
 
 class FailureLimiter:
+    """Failed password tries by login and address; see the module's docstring."""
+
     def __init__(
-        self,
-        *,
-        per_key: dict[str, int] | None = None,
-        window: float = 15 * 60,
-        clock: Callable[[], float] = time.monotonic,
+        self, limits: LoginLimits | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        # how many failures each kind of key may have within the window
-        self.per_key = per_key or {"login": 10, "ip": 50}
-        self.window = window
+        self.limits = limits = limits or LoginLimits()
         self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
 
-    def _recent(self, key: str) -> deque[float]:
-        found = self._failures.get(key)
-        if found is None:
-            return deque()
-        horizon = self.clock() - self.window
-        while found and found[0] < horizon:
-            found.popleft()
-        if not found:
-            del self._failures[key]
-        return found
+        def counts(threshold: int, ceiling: int) -> _Counts:
+            # drained by `threshold` a window
+            return _Counts(threshold / limits.window, ceiling, limits.max_entries)
 
-    def wait(self, keys: Iterable[str]) -> float:
-        """Seconds until these keys may try again (0: now)."""
-        longest = 0.0
-        for key in keys:
-            limit = self.per_key.get(key.split(":", 1)[0], 10)
-            recent = self._recent(key)
-            if len(recent) >= limit:
-                longest = max(longest, recent[0] + self.window - self.clock())
-        return longest
+        self._pairs = counts(limits.pair_failures, limits.pair_failures)
+        self._logins = counts(limits.login_free, limits.login_free + limits.overshoot)
+        self._addresses = counts(limits.address_free, limits.address_free + limits.overshoot)
 
-    def failed(self, keys: Iterable[str]) -> None:
+    def sizes(self) -> tuple[int, int, int]:
+        """How many pairs, logins and addresses are remembered."""
+        return len(self._pairs), len(self._logins), len(self._addresses)
+
+    def attempt(self, login: str, address: str) -> Verdict:
+        """One more try of a password for `login` from `address` (an `address_key`):
+        refused, or let through after a delay and counted as failed until `succeeded`."""
+        now, limits = self.clock(), self.limits
+        pair = self._pairs.level((login, address), now)
+        if pair > limits.pair_failures - 1:
+            # drained to just below the limit, one more try goes through
+            wait = (pair - (limits.pair_failures - 1)) / self._pairs.rate
+            return Verdict(retry_after=wait, because="pair")
+        by_login = self._delay(self._logins.level(login, now), limits.login_free)
+        by_address = self._delay(self._addresses.level(address, now), limits.address_free)
+        self._count(login, address, 1, now)
+        if by_login == by_address == 0:
+            return Verdict()
+        if by_login >= by_address:
+            return Verdict(delay=by_login, because="login")
+        return Verdict(delay=by_address, because="address")
+
+    def succeeded(self, login: str, address: str) -> None:
+        """The try let through had the right password: it did not fail, and the pair's
+        earlier failures (the owner's own typing) are forgotten."""
         now = self.clock()
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
+        self._pairs.add((login, address), -math.inf, now)
+        self._logins.add(login, -1, now)
+        self._addresses.add(address, -1, now)
+
+    def _count(self, login: str, address: str, amount: float, now: float) -> None:
+        self._pairs.add((login, address), amount, now)
+        self._logins.add(login, amount, now)
+        self._addresses.add(address, amount, now)
+
+    def _delay(self, level: float, free: int) -> float:
+        if level <= free - 1:  # as with the pair: the try after `free` failures waits
+            return 0.0
+        beyond = min(level - free, 64.0)  # 2**64 of any delay is past any cap
+        return min(self.limits.max_delay, self.limits.first_delay * 2**beyond)

@@ -48,12 +48,11 @@ async def change_password(request: web.Request) -> web.Response:
     _same_site_json(request)
     body = await json_body(request)
     user = user_of(request)
-    limiter = request.app[keys.LOGIN_LIMITER]
-    keys_tried = password_attempt(request, user.login, "wrong passwords")
+    attempt = await password_attempt(request, user.login, "wrong passwords")
     current = body.get("current")
     if not await verify_password(user.password_hash, current if isinstance(current, str) else ""):
-        limiter.failed(keys_tried)
         raise Refused(403, "bad_credentials", "the current password is wrong")
+    attempt.succeeded()
     password = _password(body)
     accounts = request.app[keys.ACCOUNTS]
     await accounts.set_password_hash(user.id, await hash_password(password))

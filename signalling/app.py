@@ -86,7 +86,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.READY] = {"ready": False}
     app[keys.BACKGROUND] = set()
     app[keys.SOCKETS] = set()
-    app[keys.LOGIN_LIMITER] = FailureLimiter()
+    app[keys.LOGIN_LIMITER] = FailureLimiter(config.login_limits)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media_plane)
     app.cleanup_ctx.append(_cluster)

@@ -18,7 +18,7 @@ from accounts.operator import NoSuchUser, operator_reset_link
 from transcriber import models
 
 from .app import create_app
-from .config import Config, IceServer
+from .config import Config, IceServer, trusted_proxy
 from .invites import InviteError, SmtpSettings
 from .site import BadUrl, Site, is_loopback
 
@@ -53,6 +53,7 @@ ENVIRONMENT = {
     "redis_url": "PARTA_REDIS_URL",
     "node_id": "PARTA_NODE_ID",
     "speech_model": "PARTA_SPEECH_MODEL",
+    "trusted_proxies": "PARTA_TRUSTED_PROXIES",  # repeatable: comma-separated
 }
 
 
@@ -194,6 +195,17 @@ def _server_options(serve: argparse.ArgumentParser) -> None:
         "host name is refused",
     )
     serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        dest="trusted_proxies",
+        type=trusted_proxy,
+        metavar="ADDR|CIDR",
+        help="a reverse proxy in front of parta, e.g. 127.0.0.1 behind deploy/nginx on this "
+        "machine (repeatable; also PARTA_TRUSTED_PROXIES, comma-separated): a request from "
+        "it comes from the right-most address in its X-Forwarded-For that is not a trusted "
+        "proxy, as the log-in limits count it (default none: X-Forwarded-For is ignored)",
+    )
+    serve.add_argument(
         "--redis-url",
         metavar="URL",
         default=os.environ.get(ENVIRONMENT["redis_url"]),
@@ -246,14 +258,27 @@ def _server_options(serve: argparse.ArgumentParser) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, over the environment, over the config file, over defaults."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "config", None) is None:
-        return args
-    file = read_config(args.config)
-    args = build_parser(file).parse_args(argv)
-    for dest, value in file.items():
-        if isinstance(value, list) and getattr(args, dest, None) is None:
-            setattr(args, dest, value)  # not given on the command line
+    file = {} if getattr(args, "config", None) is None else read_config(args.config)
+    if file:
+        args = build_parser(file).parse_args(argv)
+    for action in _serve_options():
+        if not isinstance(action, argparse._AppendAction) or getattr(args, action.dest) is not None:
+            continue  # not repeatable, or given on the command line
+        variable = ENVIRONMENT.get(action.dest)
+        if variable and os.environ.get(variable):
+            setattr(args, action.dest, _environment_list(variable, action))
+        elif isinstance(file.get(action.dest), list):
+            setattr(args, action.dest, file[action.dest])
     return args
+
+
+def _environment_list(variable: str, action: argparse.Action) -> list[Any]:
+    """A repeatable option's values from the environment, comma-separated."""
+    values = [item.strip() for item in os.environ[variable].split(",") if item.strip()]
+    try:
+        return [action.type(item) if callable(action.type) else item for item in values]
+    except ValueError as exc:
+        raise SystemExit(f"parta: {variable}: {exc}") from None
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -398,6 +423,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         bearer_token=args.bearer_token,
         public_url=args.public_url,
         allowed_origins=tuple(args.allowed_origins or ()),
+        trusted_proxies=tuple(args.trusted_proxies or ()),
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiortc import RTCIceServer
 
+from accounts.limits import LoginLimits
 from sfu.aiortc_seam import IcePolicy
 from sfu.transport import TransportSettings
 from transcriber.models import default_cache_dir
@@ -39,6 +41,15 @@ class IceServer:
         if len(parts) == 3:
             return cls(urls=parts[0], username=parts[1], credential=parts[2])
         raise ValueError("an ICE server is URL or URL,username,credential")
+
+
+def trusted_proxy(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """`127.0.0.1`, `10.0.0.0/8` or `fd00::/8`: a proxy (or proxies) whose
+    X-Forwarded-For is believed."""
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address or network") from None
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,9 @@ class Config:
     node_id: str | None = None  # default: host and port
     # a cluster's job left this long unrenewed by its node is taken over by another
     job_claim_after: float = 30.0
+    # reverse proxies in front whose X-Forwarded-For names the client (signalling.forwarded)
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -96,6 +96,17 @@ class Metrics:
             ["what"],
             registry=self.registry,
         )
+        self.login_throttled = Counter(
+            "parta_login_throttled",
+            "Password tries (log-in, password change) refused or slowed by the log-in "
+            "limits, by reason: refused (one address, one login: 429), delayed_login (a "
+            "login failing from many addresses), delayed_address (an address failing on "
+            "many logins)",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("refused", "delayed_login", "delayed_address"):
+            self.login_throttled.labels(reason)  # shown at 0 before any
         self.cluster = ClusterMetrics(self.registry)
 
     def attach(self, worker: Worker, calls: Calls) -> None:

@@ -38,6 +38,7 @@ def test_help_explains_every_option() -> None:
         "--rtc-ports",
         "--speech-model",
         "--transcribers",
+        "--trusted-proxy",
     ):
         assert option in result.stdout
 
@@ -94,6 +95,33 @@ def test_a_config_file_sets_options_under_the_environment_and_the_command_line(
     monkeypatch.setenv("PARTA_CONFIG", str(path))
     config = config_from_args(parse_args(["serve"]))
     assert (config.redis_url, config.port) == ("redis://10.0.0.9:6379/0", 8090)
+
+
+def test_trusted_proxies_from_the_command_line_the_environment_or_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ENVIRONMENT.values():
+        monkeypatch.delenv(name, raising=False)
+    assert config_from_args(parse_args(["serve"])).trusted_proxies == ()
+    path = tmp_path / "parta.toml"
+    path.write_text('trusted-proxy = ["10.0.0.0/8", "::1"]\n')
+    in_file = ("10.0.0.0/8", "::1/128")
+    config = config_from_args(parse_args(["serve", "--config", str(path)]))
+    assert tuple(map(str, config.trusted_proxies)) == in_file
+    monkeypatch.setenv("PARTA_TRUSTED_PROXIES", "127.0.0.1, 192.0.2.0/24")
+    config = config_from_args(parse_args(["serve", "--config", str(path)]))
+    assert tuple(map(str, config.trusted_proxies)) == ("127.0.0.1/32", "192.0.2.0/24")
+    args = ["serve", "--config", str(path), "--trusted-proxy", "127.0.0.2"]
+    args += ["--trusted-proxy", "fd00::/8"]
+    config = config_from_args(parse_args(args))  # the command line wins
+    assert tuple(map(str, config.trusted_proxies)) == ("127.0.0.2/32", "fd00::/8")
+    monkeypatch.setenv("PARTA_TRUSTED_PROXIES", "nginx")
+    with pytest.raises(SystemExit, match="PARTA_TRUSTED_PROXIES: 'nginx' is not an IP address"):
+        parse_args(["serve"])
+    path.write_text('trusted-proxy = "localhost"\n')
+    monkeypatch.delenv("PARTA_TRUSTED_PROXIES")
+    with pytest.raises(SystemExit, match="trusted-proxy: 'localhost' is not valid"):
+        parse_args(["serve", "--config", str(path)])
 
 
 @pytest.mark.parametrize(
