@@ -324,7 +324,9 @@ class Publisher:
                 await self._task
         if http is not None and self.location:
             with contextlib.suppress(Exception):
-                async with http.delete(self.base_url + self.location) as response:
+                async with http.delete(
+                    self.base_url + self.location, headers=procstat.operator_headers()
+                ) as response:
                     await response.read()
         with contextlib.suppress(Exception):
             await self.transport.close()

@@ -496,7 +496,9 @@ class Viewer:
             self._socket = None
         if self.location:
             with contextlib.suppress(Exception):
-                async with http.delete(base_url + self.location) as response:
+                async with http.delete(
+                    base_url + self.location, headers=procstat.operator_headers()
+                ) as response:
                     await response.read()
         with contextlib.suppress(Exception):
             await self.pc.close()

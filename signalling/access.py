@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 LINK_BYTES = 18  # 144 bits, 24 URL-safe characters
 HOST_ROLES = ("host", "cohost")
@@ -27,6 +29,25 @@ def same_token(given: str | None, expected: str | None) -> bool:
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+class HasSession(Protocol):
+    @property
+    def session(self) -> str | None: ...
+
+
+Session = TypeVar("Session", bound=HasSession)
+
+
+def session_of(items: Iterable[Session], secret: str) -> Session | None:
+    """The one of `items` whose session secret is `secret`: a WHIP or WHEP session's URL
+    ends with it. All are compared, each in constant time, so the time taken says
+    nothing of how near a guess came."""
+    found = None
+    for item in items:
+        if same_token(secret, item.session):
+            found = item
+    return found
 
 
 def token_hash(token: str) -> str:

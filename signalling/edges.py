@@ -54,7 +54,7 @@ from redis.asyncio import Redis
 from sfu.sdp import answered_tracks
 from sfu.worker import Worker
 
-from .access import same_token
+from .access import same_token, session_of
 from .broadcasts import COUNT_INTERVAL, Broadcast, Broadcasts, HlsAudience
 from .viewers import Viewer, new_stage, open_viewer
 
@@ -431,11 +431,9 @@ class Edges:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def viewer(self, viewer_id: str) -> Viewer | None:
-        for relay in self.relays.values():
-            if viewer_id in relay.viewers:
-                return relay.viewers[viewer_id]
-        return None
+    def viewer(self, session: str) -> Viewer | None:
+        """A viewer on this edge, by the session secret that ends its Location."""
+        return session_of((v for r in self.relays.values() for v in r.viewers.values()), session)
 
     async def forget(self, broadcasts: list[Broadcast]) -> None:
         """This node stops: its broadcasts leave the directory."""

@@ -59,6 +59,11 @@ class Peer:
     first_media_seen: bool = False
     left: bool = False
     user_id: str | None = None  # the account behind a browser participant
+    # a WHIP publisher's session (RFC 9725): the secret that ends its Location (the peer
+    # id is no secret: everyone in the call sees it), and the bearer token its POST sent,
+    # which its DELETE and PATCH must send again
+    session: str | None = None
+    session_token: str | None = None
 
     def info(self) -> PeerInfo:
         return PeerInfo(

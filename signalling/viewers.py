@@ -21,6 +21,7 @@ from sfu.router import Router
 from sfu.sdp import SdpError, parse, to_codec
 from sfu.transport import WebRtcTransport
 
+from .access import new_token
 from .peer import new_id
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,11 @@ class Viewer:
         self.stage = stage
         self.broadcast_id = broadcast_id  # a broadcast's viewer (else a WHEP one)
         self.feeds_edge = False  # an edge node's pipe, not a person (edges.py)
+        # the secret that ends the session's Location (the id is in logs; this is not);
+        # a /whep/{call} viewer's bearer token, which its DELETE must send again (a watch
+        # page's viewer has none: its Location alone is its credential)
+        self.session = new_token()
+        self.session_token: str | None = None
         self.transport: WebRtcTransport = stage.router.create_transport(
             f"{viewer_id}-whep", cname=viewer_id
         )

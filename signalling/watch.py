@@ -6,7 +6,9 @@ the hosts' controls.
   exist; someone not logged in is sent to log in first).
 - `GET /api/watch/{token}`: what the page needs (title, where to get WHEP and HLS,
   viewer counts).
-- `POST /watch/{token}/whep` (an SDP offer) and `DELETE /watch/{token}/whep/{viewer}`.
+- `POST /watch/{token}/whep` (an SDP offer) and `DELETE /watch/{token}/whep/{session}`:
+  the session's secret, which only its `201` told, is what lets its viewer end it (RFC
+  9725 allows a token within the session's URL; the page has no bearer token to send).
 - `GET /hls/{public|members}/{id}/{file}`: the playlists and segments, with cache headers
   fit for nginx or a CDN in front; `live.m3u8?_HLS_msn=&_HLS_part=` blocks until that
   part is there (Low-Latency HLS blocking playlist reload).
@@ -29,6 +31,7 @@ from accounts.sessions import USER, user_of
 from sfu.sdp import SdpError
 
 from . import keys
+from .access import session_of
 from .broadcasts import Broadcast, watch_path
 from .edges import SECRET_HEADER, OriginUnavailable, Remote
 from .errors import Refused
@@ -144,11 +147,11 @@ async def whep(request: web.Request) -> web.Response:
         viewer, answer = await room.add_viewer(offer, broadcast_id=broadcast.id)
     except SdpError as exc:
         raise Refused(400, "bad_sdp", str(exc)) from exc
-    return _viewer_created(answer, broadcast.token, viewer.id)
+    return _viewer_created(answer, broadcast.token, viewer.session)
 
 
-def _viewer_created(answer: str, token: str, viewer_id: str) -> web.Response:
-    location = f"{watch_path(token)}/whep/{viewer_id}"
+def _viewer_created(answer: str, token: str, session: str) -> web.Response:
+    location = f"{watch_path(token)}/whep/{session}"
     return web.Response(
         status=201,
         text=answer,
@@ -159,14 +162,22 @@ def _viewer_created(answer: str, token: str, viewer_id: str) -> web.Response:
 
 async def whep_delete(request: web.Request) -> web.Response:
     broadcast = _by_token(request)
+    session = request.match_info["viewer"]
     room = request.app[keys.CALLS].rooms.get(broadcast.room_id) if broadcast else None
-    viewer = room.viewers.get(request.match_info["viewer"]) if room else None
+    viewer = session_of(room.viewers.values(), session) if room else None
     if viewer is None and broadcast is None and keys.EDGES in request.app:
-        viewer = request.app[keys.EDGES].viewer(request.match_info["viewer"])  # an edge's
+        viewer = request.app[keys.EDGES].viewer(session)  # an edge's
         if viewer is not None:
             await viewer.close()
             return web.Response(status=200)
-    if viewer is None or broadcast is None or viewer.broadcast_id != broadcast.id:
+    # a /whep/{call} viewer (no broadcast id) ends there, with its token; an edge's pipe
+    # was never told its session
+    if (
+        viewer is None
+        or broadcast is None
+        or viewer.broadcast_id != broadcast.id
+        or viewer.feeds_edge
+    ):
         raise Refused(404, "not_found", "no such viewer")
     await viewer.close()
     return web.Response(status=200)
@@ -191,7 +202,7 @@ async def _edge_whep(request: web.Request) -> web.Response:
         raise Refused(503, "origin_unavailable", str(exc)) from exc
     except SdpError as exc:
         raise Refused(400, "bad_sdp", str(exc)) from exc
-    return _viewer_created(answer, remote.token, viewer.id)
+    return _viewer_created(answer, remote.token, viewer.session)
 
 
 @media(SDP)

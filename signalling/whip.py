@@ -1,4 +1,11 @@
-"""WHIP (RFC 9725) publishing and WHEP watching, for any WebRTC client."""
+"""WHIP (RFC 9725) publishing and WHEP watching, for any WebRTC client.
+
+A session's URL (the `Location` of its `201`) ends with a secret of its own, not the
+peer id that everyone in the call sees, and its DELETE and PATCH must carry the bearer
+token its POST did (RFC 9725: clients send it on every request to the session, and
+session URLs should be hard to guess). Both are needed: the token alone may be the
+call's invite link, which every participant holds, and the URL alone could leak where
+URLs do. No token is `401`; a wrong token and an unknown session are the same `404`."""
 
 from __future__ import annotations
 
@@ -10,10 +17,12 @@ from aiohttp import web
 from sfu.sdp import SdpError
 
 from . import keys
-from .access import same_token
+from .access import new_token, same_token, session_of
+from .peer import Peer
 from .placement import node_for
 from .protocol import CALL_ID, ProtocolError
 from .room import Room
+from .viewers import Viewer
 
 logger = logging.getLogger(__name__)
 
@@ -55,21 +64,45 @@ def bearer(request: web.Request) -> str | None:
     return header[7:].strip() or None if header.lower().startswith("bearer ") else None
 
 
+def _bearer_or_401(request: web.Request, message: str) -> str:
+    token = bearer(request)
+    if token is None:
+        raise _refuse(request, 401, "unauthorized", message, **{"WWW-Authenticate": "Bearer"})
+    return token
+
+
+def _session_token(request: web.Request) -> tuple[Room | None, str]:
+    """The call's room here (if any) and the bearer token of a request to a session."""
+    token = _bearer_or_401(request, "send the bearer token this session was opened with")
+    return request.app[keys.CALLS].rooms.get(request.match_info["call"]), token
+
+
+def _whip_session(request: web.Request) -> tuple[Room, Peer]:
+    room, token = _session_token(request)
+    peer = session_of(room.peers.values(), request.match_info["session"]) if room else None
+    if room is None or peer is None or not same_token(token, peer.session_token):
+        raise _refuse(request, 404, "not_found", "no such WHIP session")
+    return room, peer
+
+
+def _whep_session(request: web.Request) -> tuple[Room, Viewer]:
+    room, token = _session_token(request)
+    viewer = session_of(room.viewers.values(), request.match_info["session"]) if room else None
+    # a watch page's viewer has no token: it ends at /watch/{token}/whep/{session}
+    if room is None or viewer is None or not same_token(token, viewer.session_token):
+        raise _refuse(request, 404, "not_found", "no such WHEP session")
+    return room, viewer
+
+
 async def _read_offer(request: web.Request) -> tuple[Room, str]:
     """The call's room and the SDP offer of a WHIP or WHEP request, or _Refused.
 
     The bearer token is the call's join-link token, a host token or key, or the
     operator's token (`--bearer-token`); the call must be live or scheduled, and one
     with a waiting room takes only hosts and the operator."""
-    token = bearer(request)
-    if token is None:
-        raise _refuse(
-            request,
-            401,
-            "unauthorized",
-            "send the call's invite-link token or a host token as a bearer token",
-            **{"WWW-Authenticate": "Bearer"},
-        )
+    token = _bearer_or_401(
+        request, "send the call's invite-link token or a host token as a bearer token"
+    )
     operator = same_token(token, request.app[keys.CONFIG].bearer_token)
     call = request.match_info["call"]
     if not CALL_ID.match(call):
@@ -137,7 +170,9 @@ async def whip_publish(request: web.Request) -> web.Response:
         return refused.response
     calls = request.app[keys.CALLS]
     name = request.headers.get("X-Parta-Name", "WHIP").strip()[:64] or "WHIP"
-    peer = room.join(name, None, host_token=bearer(request))
+    token = bearer(request)
+    peer = room.join(name, None, host_token=token)
+    peer.session, peer.session_token = new_token(), token
     try:
         answer = await room.publish(peer, offer, ())
     except ProtocolError as exc:
@@ -155,7 +190,7 @@ async def whip_publish(request: web.Request) -> web.Response:
             task.add_done_callback(tasks.discard)
 
         transport.on_closed.append(on_closed)
-    return _created(answer, f"/whip/{room.id}/{peer.id}")
+    return _created(answer, f"/whip/{room.id}/{peer.session}")
 
 
 async def _leave(room: Room, peer_id: str, app: web.Application) -> None:
@@ -166,11 +201,10 @@ async def _leave(room: Room, peer_id: str, app: web.Application) -> None:
 
 
 async def whip_delete(request: web.Request) -> web.Response:
-    calls = request.app[keys.CALLS]
-    room = calls.rooms.get(request.match_info["call"])
-    peer = room.peers.get(request.match_info["session"]) if room else None
-    if room is None or peer is None or peer.send is not None:
-        return error(request, 404, "not_found", "no such WHIP session")
+    try:
+        room, peer = _whip_session(request)
+    except _Refused as refused:
+        return refused.response
     await _leave(room, peer.id, request.app)
     return web.Response(status=200, headers=CORS)
 
@@ -185,17 +219,17 @@ async def whep_watch(request: web.Request) -> web.Response:
     except SdpError as exc:
         await request.app[keys.CALLS].release_if_empty(room)
         return error(request, 400, "bad_sdp", str(exc))
-    return _created(answer, f"/whep/{room.id}/{viewer.id}")
+    viewer.session_token = bearer(request)
+    return _created(answer, f"/whep/{room.id}/{viewer.session}")
 
 
 async def whep_delete(request: web.Request) -> web.Response:
-    calls = request.app[keys.CALLS]
-    room = calls.rooms.get(request.match_info["call"])
-    viewer = room.viewers.get(request.match_info["session"]) if room else None
-    if room is None or viewer is None:
-        return error(request, 404, "not_found", "no such WHEP session")
+    try:
+        room, viewer = _whep_session(request)
+    except _Refused as refused:
+        return refused.response
     await viewer.close()
-    await calls.release_if_empty(room)
+    await request.app[keys.CALLS].release_if_empty(room)
     return web.Response(status=200, headers=CORS)
 
 
@@ -205,7 +239,14 @@ async def preflight(request: web.Request) -> web.Response:
 
 async def not_supported(request: web.Request) -> web.Response:
     # trickle ICE and ICE restarts (RFC 9725 PATCH) are not supported: candidates
-    # travel in the offer and answer
+    # travel in the offer and answer. Only the session's own client learns even that.
+    try:
+        if request.path.startswith("/whip/"):
+            _whip_session(request)
+        else:
+            _whep_session(request)
+    except _Refused as refused:
+        return refused.response
     return error(
         request, 405, "method_not_allowed", "PATCH is not supported", Allow="DELETE, OPTIONS"
     )

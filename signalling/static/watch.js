@@ -296,6 +296,7 @@ function stopWhep() {
     state.pc = null;
   }
   if (state.whepLocation) {
+    // the Location's last part is the session's secret: it is all the DELETE needs
     fetch(state.whepLocation, { method: 'DELETE', keepalive: true }).catch(() => {});
     state.whepLocation = null;
   }
@@ -478,6 +479,7 @@ async function main() {
 
 window.addEventListener('pagehide', () => {
   if (state.whepLocation) {
+    // the Location's last part is the session's secret: it is all the DELETE needs
     fetch(state.whepLocation, { method: 'DELETE', keepalive: true }).catch(() => {});
     state.whepLocation = null;
   }

@@ -107,13 +107,15 @@ async def test_whip_publisher_is_watched_over_whep_and_seen_in_the_call(
     assert names == {"Stage camera"}
     room = app[keys.CALLS].rooms["assembly"]
     assert len(room.viewers) == 1 and len(room.peers) == 2
-    async with http.delete(base_url.rstrip("/") + whep_location) as response:
+    # each ends its session with the bearer token it opened it with (RFC 9725)
+    token = auth(base_url, "assembly")
+    async with http.delete(base_url.rstrip("/") + whep_location, headers=token) as response:
         assert response.status == 200
-    async with http.delete(base_url.rstrip("/") + whip_location) as response:
+    async with http.delete(base_url.rstrip("/") + whip_location, headers=token) as response:
         assert response.status == 200
     await wait_for(lambda: not participant.peers)
     assert not room.viewers
-    async with http.delete(base_url.rstrip("/") + whip_location) as response:
+    async with http.delete(base_url.rstrip("/") + whip_location, headers=token) as response:
         assert response.status == 404
         assert (await response.json())["error"] == "not_found"
     for recorder in recorders.values():
@@ -171,8 +173,9 @@ async def test_whip_errors_are_json(base_url: str, http: aiohttp.ClientSession) 
         assert (await r.json())["error"] == "unauthorized"
     async with http.post(f"{base_url}whep/nobody-here", data="v=0", headers=sdp) as r:
         assert r.status == 404 and (await r.json())["error"] == "not_found"
+    # a session's PATCH needs the session's token before anything else
     async with http.patch(f"{base_url}whip/x/y") as r:
-        assert r.status == 405
+        assert r.status == 401 and r.headers["WWW-Authenticate"] == "Bearer"
 
 
 async def test_bearer_token_is_required_when_configured(
