@@ -17,10 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from signalling import keys
-from signalling.errors import Refused, json_body, json_error, text_field
+from signalling.errors import Refused, json_error
 from signalling.forwarded import request_address
+from signalling.validation import body, query
 from store.accounts import ROLES, Conflict, Organisation, Profile, QuietHours, User
 
+from .bodies import LogIn, MembersQuery, NewOrganisation, NewProfile, SignUp
 from .limits import address_key
 from .passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
 from .sessions import TOKEN, drop_cookie, set_cookie, user_of
@@ -63,9 +65,8 @@ def describe_hours(hours: QuietHours) -> dict[str, Any]:
     }
 
 
-def _password(body: dict[str, Any]) -> str:
-    password = body.get("password")
-    if not isinstance(password, str) or not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+def check_password(password: str) -> str:
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise Refused(
             400, "bad_password", f"the password must be {MIN_LENGTH} to {MAX_LENGTH} characters"
         )
@@ -79,25 +80,18 @@ async def _logged_in(request: web.Request, user: User, status: int) -> web.Respo
     return response
 
 
-def _same_site_json(request: web.Request) -> None:
-    """Log-in and sign-up take JSON only: a form on another site cannot send that
-    without the browser asking first, so no site can log a visitor in as someone else."""
-    if request.content_type != "application/json":
-        raise Refused(415, "bad_content_type", "send Content-Type: application/json")
-
-
-async def signup(request: web.Request) -> web.Response:
-    _same_site_json(request)
-    body = await json_body(request)
-    login = str(body.get("login", "")).strip().lower()
+@body(SignUp)
+async def signup(request: web.Request, asked: SignUp) -> web.Response:
+    """A new account (a login, a password of at least 8 characters, a name); logged in."""
+    login = asked.login
     if not LOGIN.match(login):
         raise Refused(
             400,
             "bad_login",
             "a login is 3 to 64 of a-z 0-9 . _ - and starts with a letter or digit",
         )
-    password = _password(body)
-    name = text_field(body, "display_name", required=False) or login
+    password = check_password(asked.password)
+    name = asked.display_name or login
     try:
         user = await request.app[keys.ACCOUNTS].add_user(
             login, await hash_password(password), name, _now()
@@ -107,24 +101,21 @@ async def signup(request: web.Request) -> web.Response:
     return await _logged_in(request, user, 201)
 
 
-async def login(request: web.Request) -> web.Response:
-    _same_site_json(request)
-    body = await json_body(request)
-    name = str(body.get("login", "")).strip().lower()
-    password = body.get("password")
+@body(LogIn)
+async def login(request: web.Request, asked: LogIn) -> web.Response:
+    """Log in: the session's token comes back, and as a cookie."""
+    name, password = asked.login, asked.password
     accounts = request.app[keys.ACCOUNTS]
     valid = LOGIN.match(name) is not None
     # a login that cannot exist is counted under one name, however long it was
     attempt = await password_attempt(request, name if valid else "?", "failed log-ins")
     user = await accounts.user_by_login(name) if valid else None
-    ok = await verify_password(
-        user.password_hash if user else None, password if isinstance(password, str) else ""
-    )
+    ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok:
         raise Refused(401, "bad_credentials", "wrong login or password")
     attempt.succeeded()
     if needs_rehash(user.password_hash):
-        await accounts.set_password_hash(user.id, await hash_password(str(password)))
+        await accounts.set_password_hash(user.id, await hash_password(password))
     return await _logged_in(request, user, 200)
 
 
@@ -207,12 +198,11 @@ async def me(request: web.Request) -> web.Response:
 # -- organisations --------------------------------------------------------------------
 
 
-async def create_organisation(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    name = text_field(body, "name")
-    assert name is not None
+@body(NewOrganisation)
+async def create_organisation(request: web.Request, asked: NewOrganisation) -> web.Response:
+    """A school: its creator is its admin and gets its three invite codes."""
     org, codes = await request.app[keys.ACCOUNTS].add_organisation(
-        name, user_of(request).id, _now()
+        asked.name, user_of(request).id, _now()
     )
     return web.json_response({"id": org.id, "name": org.name, "invite_codes": codes}, status=201)
 
@@ -250,19 +240,16 @@ async def renew_invite_code(request: web.Request) -> web.Response:
     return web.json_response({"role": role, "code": code})
 
 
-async def create_profile(request: web.Request) -> web.Response:
+@body(NewProfile)
+async def create_profile(request: web.Request, asked: NewProfile) -> web.Response:
     """An educational profile in the organisation whose invite code is given; the code
     decides the role (teacher, student or parent)."""
-    body = await json_body(request)
-    code = str(body.get("code", "")).strip()
-    full_name = text_field(body, "full_name")
-    class_name = text_field(body, "class_name", max_len=32, required=False)
+    code, full_name, class_name = asked.code, asked.full_name, asked.class_name
     accounts = request.app[keys.ACCOUNTS]
     found = await accounts.redeem(code) if code else None
     if found is None:
         raise Refused(404, "bad_code", "no organisation has that invite code")
     org, role = found
-    assert full_name is not None
     try:
         profile = await accounts.add_profile(
             org.id, user_of(request).id, role, full_name, class_name, _now()
@@ -281,12 +268,12 @@ async def profile(request: web.Request) -> web.Response:
     return web.json_response(describe_profile(found))
 
 
-async def members(request: web.Request) -> web.Response:
+@query(MembersQuery)
+async def members(request: web.Request, asked: MembersQuery) -> web.Response:
     """The organisation's people, by role, with an optional name search (`?q=`):
     members only; nobody outside can search."""
     org, _ = await visible_organisation(request, request.match_info["org"])
-    query = request.query.get("q", "").strip().casefold()
-    role = request.query.get("role")
+    query, role = asked.q.casefold(), asked.role
     people = [
         describe_profile(p)
         for p in await request.app[keys.ACCOUNTS].members(org.id)

@@ -22,17 +22,13 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from signalling import keys
-from signalling.errors import Refused, json_body
+from signalling.errors import Refused
 from signalling.guard import link_base
+from signalling.validation import body
 from store.accounts import AccountStore
 
-from .http import (
-    _logged_in,
-    _password,
-    _same_site_json,
-    password_attempt,
-    visible_organisation,
-)
+from .bodies import NewPassword, PasswordChange
+from .http import _logged_in, check_password, password_attempt, visible_organisation
 from .passwords import hash_password, verify_password
 from .sessions import TOKEN, token_hash, user_of
 
@@ -44,16 +40,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def change_password(request: web.Request) -> web.Response:
-    _same_site_json(request)
-    body = await json_body(request)
+@body(PasswordChange)
+async def change_password(request: web.Request, asked: PasswordChange) -> web.Response:
+    """One's own new password, with the current one; one's other sessions end."""
     user = user_of(request)
     attempt = await password_attempt(request, user.login, "wrong passwords")
-    current = body.get("current")
-    if not await verify_password(user.password_hash, current if isinstance(current, str) else ""):
+    if not await verify_password(user.password_hash, asked.current):
         raise Refused(403, "bad_credentials", "the current password is wrong")
     attempt.succeeded()
-    password = _password(body)
+    password = check_password(asked.password)
     accounts = request.app[keys.ACCOUNTS]
     await accounts.set_password_hash(user.id, await hash_password(password))
     ended = await accounts.drop_sessions_of(user.id, keep=token_hash(request[TOKEN]))
@@ -115,10 +110,10 @@ async def reset_info(request: web.Request) -> web.Response:
     )
 
 
-async def use_reset(request: web.Request) -> web.Response:
-    _same_site_json(request)
-    body = await json_body(request)
-    password = _password(body)
+@body(NewPassword)
+async def use_reset(request: web.Request, asked: NewPassword) -> web.Response:
+    """A reset link's new password: set, everyone else logged out, this one logged in."""
+    password = check_password(asked.password)
     user = await request.app[keys.ACCOUNTS].use_reset(
         _token_hash(request), await hash_password(password), _now()
     )

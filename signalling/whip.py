@@ -18,10 +18,12 @@ from sfu.sdp import SdpError
 
 from . import keys
 from .access import new_token, same_token, session_of
+from .errors import Refused
 from .peer import Peer
 from .placement import node_for
 from .protocol import CALL_ID, ProtocolError
 from .room import Room
+from .validation import SDP, media, read_sdp
 from .viewers import Viewer
 
 logger = logging.getLogger(__name__)
@@ -107,16 +109,10 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
     call = request.match_info["call"]
     if not CALL_ID.match(call):
         raise _refuse(request, 404, "not_found", "no such call")
-    if request.content_type != "application/sdp":
-        raise _refuse(request, 415, "unsupported_media_type", "send Content-Type: application/sdp")
-    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
-        raise _refuse(request, 413, "too_large", "the SDP offer is too large")
-    body = await request.content.read(MAX_SDP_BYTES + 1)
-    if len(body) > MAX_SDP_BYTES:
-        raise _refuse(request, 413, "too_large", "the SDP offer is too large")
-    offer = body.decode("utf-8", errors="replace")
-    if not offer.startswith("v=0"):
-        raise _refuse(request, 400, "bad_sdp", "the body is not an SDP offer")
+    try:
+        offer = await read_sdp(request, MAX_SDP_BYTES)
+    except Refused as refused:
+        raise _refuse(request, refused.status, refused.code, refused.message) from None
     calls = request.app[keys.CALLS]
     url = await node_for(request.app, call)
     if url is not None:
@@ -163,7 +159,9 @@ def _created(answer: str, location: str) -> web.Response:
     )
 
 
+@media(SDP)
 async def whip_publish(request: web.Request) -> web.Response:
+    """WHIP (RFC 9725): publish into a call with an SDP offer and a bearer token."""
     try:
         room, offer = await _read_offer(request)
     except _Refused as refused:
@@ -209,7 +207,9 @@ async def whip_delete(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=CORS)
 
 
+@media(SDP)
 async def whep_watch(request: web.Request) -> web.Response:
+    """WHEP: watch a call with an SDP offer and a bearer token."""
     try:
         room, offer = await _read_offer(request)
     except _Refused as refused:
