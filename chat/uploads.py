@@ -375,6 +375,8 @@ async def patch(request: web.Request) -> web.Response:
         raise Refused(409, "offset_mismatch", f"the upload is at offset {stored.offset}")
     uploads._busy.add(stored.id)
     try:
+        # bytes are coming: not abandoned (another node's sweep reads this, not _busy)
+        await files.set_offset(stored.id, offset, uploads.clock())
         offset = await _receive(request, uploads, stored, offset)
     finally:
         uploads._busy.discard(stored.id)
