@@ -35,6 +35,7 @@ from .bodies import (
     QuietHoursBody,
     ReadMark,
 )
+from .content import OCTET_STREAM
 from .service import ChatService, Forbidden, Invalid, NotFound, Seat, describe_message
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -340,14 +341,15 @@ async def _attachment(request: web.Request, seat: Seat, file_id: str, kind: str)
         raise Invalid("file_id is not a file you uploaded into this chat")
     if not stored.complete:
         raise Invalid("the upload is not complete yet")
-    if kind == "voice" and stored.content_type.split(";")[0] not in VOICE_TYPES:
+    if kind == "voice" and stored.inline_type not in VOICE_TYPES:  # what its bytes are
         raise Invalid("a voice message is Opus audio in WebM or Ogg")
     meta = {
         "file": {
             "id": stored.id,
             "filename": stored.filename,
             "size": stored.length,
-            "content_type": stored.content_type,
+            # how the server serves it (from its bytes), not what the uploader declared
+            "content_type": stored.inline_type or OCTET_STREAM,
             "sha256": stored.sha256,
             "url": f"/api/files/{stored.id}",
         }

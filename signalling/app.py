@@ -88,11 +88,14 @@ def create_app(config: Config) -> web.Application:
     app[keys.SOCKETS] = set()
     app[keys.LOGIN_LIMITER] = FailureLimiter(config.login_limits)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(tus.sweeping)
     app.cleanup_ctx.append(_media_plane)
     app.cleanup_ctx.append(_cluster)
     app.cleanup_ctx.append(_transcription)
     app.on_shutdown.append(_stopping)
     app.on_response_prepare.append(pages.revalidate_static)
+    # a user's file gets its own policy first; the guard leaves a policy already set
+    app.on_response_prepare.append(tus.user_content_headers)
     app.on_response_prepare.append(guard.security_headers)
     setup_routes(app)
     return app

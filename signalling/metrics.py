@@ -68,7 +68,8 @@ class Metrics:
         )
         self.uploads = Counter(
             "parta_uploads",
-            "Resumable uploads, by event (complete, interrupted)",
+            "Resumable uploads, by event (complete, interrupted, expired, sweep_failed;"
+            " refused_quota, refused_open_count, refused_open_bytes)",
             ["event"],
             registry=self.registry,
         )

@@ -4,8 +4,9 @@ A recording of a call scheduled on behalf of a chat becomes one of the chat's fi
 a "call recording" message in it, with its duration and a thumbnail; every recording is
 listed under its call (`GET /api/calls/{call}/recordings`) for those who may see it: who
 took part while it was recorded, the chat's members, and whoever may see the lesson.
-Downloads support Range. Hosts start and stop recording by HTTP too, with their host
-token in X-Parta-Host-Token.
+Downloads support Range; like every user's file (chat/content.py) they are attachments
+unless `?inline=1` asks, and carry USER_CONTENT_HEADERS. Hosts start and stop recording
+by HTTP too, with their host token in X-Parta-Host-Token.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 from aiohttp import web
 
 from accounts.sessions import user_of
+from chat.content import USER_CONTENT_HEADERS, disposition
 from chat.service import NotFound
+from chat.uploads import sniff_file
 from store.chats import MessageDraft
 from store.recordings import StoredRecording
 
@@ -95,7 +98,12 @@ async def _into_chat(
         now=now,
     )
     await asyncio.to_thread(_link, path, uploads.path(stored.id))
-    await files.complete(stored.id, await asyncio.to_thread(sha256_of, path), now)
+    await files.complete(
+        stored.id,
+        await asyncio.to_thread(sha256_of, path),
+        now,
+        inline_type=await sniff_file(uploads.path(stored.id), "video/mp4"),
+    )
     meta: dict[str, Any] = {
         "file": {
             "id": stored.id,
@@ -122,7 +130,8 @@ async def _into_chat(
             now=now,
         )
         await asyncio.to_thread(uploads.path(thumb.id).write_bytes, picture)
-        await files.complete(thumb.id, "", now)
+        found = await sniff_file(uploads.path(thumb.id))
+        await files.complete(thumb.id, "", now, inline_type=found)
         meta["thumbnail"] = f"/api/files/{thumb.id}"
     draft = MessageDraft(
         kind="recording", body="", sender_id=uploader, meta=meta, file_id=stored.id
@@ -191,14 +200,21 @@ async def download(request: web.Request) -> web.StreamResponse:
     path = request.app[keys.RECORDINGS].directory / recording.filename
     if not path.exists():
         raise Refused(404, "not_found", "the recording's file is gone")
+    when = recording.started_at.strftime("%Y-%m-%d %H-%M")
     return web.FileResponse(
         path,
         headers={
             "Content-Type": "video/mp4",
+            "Content-Disposition": disposition(_shown(request), f"{recording.title} {when}.mp4"),
             "Cache-Control": "private, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
+            **USER_CONTENT_HEADERS,
         },
     )
+
+
+def _shown(request: web.Request) -> str:
+    """Recordings and captions are made by the server, so `?inline=1` may show them."""
+    return "inline" if request.query.get("inline") == "1" else "attachment"
 
 
 async def captions(request: web.Request) -> web.StreamResponse:
@@ -214,8 +230,9 @@ async def captions(request: web.Request) -> web.StreamResponse:
         path,
         headers={
             "Content-Type": "text/vtt; charset=utf-8",
+            "Content-Disposition": disposition(_shown(request), f"{recording.title}.vtt"),
             "Cache-Control": "private, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
+            **USER_CONTENT_HEADERS,
         },
     )
 

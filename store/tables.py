@@ -241,6 +241,10 @@ files = Table(
     Column("complete", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=True),
+    # what the bytes are, if a type shown inline ("" if not; NULL: not looked at yet)
+    Column("inline_type", String(32), nullable=True),
+    # when bytes last came: unfinished uploads untouched for long expire
+    Column("touched_at", DateTime(timezone=True), nullable=True, index=True),
 )
 
 messages = Table(

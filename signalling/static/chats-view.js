@@ -647,11 +647,8 @@ async function uploadAndPost(file, { name = null, type = null, body = null } = {
       row.dataset.state = stateName;
       actions.replaceChildren();
       if (stateName === 'failed') {
-        status.textContent = t('uploadFailed', {
-          name: label,
-          message: error?.status === 413 ? t('fileTooLarge') : (error?.message === 'network' ? t('networkError') : error?.message),
-        });
-        if (error?.status !== 413) {
+        status.textContent = t('uploadFailed', { name: label, message: uploadRefusal(error) });
+        if (error?.code !== 'too_large') { // a file too large never fits; the rest may, later
           actions.append(el('button', {
             type: 'button', class: 'btn btn-primary btn-small', 'data-testid': 'btn-resume',
             'aria-label': t('resumeNamed', { name: label }), html: `${icon('refresh')}<span>${t('resume')}</span>`,
@@ -686,6 +683,18 @@ async function uploadAndPost(file, { name = null, type = null, body = null } = {
     }
   };
   await run(() => upload.start());
+}
+
+/** Why an upload stopped, in the client's words where it has them. */
+function uploadRefusal(error) {
+  const words = {
+    too_large: 'fileTooLarge',
+    quota_exceeded: 'schoolStorageFull',
+    too_many_uploads: 'tooManyUploads',
+    uploads_too_large: 'uploadsTooLarge',
+  }[error?.code];
+  if (words) return t(words);
+  return error?.message === 'network' ? t('networkError') : error?.message;
 }
 
 function pickFiles() {

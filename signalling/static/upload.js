@@ -18,18 +18,20 @@ function b64(text) {
 }
 
 export class UploadError extends Error {
-  constructor(message, status = 0) {
+  /** `code` is the server's error code (`too_large`, `quota_exceeded`, ...), if it sent one. */
+  constructor(message, status = 0, code = null) {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
 
-async function errorText(response) {
+async function refusal(response) {
   try {
     const data = await response.json();
-    return data.message || `HTTP ${response.status}`;
+    return new UploadError(data.message || `HTTP ${response.status}`, response.status, data.error ?? null);
   } catch {
-    return `HTTP ${response.status}`;
+    return new UploadError(`HTTP ${response.status}`, response.status);
   }
 }
 
@@ -119,7 +121,7 @@ export class TusUpload {
         'Upload-Metadata': meta,
       },
     });
-    if (response.status !== 201) throw new UploadError(await errorText(response), response.status);
+    if (response.status !== 201) throw await refusal(response);
     this.location = response.headers.get('Location');
     this.fileId = this.location.split('/').pop();
     this.offset = 0;
@@ -152,12 +154,15 @@ export class TusUpload {
           resolve(Number(xhr.getResponseHeader('Upload-Offset')));
         } else {
           let message = `HTTP ${xhr.status}`;
+          let code = null;
           try {
-            message = JSON.parse(xhr.responseText).message || message;
+            const data = JSON.parse(xhr.responseText);
+            message = data.message || message;
+            code = data.error ?? null;
           } catch {
             // not JSON
           }
-          reject(new UploadError(message, xhr.status));
+          reject(new UploadError(message, xhr.status, code));
         }
       };
       xhr.onerror = () => { this.xhr = null; reject(new UploadError('network', 0)); };

@@ -1,8 +1,10 @@
 """Chats in headless Chromium: a teacher sets up a school, a class chat and talks with a
 student live; a file goes up (resumed after a broken connection) and comes down intact;
-the student sends a voice message, spoken for real: Chromium's fake microphone plays a
-sentence said by Festival's Russian voice, and its transcript (faster-whisper, the
-"base" model, loaded by a worker on first use) appears under the teacher's player.
+a pupil's HTML, SVG and HTML-named-.png files open as downloads, never as the app
+(hostile_files.py); the student sends a voice message, spoken for real: Chromium's fake
+microphone plays a sentence said by Festival's Russian voice, and its transcript
+(faster-whisper, the "base" model, loaded by a worker on first use) appears under the
+teacher's player.
 
 Run by tests/browser/test_chats_page.py inside a private network namespace (only
 loopback exists there). Starts parta in-process, prints one JSON object, and leaves
@@ -36,6 +38,7 @@ from signalling.app import create_app
 from signalling.config import Config
 from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.driver import wait_until
+from tests.browser.hostile_files import run_hostile_files
 from tests.browser.people import person
 from tests.browser.stage import driver_main, free_port
 from tests.support.speech import RUSSIAN, speak_russian, word_error_rate
@@ -369,6 +372,8 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
         saved = Path(await download.path())
         result["download_size"] = saved.stat().st_size
         result["download_sha_matches"] = hashlib.sha256(saved.read_bytes()).hexdigest() == digest
+        # a pupil's files that would run as the app, opened by the teacher: none runs
+        await run_hostile_files(student, teacher, base, out_dir, timeout, result)
 
         # the student records a voice message (real speech); the teacher gets a player,
         # then its text

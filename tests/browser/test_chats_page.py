@@ -1,7 +1,8 @@
 """The chats client in headless Chromium: a teacher creates a school and a class chat, a
 student joins by its invite link, they talk live, a file goes up (resumed after a broken
-connection) and down intact, and a voice message (real speech from Chromium's fake
-microphone) plays for the teacher, its transcript appearing under it live.
+connection) and down intact, a pupil's HTML and SVG files open inert (downloads, never
+the app), and a voice message (real speech from Chromium's fake microphone) plays for
+the teacher, its transcript appearing under it live.
 
 Like test_web_client.py, the pages and the server run in a private network namespace
 (`unshare --net`, only loopback up).
@@ -50,6 +51,20 @@ def test_school_chat_messages_files_and_voice(tmp_path: Path) -> None:
     assert "stopped" in result["upload_failed_text"]
     assert result["student_file_name"] == "worksheet.bin"
     assert result["download_size"] == FILE_SIZE and result["download_sha_matches"]
+
+    # a pupil's HTML, SVG and HTML named .png: every way the teacher opens them, none runs
+    opened = result["hostile_opened"]
+    assert set(opened) == {"homework.html", "drawing.svg", "photo.png"}
+    for name, seen in opened.items():
+        assert seen["previews"] == 0, name  # only pictures the server found are previewed
+        assert seen["download_link"] == "download", name
+        assert seen["direct"] == {"download": True}, (name, seen)
+        assert seen["direct?inline=1"] == {"download": True}, (name, seen)
+    assert result["hostile_messages"] == [] and result["hostile_local_storage"] is None
+    assert result["hostile_teacher_title_kept"]
+    # a real picture is still shown in the chat, and opens as a picture
+    assert result["picture_width"] == 24
+    assert result["picture_tab"] == {"type": "image/png", "width": 24}
 
     # a voice message: a timer while recording, a player for the teacher
     assert result["rec_timer"] in ("0:06", "0:07", "0:08")

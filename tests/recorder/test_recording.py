@@ -18,6 +18,7 @@ from aiortc import MediaStreamTrack
 
 from signalling import keys
 from tests.chat.school import events, lesson_for, make_school
+from tests.chat.test_downloads import user_content
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
 from tests.support.accounts import bearer
@@ -152,17 +153,25 @@ async def test_a_lesson_is_recorded_into_its_chat(tmp_path: Path) -> None:
             assert (await school.call(school.stranger, "GET", f"api/calls/{call}/recordings"))[
                 1
             ] == {"recordings": []}
+            assert message["meta"]["file"]["content_type"] == "video/mp4"
             async with http.get(
-                f"{base}{message['meta']['file']['url'].lstrip('/')}",
+                f"{base}{message['meta']['file']['url'].lstrip('/')}?inline=1",
                 headers=bearer(school.students[1].token),
             ) as response:
-                assert response.status == 200
+                assert response.status == 200 and user_content(response)
+                assert response.headers["Content-Type"] == "video/mp4"
+                assert response.headers["Content-Disposition"].startswith("inline;")
                 data = await response.read()
             async with http.get(
                 f"{base}{recording['url'].lstrip('/')}",
                 headers={**bearer(school.teacher.token), "Range": "bytes=0-99"},
             ) as response:
                 assert response.status == 206 and await response.read() == data[:100]
+                assert user_content(response)
+                assert response.headers["Content-Disposition"].startswith("attachment;")
+            for headers in (bearer(school.stranger.token), {}):
+                async with http.head(f"{base}{recording['url'].lstrip('/')}", headers=headers) as r:
+                    assert r.status in (401, 404) and user_content(r)
 
             duration, seen, samples = analyse(data)
             assert abs(duration - 9.0) < 0.75, duration

@@ -17,6 +17,7 @@ import pytest
 
 from signalling import keys
 from tests.chat.school import School, events, lesson_for, make_school
+from tests.chat.test_downloads import user_content
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import Restartable, start_server
 from tests.support.speech import (
@@ -278,14 +279,15 @@ async def test_a_recorded_lesson_gets_captions(tmp_path: Path) -> None:
                 f"{base}{url.lstrip('/')}",
                 headers={"Authorization": f"Bearer {school.students[0].token}"},
             ) as response:
-                assert response.status == 200
+                assert response.status == 200 and user_content(response)
                 assert response.headers["Content-Type"].startswith("text/vtt")
+                assert response.headers["Content-Disposition"].startswith("attachment;")
                 captions = await response.text()
             async with http.get(
                 f"{base}{url.lstrip('/')}",
                 headers={"Authorization": f"Bearer {school.stranger.token}"},
             ) as response:
-                assert response.status == 404
+                assert response.status == 404 and user_content(response)
             cues = re.findall(
                 r"(\d\d):(\d\d):(\d\d\.\d\d\d) --> (\d\d):(\d\d):(\d\d\.\d\d\d)\n(.+)\n", captions
             )
