@@ -38,6 +38,7 @@ from aiohttp import web
 from accounts.sessions import user_of
 from signalling import keys
 from signalling.errors import Refused
+from signalling.validation import media
 from store.files import FileStore, StoredFile
 
 from .content import (
@@ -359,6 +360,7 @@ async def head(request: web.Request) -> web.Response:
     )
 
 
+@media("application/offset+octet-stream")
 async def patch(request: web.Request) -> web.Response:
     """PATCH: bytes from `Upload-Offset` on. What arrives before a broken connection is
     kept, and the client resumes after a HEAD."""
