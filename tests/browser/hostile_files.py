@@ -21,6 +21,8 @@ from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from tests.browser.chromium import wait_for_js
+
 MARK = "PWNED"
 
 
@@ -97,7 +99,8 @@ async def run_hostile_files(
     picture.write_bytes(png())
     before = await teacher.get_by_test_id("file-card").count()
     await student.get_by_test_id("file-input").set_input_files([*files.values(), picture])
-    await teacher.wait_for_function(
+    await wait_for_js(
+        teacher,
         f"document.querySelectorAll(\"[data-testid='file-card']\").length >= {before + 4}",
         timeout=timeout * 1000,
     )
