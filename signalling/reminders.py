@@ -50,6 +50,20 @@ def starts_in(before: timedelta) -> str:
     return f"starts in {minutes} minute{'s' if minutes > 1 else ''}"
 
 
+async def _due(
+    lessons: list[StoredSchedule], after: datetime, before: datetime
+) -> list[tuple[StoredSchedule, list[Reminder]]]:
+    """The lessons with reminders in [after, before), and those reminders: found in a
+    thread, so that many lessons do not hold up the event loop (each takes a few steps,
+    and one that cannot be evaluated, none)."""
+
+    def find() -> list[tuple[StoredSchedule, list[Reminder]]]:
+        found = ((s, reminders_between(s.schedule, after, before)) for s in lessons)
+        return [(stored, due) for stored, due in found if due]
+
+    return await asyncio.to_thread(find) if lessons else []
+
+
 class Reminders:
     def __init__(
         self,
@@ -104,10 +118,8 @@ class Reminders:
         now = self.clock()
         horizon = now + timedelta(seconds=LONGEST_SLEEP)
         soonest = horizon
-        for stored in await self.schedules.all():
-            due = reminders_between(stored.schedule, now, horizon)
-            if due:
-                soonest = min(soonest, due[0].at)
+        for _, due in await _due(await self.schedules.all(), now, horizon):
+            soonest = min(soonest, due[0].at)
         return max(0.05, (soonest - now).total_seconds() + 0.05)
 
     async def run_once(self) -> list[SentReminder]:
@@ -115,10 +127,8 @@ class Reminders:
         e-mail to the invitees (with --smtp) and into the lesson's chat."""
         now = self.clock()
         done: list[SentReminder] = []
-        for stored in await self.schedules.all():
-            due = reminders_between(stored.schedule, now - self.grace, now + timedelta(0, 0, 1))
-            if not due:
-                continue
+        lessons = await self.schedules.all()
+        for stored, due in await _due(lessons, now - self.grace, now + timedelta(0, 0, 1)):
             invitees = (
                 [] if self.smtp is None else await self.schedules.invitees(stored.schedule.uid)
             )

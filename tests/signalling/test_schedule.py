@@ -21,6 +21,9 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+NOW = utc(2027, 1, 1)  # when these lessons are scheduled
+
+
 def test_weekly_lesson_keeps_its_wall_time_across_berlin_dst() -> None:
     # Europe/Berlin moves to summer time on Sunday 28 March 2027
     lesson = check_schedule(
@@ -30,6 +33,7 @@ def test_weekly_lesson_keeps_its_wall_time_across_berlin_dst() -> None:
         duration="45m",
         repeat="weekly",
         uid="l1",
+        now=NOW,
     )
     found = occurrences(lesson, utc(2027, 3, 14), utc(2027, 4, 6))
     assert [o.local_start for o in found] == [
@@ -56,6 +60,7 @@ def test_daily_lesson_across_new_york_dst_and_reminders_at_the_right_instants() 
         duration="1h",
         repeat="daily",
         uid="l2",
+        now=NOW,
     )
     reminders = reminders_between(lesson, utc(2027, 3, 13, 12), utc(2027, 3, 15, 12))
     assert [(r.at, r.before) for r in reminders] == [
@@ -74,6 +79,7 @@ def test_reminders_come_again_from_the_schedule_after_a_restart() -> None:
         duration="1h",
         repeat="weekdays",
         uid="l3",
+        now=NOW,
     )
     window_start, window_end = utc(2027, 10, 25), utc(2027, 11, 1)
     everything = reminders_between(lesson, window_start, window_end)
@@ -94,6 +100,7 @@ def test_next_occurrence_and_a_lesson_that_is_over() -> None:
         time_zone="Asia/Yekaterinburg",
         end=datetime(2027, 5, 3, 12, 30),
         uid="l4",
+        now=NOW,
     )
     now = utc(2027, 5, 3, 5, 30)  # 10:30 local: going on
     current = next_occurrence(once, now)
@@ -109,6 +116,7 @@ def test_ics_parses_back_to_the_same_event_and_alarms() -> None:
         duration="45m",
         repeat="FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10",
         uid="lesson-42@parta",
+        now=NOW,
     )
     data = to_ics(lesson, url="http://127.0.0.1:8080/call/maths-7b", now=utc(2027, 3, 1))
     calendar = icalendar.Calendar.from_ical(data)
@@ -135,6 +143,7 @@ def test_all_day_event() -> None:
         time_zone="Europe/Berlin",
         duration="all_day",
         uid="l5",
+        now=NOW,
     )
     (occurrence,) = occurrences(day, utc(2027, 5, 31), utc(2027, 6, 3))
     assert occurrence.local_start == datetime(2027, 6, 1)
@@ -165,6 +174,7 @@ def test_bad_schedules_are_refused_with_a_reason(changes: dict[str, object], mes
         "time_zone": "Europe/Berlin",
         "duration": "1h",
         "uid": "u",
+        "now": NOW,
     }
     fields.update(changes)
     with pytest.raises(ScheduleError, match=message):

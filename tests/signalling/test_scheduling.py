@@ -87,7 +87,7 @@ async def test_bad_schedules_get_a_clear_400(tmp_path: Path, http: aiohttp.Clien
         for body, fragment in (
             ({**LESSON, "time_zone": "Nowhere/Town"}, "time zone"),
             ({**LESSON, "title": ""}, "title"),
-            ({**LESSON, "start": "tomorrow"}, "bad field"),
+            ({**LESSON, "start": "tomorrow"}, "'start' must be a local date"),
             ({**LESSON, "repeat": "FREQ=HOURLY;BYDAY=ZZ"}, "repeat"),
         ):
             async with http.post(f"{base}api/schedule", json=body) as response:
