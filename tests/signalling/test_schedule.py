@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
 
 from signalling.schedule import (
+    Schedule,
     ScheduleError,
     check_schedule,
     next_occurrence,
     occurrences,
+    problem_of,
     reminders_between,
     to_ics,
+    upcoming,
 )
 
 
@@ -179,3 +183,100 @@ def test_bad_schedules_are_refused_with_a_reason(changes: dict[str, object], mes
     fields.update(changes)
     with pytest.raises(ScheduleError, match=message):
         check_schedule(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (datetime(1, 1, 1), "between 2024-12-30 and 2037-01-08"),
+        (datetime(2024, 12, 29, 23, 59), "between"),  # two years (of 366 days) back
+        (datetime(2037, 1, 8, 0, 1), "between"),
+        (datetime(9999, 1, 1), "between"),
+    ],
+)
+def test_a_start_years_away_is_refused(start: datetime, message: str) -> None:
+    with pytest.raises(ScheduleError, match=message):
+        check_schedule(
+            title="Maths",
+            start=start,
+            time_zone="UTC",
+            duration="1h",
+            repeat="hourly" if start.year == 1 else "daily",
+            uid="u",
+            now=NOW,
+        )
+
+
+def test_starts_within_the_range_and_an_edited_lessons_own_start() -> None:
+    for start in (datetime(2024, 12, 30), datetime(2037, 1, 8)):
+        kept = check_schedule(
+            title="Maths", start=start, time_zone="UTC", duration="1h", uid="u", now=NOW
+        )
+        assert kept.start == start
+    # a lesson begun long ago keeps its start when edited; another old start is refused
+    old = datetime(2019, 9, 2, 8)
+    edited = check_schedule(
+        title="Maths 2",
+        start=old,
+        time_zone="UTC",
+        duration="1h",
+        uid="u",
+        now=NOW,
+        kept_start=old,
+    )
+    assert edited.start == old
+    with pytest.raises(ScheduleError, match="between"):
+        check_schedule(
+            title="Maths",
+            start=old - timedelta(days=1),
+            time_zone="UTC",
+            duration="1h",
+            uid="u",
+            now=NOW,
+            kept_start=old,
+        )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"duration": None, "end": datetime(2027, 1, 3, 9, 1)}, "at most 24 hours"),
+        ({"reminders": (timedelta(days=8),)}, "7 days"),
+        ({"reminders": tuple(timedelta(minutes=m) for m in range(6))}, "at most 5"),
+        ({"title": "Maths \ud800"}, "text"),
+        ({"title": "Maths\x00"}, "text"),
+        ({"repeat": "FREQ=WEEKLY;UNTIL=20260101"}, "ends before the first lesson"),
+        ({"repeat": "FREQ=MINUTELY"}, "repeat"),
+    ],
+)
+def test_more_schedules_refused_with_a_reason(changes: dict[str, object], message: str) -> None:
+    fields: dict[str, object] = {
+        "title": "Maths",
+        "start": datetime(2027, 1, 2, 9),
+        "time_zone": "Europe/Berlin",
+        "duration": "1h",
+        "uid": "u",
+        "now": NOW,
+    }
+    fields.update(changes)
+    with pytest.raises(ScheduleError, match=message):
+        check_schedule(**fields)  # type: ignore[arg-type]
+
+
+def test_a_stored_lesson_that_cannot_be_evaluated_has_a_problem_and_no_occurrences() -> None:
+    # what the old code stored for a daily lesson in year 9999, and then failed on
+    far = Schedule(
+        "Late", datetime(9999, 1, 1, 9), "America/New_York", timedelta(hours=1), "FREQ=DAILY"
+    )
+    assert problem_of(far) == "it starts after 2100"
+    assert next_occurrence(far, NOW) is None
+    assert reminders_between(far, NOW, NOW + timedelta(days=1)) == []
+    assert upcoming(far, NOW).steps == 0
+    for lesson, problem in (
+        (replace(far, start=datetime(2027, 1, 1), rrule="FREQ=SECONDLY"), "hour"),
+        (replace(far, start=datetime(2027, 1, 1), time_zone="Mars/Olympus"), "time zone"),
+        (replace(far, start=datetime(2027, 1, 1), duration=timedelta(days=4000)), "24 hours"),
+    ):
+        assert problem in (problem_of(lesson) or "")
+        assert next_occurrence(lesson, NOW) is None
+    assert problem_of(replace(far, start=datetime(1, 1, 1, 9))) is None  # evaluated, cheaply
