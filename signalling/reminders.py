@@ -53,15 +53,16 @@ def starts_in(before: timedelta) -> str:
 async def _due(
     lessons: list[StoredSchedule], after: datetime, before: datetime
 ) -> list[tuple[StoredSchedule, list[Reminder]]]:
-    """The lessons with reminders in [after, before), and those reminders: found in a
-    thread, so that many lessons do not hold up the event loop (each takes a few steps,
-    and one that cannot be evaluated, none)."""
-
-    def find() -> list[tuple[StoredSchedule, list[Reminder]]]:
-        found = ((s, reminders_between(s.schedule, after, before)) for s in lessons)
-        return [(stored, due) for stored, due in found if due]
-
-    return await asyncio.to_thread(find) if lessons else []
+    """The lessons with reminders in [after, before), and those reminders. Each lesson
+    takes a few steps (one that cannot be evaluated, none); other tasks run after each,
+    so that many lessons do not hold up the event loop (see scheduling.evaluations_of)."""
+    found = []
+    for stored in lessons:
+        due = reminders_between(stored.schedule, after, before)
+        if due:
+            found.append((stored, due))
+        await asyncio.sleep(0)
+    return found
 
 
 class Reminders:

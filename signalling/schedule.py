@@ -31,7 +31,7 @@ LAST_YEAR = 2100  # a stored lesson starting later is not evaluated
 LONGEST = timedelta(hours=24)  # a lesson's length, at most
 LONGEST_REMINDER = timedelta(days=7)  # how long before a lesson a reminder may come
 MAX_REMINDERS = 5
-SLACK = timedelta(days=2)  # wall time is less than a day from UTC: look this early
+SLACK = timedelta(hours=3)  # a wall clock jumps by at most 2 hours (Antarctica/Troll)
 DURATION_PRESETS: dict[str, timedelta | None] = {
     "30m": timedelta(minutes=30),
     "45m": timedelta(minutes=45),
@@ -265,8 +265,9 @@ def evaluate(
     with `first`, only the first of them. A schedule with a problem_of has none."""
     if problem_of(schedule) is not None:
         return Evaluation((), 0)
-    # an occurrence lasts at most `reach` of wall time: one starting earlier is over
-    reach = schedule.duration if schedule.duration is not None else SLACK
+    # an occurrence lasts `reach` of wall time, give or take a clock change: one that
+    # starts more than reach + SLACK before `after` on the wall clock is over by then
+    reach = schedule.duration if schedule.duration is not None else timedelta(days=1)
     earliest_local = after.astimezone(schedule.zone).replace(tzinfo=None) - SLACK
     excluded = set(schedule.exdates)
     found: list[Occurrence] = []

@@ -34,7 +34,15 @@ RULES = [
     "FREQ=DAILY;COUNT=40",
     "FREQ=MONTHLY;COUNT=30;BYDAY=1MO",
 ]
-ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
+# with DST, a half-hour DST (Lord Howe), a half-hour offset, a two-hour DST (Troll)
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Antarctica/Troll",
+    "UTC",
+]
 NOW = datetime(2026, 12, 7, 7, tzinfo=UTC)
 
 
@@ -75,14 +83,32 @@ def test_stepping_from_the_window_finds_exactly_the_rules_lessons() -> None:
         assert found == reference(lesson, after, before), (lesson, after, before)
 
 
+def test_windows_at_clock_changes_find_exactly_the_rules_lessons() -> None:
+    # the window begins hours around a change of the clocks (Europe, the USA, Troll),
+    # lessons last a minute to a day: the 3 hours looked back before it are enough
+    rng = random.Random(16)
+    for _ in range(300):
+        year = rng.choice([2025, 2026, 2027])
+        change = rng.choice(
+            [datetime(year, 3, 30, 1), datetime(year, 10, 26, 1), datetime(year, 3, 9, 7)]
+        ).replace(tzinfo=UTC)
+        after = change + timedelta(minutes=rng.randrange(-300, 300))
+        before = after + timedelta(minutes=rng.choice([1, 60, 200, 1500]))
+        start = datetime(2024, 1, 1) + timedelta(minutes=15 * rng.randrange(3 * 365 * 96))
+        length = rng.choice([timedelta(minutes=1), timedelta(minutes=45), timedelta(hours=24)])
+        lesson = Schedule("x", start, rng.choice(ZONES), length, rng.choice(RULES))
+        found = [o.local_start for o in evaluate(lesson, after, before).occurrences]
+        assert found == reference(lesson, after, before), (lesson, after, before)
+
+
 @pytest.mark.parametrize("rule", ["FREQ=DAILY", "FREQ=HOURLY", "FREQ=WEEKLY;BYDAY=MO,WE"])
 def test_a_lesson_begun_in_year_1_takes_a_few_steps(rule: str) -> None:
     # a row stored before starts were checked: its next lesson takes as many steps as
-    # one begun yesterday (daily: 4, hourly: 50 for two days of slack), not 740,000
+    # one begun last week (a few: the slack before the window is 3 hours), not 740,000
     lesson = Schedule("old", datetime(1, 1, 1, 9), "Europe/Berlin", timedelta(hours=1), rule)
     recent = Schedule("new", datetime(2026, 12, 1, 9), "Europe/Berlin", timedelta(hours=1), rule)
     old, new = upcoming(lesson, NOW), upcoming(recent, NOW)
-    assert old.steps <= 60 and old.steps <= new.steps + 1
+    assert old.steps <= 6 and old.steps <= new.steps + 1
     assert [o.start for o in old.occurrences] == [o.start for o in new.occurrences]
 
 
