@@ -108,7 +108,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(migrate, url)
     engine = open_engine(url)
     app[keys.ENGINE] = engine
-    app[keys.SCHEDULES] = ScheduleStore(engine)
+    bad_rows = app[keys.METRICS].schedule_bad_rows
+    app[keys.SCHEDULES] = ScheduleStore(engine, on_bad_row=lambda kind: bad_rows.labels(kind).inc())
     app[keys.HISTORY] = HistoryStore(engine)
     app[keys.CALL_STORE] = CallStore(engine)
     app[keys.ACCOUNTS] = AccountStore(engine)
@@ -386,6 +387,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/schedule", scheduling.create)
     app.router.add_get("/api/schedule", scheduling.listing)
     app.router.add_get("/api/schedule/{id}", scheduling.one)
+    app.router.add_patch("/api/schedule/{id}", scheduling.edit)
+    app.router.add_delete("/api/schedule/{id}", scheduling.remove)
     app.router.add_get("/api/schedule/{id}/calendar.ics", scheduling.calendar)
     app.router.add_post("/api/schedule/{id}/invite", scheduling.invite)
     app.router.add_get("/api/schedule/{id}/invite.eml", scheduling.invite_file)

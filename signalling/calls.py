@@ -112,6 +112,19 @@ class Calls:
         self.changed(call_id)
         await self.flush()
 
+    async def cancel(self, call_id: str) -> None:
+        """A scheduled call was deleted: its join link stops working at once, and the
+        call is forgotten as soon as nobody is in it (the people in it now stay)."""
+        access = self.access.get(call_id)
+        if access is None:
+            return
+        access.scheduled = False
+        if call_id in self.rooms:
+            await self.set_link(call_id, None)
+            return
+        self._forget(call_id)
+        await self.flush()
+
     # -- keeping settings in the store ---------------------------------------------------
 
     def changed(self, call_id: str) -> None:

@@ -66,6 +66,19 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.schedule_steps = Counter(
+            "parta_schedule_rule_steps",
+            "Lesson starts stepped through to answer schedule requests: a few per lesson "
+            "and window asked for, however long ago the lesson began",
+            registry=self.registry,
+        )
+        self.schedule_bad_rows = Counter(
+            "parta_schedule_bad_rows",
+            "Stored lessons found that cannot be read (skipped) or evaluated (shown to "
+            "their organiser with the problem), once each, by kind (unreadable, unusable)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.uploads = Counter(
             "parta_uploads",
             "Resumable uploads, by event (complete, interrupted, expired, sweep_failed;"

@@ -50,6 +50,21 @@ def starts_in(before: timedelta) -> str:
     return f"starts in {minutes} minute{'s' if minutes > 1 else ''}"
 
 
+async def _due(
+    lessons: list[StoredSchedule], after: datetime, before: datetime
+) -> list[tuple[StoredSchedule, list[Reminder]]]:
+    """The lessons with reminders in [after, before), and those reminders. Each lesson
+    takes a few steps (one that cannot be evaluated, none); other tasks run after each,
+    so that many lessons do not hold up the event loop (see scheduling.evaluations_of)."""
+    found = []
+    for stored in lessons:
+        due = reminders_between(stored.schedule, after, before)
+        if due:
+            found.append((stored, due))
+        await asyncio.sleep(0)
+    return found
+
+
 class Reminders:
     def __init__(
         self,
@@ -104,10 +119,8 @@ class Reminders:
         now = self.clock()
         horizon = now + timedelta(seconds=LONGEST_SLEEP)
         soonest = horizon
-        for stored in await self.schedules.all():
-            due = reminders_between(stored.schedule, now, horizon)
-            if due:
-                soonest = min(soonest, due[0].at)
+        for _, due in await _due(await self.schedules.all(), now, horizon):
+            soonest = min(soonest, due[0].at)
         return max(0.05, (soonest - now).total_seconds() + 0.05)
 
     async def run_once(self) -> list[SentReminder]:
@@ -115,10 +128,8 @@ class Reminders:
         e-mail to the invitees (with --smtp) and into the lesson's chat."""
         now = self.clock()
         done: list[SentReminder] = []
-        for stored in await self.schedules.all():
-            due = reminders_between(stored.schedule, now - self.grace, now + timedelta(0, 0, 1))
-            if not due:
-                continue
+        lessons = await self.schedules.all()
+        for stored, due in await _due(lessons, now - self.grace, now + timedelta(0, 0, 1)):
             invitees = (
                 [] if self.smtp is None else await self.schedules.invitees(stored.schedule.uid)
             )

@@ -1,18 +1,29 @@
-"""Where scheduled lessons, their invitees and the reminders sent are kept."""
+"""Where scheduled lessons, their invitees and the reminders sent are kept.
+
+A row that cannot be read back (written by hand, or by a version that kept something
+else) is skipped, logged and reported once; one that reads but cannot be evaluated
+(it starts in year 9999, its rule is one lessons no longer accept) comes back with its
+`problem`, so that its organiser sees it and can change or delete it.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signalling.schedule import Schedule
+from signalling.schedule import Schedule, problem_of
 
 from .tables import call_invitees, reminders_sent, scheduled_calls
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,7 @@ class StoredSchedule:
     created_at: datetime
     created_by: str | None = None  # the user who scheduled it
     chat_id: str | None = None  # scheduled on behalf of this chat
+    problem: str | None = None  # why it cannot be evaluated (see problem_of)
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,14 @@ class Invitee:
 
 
 class ScheduleStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, on_bad_row: Callable[[str], None] | None = None
+    ) -> None:
+        """`on_bad_row(kind)` is told once per row and process of each row that is
+        skipped ("unreadable") or cannot be evaluated ("unusable")."""
         self._engine = engine
+        self._on_bad_row = on_bad_row
+        self._reported: set[str] = set()
 
     async def add(
         self,
@@ -46,15 +64,7 @@ class ScheduleStore:
         values = {
             "id": schedule.uid,
             "call_id": call_id,
-            "title": schedule.title,
-            "start_local": schedule.start.isoformat(),
-            "time_zone": schedule.time_zone,
-            "duration_seconds": (
-                None if schedule.duration is None else int(schedule.duration.total_seconds())
-            ),
-            "rrule": schedule.rrule,
-            "reminders_seconds": [int(r.total_seconds()) for r in schedule.reminders],
-            "waiting_room": schedule.waiting_room,
+            **_columns(schedule),
             "created_at": now,
             "created_by": created_by,
             "chat_id": chat_id,
@@ -68,6 +78,29 @@ class ScheduleStore:
             created_by=created_by,
             chat_id=chat_id,
         )
+
+    async def update(self, schedule: Schedule) -> bool:
+        """Put an edited schedule in place of the one with its uid; False when there is
+        none (deleted meanwhile). The reminders already sent stay claimed: an instant
+        the edit kept is not reminded of twice."""
+        async with self._engine.begin() as connection:
+            done = await connection.execute(
+                update(scheduled_calls)
+                .where(scheduled_calls.c.id == schedule.uid)
+                .values(**_columns(schedule))
+            )
+        return bool(done.rowcount)
+
+    async def delete(self, schedule_id: str) -> bool:
+        """Forget a lesson with its invitees and its reminders, in one transaction;
+        False when there was none."""
+        async with self._engine.begin() as connection:
+            for table in (reminders_sent, call_invitees):
+                await connection.execute(delete(table).where(table.c.schedule_id == schedule_id))
+            done = await connection.execute(
+                delete(scheduled_calls).where(scheduled_calls.c.id == schedule_id)
+            )
+        return bool(done.rowcount)
 
     async def invite(self, schedule_id: str, invitees: list[Invitee], now: datetime) -> None:
         """Remember who was invited (again: their time zone is updated)."""
@@ -136,34 +169,78 @@ class ScheduleStore:
                     select(scheduled_calls).where(scheduled_calls.c.id == schedule_id)
                 )
             ).first()
-        return None if row is None else _from_row(row)
+        return None if row is None else self._read(row)
 
     async def all(self) -> list[StoredSchedule]:
+        """Every lesson that can be read, oldest first."""
         async with self._engine.connect() as connection:
             rows = (
                 await connection.execute(
                     select(scheduled_calls).order_by(scheduled_calls.c.created_at)
                 )
             ).all()
-        return [_from_row(row) for row in rows]
+        found = (self._read(row) for row in rows)
+        return [stored for stored in found if stored is not None]
+
+    def _read(self, row: Row[tuple[object, ...]]) -> StoredSchedule | None:
+        try:
+            stored = _from_row(row)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            self._report(str(row._mapping["id"]), "unreadable", f"{type(exc).__name__}: {exc}")
+            return None
+        if stored.problem is not None:
+            self._report(stored.schedule.uid, "unusable", stored.problem)
+        return stored
+
+    def _report(self, schedule_id: str, kind: str, why: str) -> None:
+        if schedule_id in self._reported:
+            return
+        self._reported.add(schedule_id)
+        logger.warning("scheduled lesson %s is %s: %s", schedule_id, kind, why[:200])
+        if self._on_bad_row is not None:
+            self._on_bad_row(kind)
+
+
+def _columns(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "title": schedule.title,
+        "start_local": schedule.start.isoformat(),
+        "time_zone": schedule.time_zone,
+        "duration_seconds": (
+            None if schedule.duration is None else int(schedule.duration.total_seconds())
+        ),
+        "rrule": schedule.rrule,
+        "reminders_seconds": [int(r.total_seconds()) for r in schedule.reminders],
+        "waiting_room": schedule.waiting_room,
+    }
 
 
 def _from_row(row: Row[tuple[object, ...]]) -> StoredSchedule:
+    """The row as a StoredSchedule; ValueError, TypeError or KeyError when it is not one."""
     m = row._mapping
     duration = m["duration_seconds"]
+    reminders = m["reminders_seconds"]
+    if not isinstance(reminders, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in reminders
+    ):
+        raise TypeError("reminders_seconds is not a list of whole seconds")
+    if not isinstance(m["start_local"], str):
+        raise TypeError("start_local is not text")
+    schedule = Schedule(
+        title=m["title"],
+        start=datetime.fromisoformat(m["start_local"]),
+        time_zone=m["time_zone"],
+        duration=None if duration is None else timedelta(seconds=duration),
+        rrule=m["rrule"],
+        reminders=tuple(timedelta(seconds=s) for s in reminders),
+        waiting_room=bool(m["waiting_room"]),
+        uid=m["id"],
+    )
     return StoredSchedule(
-        schedule=Schedule(
-            title=m["title"],
-            start=datetime.fromisoformat(m["start_local"]),
-            time_zone=m["time_zone"],
-            duration=None if duration is None else timedelta(seconds=duration),
-            rrule=m["rrule"],
-            reminders=tuple(timedelta(seconds=s) for s in m["reminders_seconds"]),
-            waiting_room=bool(m["waiting_room"]),
-            uid=m["id"],
-        ),
+        schedule=schedule,
         call_id=m["call_id"],
         created_at=m["created_at"],
         created_by=m["created_by"],
         chat_id=m["chat_id"],
+        problem=problem_of(schedule),
     )

@@ -212,6 +212,13 @@ export function systemText(message) {
         text: t('sysScheduled', { title: meta.title ?? '', when: meta.start ? longWhen(meta.start) : '' }),
         link: meta.link,
       };
+    case 'call_changed':
+      return {
+        text: t('sysChanged', { title: meta.title ?? '', when: meta.start ? longWhen(meta.start) : '' }),
+        link: meta.link,
+      };
+    case 'call_cancelled':
+      return { text: t('sysCancelled', { title: meta.title ?? '' }) };
     case 'call_reminder':
       return {
         text: meta.minutes_before

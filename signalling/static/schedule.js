@@ -1,9 +1,12 @@
 // Home screen: "Schedule a lesson" (POST /api/schedule), the upcoming lessons
-// (GET /api/schedule?upcoming=1) and the past calls (GET /api/calls/history).
+// (GET /api/schedule?upcoming=1) and the past calls (GET /api/calls/history). The
+// organiser of a lesson edits it in the same form (PATCH /api/schedule/{id}) and deletes
+// it from its row (DELETE /api/schedule/{id}).
 
 import { t } from './strings.js';
 import { icon } from './icons.js';
 import { byId, copyText, el, toasts } from './ui.js';
+import { confirmDialog } from './view.js';
 
 const MAX_NAMES = 4; // participants shown per past call before "+N more"
 // The organiser's host link of each lesson scheduled in this browser, by schedule id: the
@@ -15,6 +18,15 @@ const REPEAT_LABELS = {
   'FREQ=WEEKLY': 'repeatWeekly',
   'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR': 'repeatWeekdays',
 };
+// the form's choices for what a lesson has (minutes; the rule as the server gives it)
+const DURATION_CHOICES = { 30: '30m', 45: '45m', 60: '1h', 90: '1h30m', 120: '2h', 180: '3h', 240: '4h', 300: '5h' };
+const REPEAT_CHOICES = {
+  'FREQ=DAILY': 'daily',
+  'FREQ=WEEKLY': 'weekly',
+  'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR': 'weekdays',
+};
+const KEPT = ''; // an option's value: leave this as the edited lesson has it
+const FORM_REMINDERS = [15, 0]; // the reminders the form has boxes for
 
 // ---- small pure helpers -----------------------------------------------------------
 
@@ -97,6 +109,14 @@ function loadHostLink(id) {
     return localStorage.getItem(HOST_LINK_PREFIX + id) || null;
   } catch {
     return null;
+  }
+}
+
+function forgetHostLink(id) {
+  try {
+    localStorage.removeItem(HOST_LINK_PREFIX + id);
+  } catch {
+    // storage blocked: nothing was kept
   }
 }
 
@@ -264,6 +284,107 @@ function closeInvite(slot, opener, { focus = true } = {}) {
   if (focus) opener.focus();
 }
 
+// ---- editing and deleting one's own lesson -----------------------------------------
+
+let editing = null; // the lesson the form edits (it then saves with PATCH), or null
+
+/** A select's extra option "As it was (…)" for a value the form has no choice for. */
+function keptChoice(select, text) {
+  select.querySelector('option[data-kept]')?.remove();
+  if (text == null) return;
+  select.append(el('option', { value: KEPT, 'data-kept': 'true', text }));
+  select.value = KEPT;
+}
+
+function setEditMode(lesson) {
+  editing = lesson;
+  const on = Boolean(lesson);
+  byId('schedule-heading').textContent = t(on ? 'editTitle' : 'scheduleTitle');
+  byId('schedule-intro').textContent = t(on ? 'editIntro' : 'scheduleIntro');
+  byId('schedule-submit').textContent = t(on ? 'saveLesson' : 'scheduleButton');
+  byId('schedule-cancel-edit').hidden = !on;
+  byId('schedule-form').dataset.editing = on ? lesson.id : '';
+}
+
+/** Fill the form with the organiser's lesson; saving it changes that lesson. */
+function startEditing(lesson) {
+  const [date, time] = lesson.start.split('T');
+  byId('schedule-title').value = lesson.title;
+  byId('schedule-title').setAttribute('aria-invalid', 'false');
+  byId('schedule-date').value = date;
+  byId('schedule-time').value = (time ?? '00:00').slice(0, 5);
+  const zone = byId('schedule-tz');
+  if (![...zone.options].some((option) => option.value === lesson.time_zone)) {
+    zone.append(el('option', { value: lesson.time_zone, text: lesson.time_zone.replaceAll('_', ' ') }));
+  }
+  zone.value = lesson.time_zone;
+  const duration = lesson.duration_minutes == null ? 'all_day' : DURATION_CHOICES[lesson.duration_minutes];
+  keptChoice(byId('schedule-duration'), duration ? null : t('durationKept', { minutes: lesson.duration_minutes }));
+  if (duration) byId('schedule-duration').value = duration;
+  const repeat = lesson.repeat == null ? 'never' : REPEAT_CHOICES[lesson.repeat.toUpperCase()];
+  keptChoice(byId('schedule-repeat'), repeat ? null : t('repeatKept', { rule: lesson.repeat }));
+  if (repeat) byId('schedule-repeat').value = repeat;
+  byId('schedule-reminder-15').checked = lesson.reminders_minutes.includes(15);
+  byId('schedule-reminder-0').checked = lesson.reminders_minutes.includes(0);
+  byId('schedule-waiting-room').checked = lesson.waiting_room;
+  setEditMode(lesson);
+  showError(null);
+  byId('schedule-result').hidden = true;
+  byId('schedule-form').scrollIntoView({ block: 'start' });
+  byId('schedule-title').focus();
+}
+
+function stopEditing() {
+  if (!editing) return;
+  keptChoice(byId('schedule-duration'), null);
+  keptChoice(byId('schedule-repeat'), null);
+  // back to a new lesson's form, as the page first shows it
+  byId('schedule-duration').value = '45m';
+  byId('schedule-repeat').value = 'never';
+  byId('schedule-title').value = '';
+  byId('schedule-date').value = '';
+  byId('schedule-time').value = '';
+  for (const id of ['schedule-reminder-15', 'schedule-reminder-0', 'schedule-waiting-room']) {
+    byId(id).checked = true;
+  }
+  fillDefaults();
+  setEditMode(null);
+  showError(null);
+}
+
+async function deleteLesson(lesson, opener) {
+  const ok = await confirmDialog({
+    title: t('confirmDeleteLessonTitle', { title: lesson.title }),
+    body: t('confirmDeleteLessonBody'),
+    ok: t('deleteLessonOk'),
+  });
+  if (!ok) {
+    opener.focus();
+    return;
+  }
+  let response;
+  let answer = {};
+  try {
+    response = await fetch(`/api/schedule/${encodeURIComponent(lesson.id)}`, {
+      method: 'DELETE',
+      headers: { Accept: 'application/json' },
+    });
+    if (!response.ok) answer = await response.json().catch(() => ({}));
+  } catch {
+    toasts.show({ kind: 'error', text: t('deleteFailed', { message: t('networkError') }) });
+    return;
+  }
+  if (!response.ok) {
+    toasts.show({ kind: 'error', text: t('deleteFailed', { message: answer.message ?? `HTTP ${response.status}` }) });
+    return;
+  }
+  forgetHostLink(lesson.id);
+  if (editing?.id === lesson.id) stopEditing();
+  if (byId('schedule-result').dataset.lesson === lesson.id) byId('schedule-result').hidden = true;
+  toasts.show({ kind: 'success', text: t('lessonDeleted', { title: lesson.title }), timeout: 4000 });
+  await loadUpcoming();
+}
+
 // ---- the form ---------------------------------------------------------------------
 
 function fillDefaults() {
@@ -304,6 +425,7 @@ function showResult(lesson) {
   const opener = byId('result-invite');
   closeInvite(slot, opener, { focus: false });
   opener.onclick = () => toggleInvite(lesson, slot, opener);
+  byId('schedule-result').dataset.lesson = lesson.id;
   byId('schedule-result').hidden = false;
 }
 
@@ -323,46 +445,57 @@ async function submit(event) {
     byId(date ? 'schedule-time' : 'schedule-date').focus();
     return;
   }
+  const lesson = editing; // the one being edited, or null for a new one
+  const checked = ['schedule-reminder-15', 'schedule-reminder-0']
+    .map(byId).filter((box) => box.checked).map((box) => Number(box.value));
+  // an edited lesson keeps the reminders the form has no boxes for
+  const others = lesson ? lesson.reminders_minutes.filter((m) => !FORM_REMINDERS.includes(m)) : [];
   const body = {
     title,
     start: `${date}T${time.slice(0, 5)}`,
     time_zone: byId('schedule-tz').value,
     duration: byId('schedule-duration').value,
     repeat: byId('schedule-repeat').value,
-    reminders_minutes: ['schedule-reminder-15', 'schedule-reminder-0']
-      .map(byId).filter((box) => box.checked).map((box) => Number(box.value)),
+    reminders_minutes: [...others, ...checked],
     waiting_room: byId('schedule-waiting-room').checked,
   };
+  if (body.duration === KEPT) delete body.duration; // "As it was"
+  if (body.repeat === KEPT) delete body.repeat;
+  const failed = lesson ? 'saveFailed' : 'scheduleFailed';
   const button = byId('schedule-submit');
   button.disabled = true;
-  button.textContent = t('scheduling');
+  button.textContent = t(lesson ? 'saving' : 'scheduling');
   showError(null);
   try {
     let response;
     let answer = {};
     try {
-      response = await fetch('/api/schedule', {
-        method: 'POST',
+      response = await fetch(lesson ? `/api/schedule/${encodeURIComponent(lesson.id)}` : '/api/schedule', {
+        method: lesson ? 'PATCH' : 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: JSON.stringify(body),
       });
       answer = await response.json().catch(() => ({}));
     } catch {
-      showError(t('scheduleFailed', { message: t('networkError') }));
+      showError(t(failed, { message: t('networkError') }));
       return;
     }
     if (!response.ok) {
       byId('schedule-result').hidden = true;
-      showError(t('scheduleFailed', { message: answer.message ?? `HTTP ${response.status}` }));
+      showError(t(failed, { message: answer.message ?? `HTTP ${response.status}` }));
       byId('schedule-title').setAttribute('aria-invalid', String(answer.message?.includes('title') ?? false));
       return;
+    }
+    if (lesson) {
+      stopEditing();
+      toasts.show({ kind: 'success', text: t('lessonSaved', { title: answer.title }), timeout: 4000 });
     }
     saveHostLink(answer.id, answer.host_link);
     showResult(answer);
     loadUpcoming();
   } finally {
     button.disabled = false;
-    button.textContent = t('scheduleButton');
+    button.textContent = t(editing ? 'saveLesson' : 'scheduleButton');
   }
 }
 
@@ -382,6 +515,15 @@ function lessonItem(lesson) {
     onclick: () => toggleInvite(lesson, slot, invite),
   });
   const linkOff = !lesson.link;
+  const remove = lesson.mine ? el('button', {
+    type: 'button',
+    class: 'btn btn-icon',
+    title: t('deleteLesson'),
+    'aria-label': t('deleteLessonFor', { title: lesson.title }),
+    'data-testid': 'upcoming-delete',
+    html: icon('trash'),
+  }) : null;
+  remove?.addEventListener('click', () => deleteLesson(lesson, remove));
   return el('li', { class: 'lesson', 'data-testid': `upcoming-${lesson.id}` }, [
     el('div', { class: 'lesson-main' }, [
       el('span', { class: 'lesson-title' }, [
@@ -389,8 +531,25 @@ function lessonItem(lesson) {
         linkOff ? el('span', { class: 'tag', 'data-testid': 'link-off', text: t('linkTurnedOff') }) : null,
       ]),
       el('span', { class: 'lesson-meta', text: `${formatStart(lesson)} · ${repeatLabel(lesson.repeat)}` }),
+      lesson.problem
+        ? el('span', {
+          class: 'lesson-meta lesson-problem',
+          'data-testid': 'lesson-problem',
+          text: t('lessonProblem', { problem: lesson.problem }),
+        })
+        : null,
     ]),
     el('div', { class: 'lesson-actions' }, [
+      lesson.mine ? el('button', {
+        type: 'button',
+        class: 'btn btn-icon',
+        title: t('editLesson'),
+        'aria-label': t('editLessonFor', { title: lesson.title }),
+        'data-testid': 'upcoming-edit',
+        html: icon('edit'),
+        onclick: () => startEditing(lesson),
+      }) : null,
+      remove,
       linkOff ? null : el('button', {
         type: 'button',
         class: 'btn btn-icon',
@@ -489,6 +648,17 @@ export function showScheduling() {
       byId('schedule-title').setAttribute('aria-invalid', 'false');
     });
     byId('result-link').addEventListener('focus', (event) => event.target.select());
+    byId('schedule-cancel-edit').addEventListener('click', () => {
+      const id = editing?.id;
+      stopEditing();
+      byId('upcoming-list').querySelector(`[data-testid="upcoming-${id}"] [data-testid="upcoming-edit"]`)?.focus();
+    });
+    byId('schedule-form').addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && editing && !event.target.closest('.invite-form')) {
+        event.preventDefault();
+        byId('schedule-cancel-edit').click();
+      }
+    });
   }
   fillDefaults();
   loadUpcoming();

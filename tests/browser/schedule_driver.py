@@ -202,6 +202,101 @@ async def history_shows_lesson(page: Page, base: str, timeout: float) -> bool:
     return False
 
 
+async def lessons(page: Page) -> list[dict[str, Any]]:
+    """The upcoming lessons as the server lists them to this page's user."""
+    listed: dict[str, Any] = await page.evaluate(
+        "fetch('/api/schedule?upcoming=1').then((r) => r.json())"
+    )
+    return list(listed["calls"])
+
+
+async def edit_and_delete(
+    page: Page, result: dict[str, Any], out_dir: Path, timeout: float
+) -> None:
+    """The organiser edits the lesson in the form (new title and time), cancels an edit
+    of another one, then deletes the edited lesson after a confirmation (Cancel first)."""
+    await page.goto(page.url)
+    await lists_loaded(page, timeout)
+    row = page.get_by_test_id("upcoming-list").locator("li").filter(has_text=TITLE).first
+    result["row_edit_delete"] = {
+        "edit": await row.get_by_test_id("upcoming-edit").count(),
+        "delete": await row.get_by_test_id("upcoming-delete").count(),
+    }
+    await row.get_by_test_id("upcoming-edit").click()
+    form = page.get_by_test_id("form-schedule")
+    result["edit_form"] = {
+        "heading": await page.locator("#schedule-heading").inner_text(),
+        "submit": await page.get_by_test_id("btn-schedule").inner_text(),
+        "title": await page.get_by_test_id("input-title").input_value(),
+        "time": await page.get_by_test_id("input-time").input_value(),
+        "repeat": await page.get_by_test_id("select-repeat").input_value(),
+        "tz": await page.get_by_test_id("select-tz").input_value(),
+        "cancel_visible": await page.get_by_test_id("btn-cancel-edit").is_visible(),
+        "title_focused": await page.evaluate(
+            "document.activeElement?.dataset.testid === 'input-title'"
+        ),
+    }
+    await form.screenshot(path=str(out_dir / "edit-form.png"))
+    edited_title = f"{TITLE} (room 12)"
+    await page.get_by_test_id("input-title").fill(edited_title)
+    await page.get_by_test_id("input-time").fill("10:15")
+    await page.get_by_test_id("btn-schedule").click()
+    await page.get_by_test_id("scheduled-result").wait_for(state="visible", timeout=timeout * 1000)
+    result["edit_saved_toast"] = await page.get_by_test_id("toasts").inner_text()
+    result["edit_result_title"] = await page.locator("#result-title").inner_text()
+    result["edit_submit_after"] = await page.get_by_test_id("btn-schedule").inner_text()
+    result["edit_list_updated"] = await wait_until(
+        page,
+        "document.querySelector(\"[data-testid='upcoming-list']\")"
+        f".textContent.includes({json.dumps(edited_title)})",
+        timeout,
+    )
+    edited = next(c for c in await lessons(page) if c["title"] == edited_title)
+    result["edited_lesson"] = {k: edited[k] for k in ("start", "repeat", "time_zone", "link")}
+    await full_screenshot(page, out_dir / "home-edited.png")
+
+    # Cancel editing of the other lesson: the form is a new lesson's again
+    other = page.get_by_test_id("upcoming-list").locator("li").filter(has_text="Biology").first
+    await other.get_by_test_id("upcoming-edit").click()
+    result["other_edit_title"] = await page.get_by_test_id("input-title").input_value()
+    result["other_edit_duration"] = await page.get_by_test_id("select-duration").input_value()
+    await page.get_by_test_id("btn-cancel-edit").click()
+    result["after_cancel"] = {
+        "heading": await page.locator("#schedule-heading").inner_text(),
+        "title": await page.get_by_test_id("input-title").input_value(),
+        "cancel_hidden": not await page.get_by_test_id("btn-cancel-edit").is_visible(),
+        "tz_is_browsers": await page.evaluate(
+            "document.querySelector(\"[data-testid='select-tz']\").value"
+            " === Intl.DateTimeFormat().resolvedOptions().timeZone"
+        ),
+    }
+
+    # Delete: the confirmation's Cancel keeps it, its Delete removes it
+    row = page.get_by_test_id("upcoming-list").locator("li").filter(has_text=edited_title).first
+    await row.get_by_test_id("upcoming-delete").click()
+    dialog = page.get_by_test_id("confirm-dialog")
+    await dialog.wait_for(state="visible", timeout=timeout * 1000)
+    result["delete_dialog_text"] = await dialog.inner_text()
+    await page.screenshot(path=str(out_dir / "delete-confirm.png"))
+    await dialog.get_by_test_id("btn-confirm-cancel").click()
+    result["kept_after_cancel"] = any(c["id"] == edited["id"] for c in await lessons(page))
+    await row.get_by_test_id("upcoming-delete").click()
+    await dialog.wait_for(state="visible", timeout=timeout * 1000)
+    await dialog.get_by_test_id("btn-confirm").click()
+    result["row_gone"] = await wait_until(
+        page,
+        "!document.querySelector(\"[data-testid='upcoming-list']\")"
+        f".textContent.includes({json.dumps(edited_title)})",
+        timeout,
+    )
+    result["deleted_toast"] = await page.get_by_test_id("toasts").inner_text()
+    result["gone_from_server"] = all(c["id"] != edited["id"] for c in await lessons(page))
+    result["edited_link_status"] = await page.evaluate(
+        "(url) => fetch(url, {redirect: 'manual'}).then((r) => r.status)", edited["link"]
+    )
+    await full_screenshot(page, out_dir / "home-deleted.png")
+
+
 async def full_screenshot(page: Page, path: Path) -> None:
     """The home screen scrolls inside its own box, so grow the viewport to its height."""
     size = page.viewport_size or {"width": 1280, "height": 720}
@@ -275,6 +370,7 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
             path=str(out_dir / "invite-390.png")
         )
         await full_screenshot(mobile, out_dir / "home-390-scheduled.png")
+        await edit_and_delete(page, result, out_dir, timeout)
         result["page_errors"] = errors
 
 

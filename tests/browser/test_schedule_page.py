@@ -74,6 +74,37 @@ def test_schedule_a_lesson_hold_it_and_see_it_in_past_calls(tmp_path: Path) -> N
     assert "Teacher" in result["history_text"]
     assert not result["phone_overflow_x"] and not result["phone_overflow_x_scheduled"]
     assert not result["phone_overflow_x_invite"]
+
+    # the organiser edits the lesson in the same form, and deletes it after a confirmation
+    assert result["row_edit_delete"] == {"edit": 1, "delete": 1}
+    form = result["edit_form"]
+    assert form["heading"] == "Edit the lesson" and form["submit"] == "Save changes"
+    assert form["title"] == TITLE and form["time"] == "09:30" and form["repeat"] == "weekly"
+    assert form["tz"] == "Europe/Berlin" and form["cancel_visible"] and form["title_focused"]
+    assert "saved" in result["edit_saved_toast"]
+    assert result["edit_result_title"] == f"{TITLE} (room 12)"
+    assert result["edit_submit_after"] == "Schedule lesson" and result["edit_list_updated"]
+    edited = result["edited_lesson"]
+    assert edited["start"].endswith("T10:15") and edited["repeat"] == "FREQ=WEEKLY"
+    assert edited["link"] == link  # the same link after an edit
+    assert result["other_edit_title"] == "Biology 5a, second group"
+    assert result["other_edit_duration"] == "all_day"
+    assert result["after_cancel"] == {
+        "heading": "Schedule a lesson",
+        "title": "",
+        "cancel_hidden": True,
+        "tz_is_browsers": True,
+    }
+    assert f"Delete “{TITLE} (room 12)”?" in result["delete_dialog_text"]
+    assert result["kept_after_cancel"] and result["row_gone"] and result["gone_from_server"]
+    assert "deleted" in result["deleted_toast"]
+    assert result["edited_link_status"] == 404  # its link stopped working
     assert result["page_errors"] == []
-    for name in ("home-1280.png", "home-390.png", "invite-form.png"):
+    for name in (
+        "home-1280.png",
+        "home-390.png",
+        "invite-form.png",
+        "edit-form.png",
+        "delete-confirm.png",
+    ):
         assert (out / name).stat().st_size > 10_000
