@@ -41,30 +41,6 @@ class Refused(Exception):
         return json_error(request, self.status, self.code, self.message, **self.extra)
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or Refused 400."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise Refused(400, "bad_json", "send a JSON object") from None
-    if not isinstance(body, dict):
-        raise Refused(400, "bad_json", "send a JSON object")
-    return body
-
-
-def text_field(
-    body: dict[str, Any], name: str, *, min_len: int = 1, max_len: int = 128, required: bool = True
-) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not min_len <= len(value.strip()) <= max_len:
-        raise Refused(
-            400, "bad_field", f"'{name}' must be text of {min_len} to {max_len} characters"
-        )
-    return value.strip()
-
-
 @web.middleware
 async def refusals(request: web.Request, handler: Any) -> web.StreamResponse:
     """A handler (or what it calls) raising Refused answers with its JSON error."""

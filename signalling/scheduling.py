@@ -14,11 +14,12 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import aiosmtplib
 from aiohttp import web
+from pydantic import Field, StringConstraints
 
 from accounts.sessions import user_of
 from chat.service import NotFound
@@ -27,7 +28,7 @@ from store.schedules import Invitee, StoredSchedule
 
 from . import keys
 from .access import CallAccess, join_path, new_token, token_hash
-from .errors import Refused, json_body
+from .errors import Refused
 from .guard import link_base
 from .invites import InviteError, build_invite, check_recipients, send
 from .schedule import (
@@ -44,6 +45,8 @@ from .schedule import (
     upcoming,
     when_in,
 )
+from .schema import Id, Schema
+from .validation import body
 
 TEXT_MAX = 1024  # characters of any text field, before its own check
 
@@ -120,54 +123,52 @@ def _bad(message: str) -> Refused:
     return Refused(400, "bad_schedule", message)
 
 
-def _text(body: dict[str, Any], name: str, default: str) -> str:
-    value = body.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, str) or len(value) > TEXT_MAX:
-        raise _bad(f"'{name}' must be text of at most {TEXT_MAX} characters")
-    return value
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
+WallTime = Annotated[str, StringConstraints(max_length=32)]
+MOST_MINUTES = int(LONGEST_REMINDER.total_seconds() // 60)
 
 
-def _wall_time(body: dict[str, Any], name: str) -> datetime | None:
-    value = body.get(name)
+class LessonBody(Schema):
+    """A lesson to schedule, or what changes in one (PATCH: only the fields sent)."""
+
+    title: Text | None = None
+    start: WallTime | None = None  # local wall time in `time_zone`, 2030-03-18T09:00
+    end: WallTime | None = None
+    duration: Text | None = None  # "45m", "1h30m", "all_day"
+    time_zone: Text | None = None
+    repeat: Text | None = None  # never, daily, weekdays, weekly, monthly or an RRULE
+    reminders_minutes: (
+        Annotated[
+            list[Annotated[int, Field(ge=0, le=MOST_MINUTES)]], Field(max_length=MAX_REMINDERS)
+        ]
+        | None
+    ) = None
+    waiting_room: bool | None = None
+    chat_id: Id | None = None  # on behalf of a chat (new lessons only)
+
+
+class InviteBody(Schema):
+    emails: Annotated[
+        list[Annotated[str, StringConstraints(max_length=254)]], Field(max_length=200)
+    ]
+    time_zone: Text | None = None
+
+
+def _wall_time(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
-    message = f"'{name}' must be a local date and time, such as 2030-03-18T09:00"
-    if not isinstance(value, str) or len(value) > 32:
-        raise _bad(message)
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise _bad(message) from None
+        raise _bad(f"'{name}' must be a local date and time, such as 2030-03-18T09:00") from None
 
 
-def _reminders(body: dict[str, Any], default: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
-    value = body.get("reminders_minutes")
-    if value is None:
-        return default
-    most = int(LONGEST_REMINDER.total_seconds() // 60)
-    if (
-        not isinstance(value, list)
-        or len(value) > MAX_REMINDERS
-        or not all(isinstance(m, int) and not isinstance(m, bool) for m in value)
-        or not all(0 <= m <= most for m in value)
-    ):
-        raise _bad(
-            f"'reminders_minutes' is a list of at most {MAX_REMINDERS} whole numbers "
-            f"of minutes, 0 to {most}"
-        )
-    return tuple(timedelta(minutes=m) for m in value)
-
-
-def _checked(
-    body: dict[str, Any], current: Schedule | None, *, uid: str, now: datetime
-) -> Schedule:
+def _checked(asked: LessonBody, current: Schedule | None, *, uid: str, now: datetime) -> Schedule:
     """The schedule a body asks for: a new lesson's, or an edited one's, whose missing
     fields stay as they were. Everything is checked again, as for a new lesson."""
-    start = _wall_time(body, "start")
-    end = _wall_time(body, "end")
-    duration = _text(body, "duration", "") or None
+    start = _wall_time(asked.start, "start")
+    end = _wall_time(asked.end, "end")
+    duration = asked.duration or None
     if current is not None:
         start = start or current.start
         if end is None and duration is None:  # the length it had
@@ -177,20 +178,37 @@ def _checked(
                 end = start + current.duration
     if start is None:
         raise _bad("'start' must be a local date and time, such as 2030-03-18T09:00")
-    waiting_room = body.get("waiting_room")
+    waiting_room = asked.waiting_room
     if waiting_room is None:
         waiting_room = True if current is None else current.waiting_room
-    if not isinstance(waiting_room, bool):
-        raise _bad("'waiting_room' is true or false")
+    reminders = asked.reminders_minutes
     try:
         return check_schedule(
-            title=_text(body, "title", "" if current is None else current.title),
+            title=asked.title if asked.title is not None else current.title if current else "",
             start=start,
             end=end,
-            time_zone=_text(body, "time_zone", "" if current is None else current.time_zone),
+            time_zone=(
+                asked.time_zone
+                if asked.time_zone is not None
+                else current.time_zone
+                if current
+                else ""
+            ),
             duration=duration,
-            repeat=_text(body, "repeat", "never" if current is None else current.rrule or "never"),
-            reminders=_reminders(body, DEFAULT_REMINDERS if current is None else current.reminders),
+            repeat=(
+                asked.repeat
+                if asked.repeat is not None
+                else (current.rrule or "never")
+                if current
+                else "never"
+            ),
+            reminders=(
+                tuple(timedelta(minutes=m) for m in reminders)
+                if reminders is not None
+                else current.reminders
+                if current
+                else DEFAULT_REMINDERS
+            ),
             waiting_room=waiting_room,
             uid=uid,
             now=now,
@@ -203,16 +221,16 @@ def _checked(
 # -- the endpoints ----------------------------------------------------------------------
 
 
-async def create(request: web.Request) -> web.Response:
-    body = await json_body(request)
+@body(LessonBody, code="bad_schedule")
+async def create(request: web.Request, asked: LessonBody) -> web.Response:
+    """A lesson: title, start, end or duration, time zone, repeat rule, reminders; its
+    call's invite link, and (once) a host link for the organiser."""
     now = datetime.now(UTC)
-    schedule = _checked(body, None, uid=f"{secrets.token_hex(8)}@parta", now=now)
+    schedule = _checked(asked, None, uid=f"{secrets.token_hex(8)}@parta", now=now)
     user = user_of(request)
-    chat_id = body.get("chat_id")
+    chat_id = asked.chat_id
     seat = None
     if chat_id is not None:  # on behalf of a chat: its members see it and are reminded
-        if not isinstance(chat_id, str) or len(chat_id) > 64:
-            raise _bad("'chat_id' must be a chat's id")
         try:
             seat = await request.app[keys.CHAT_SERVICE].seat(user, chat_id)
         except NotFound:
@@ -317,14 +335,14 @@ async def one(request: web.Request) -> web.Response:
     return web.json_response(described)
 
 
-async def edit(request: web.Request) -> web.Response:
+@body(LessonBody, code="bad_schedule")
+async def edit(request: web.Request, asked: LessonBody) -> web.Response:
     """PATCH: the fields given change, the others stay; all are checked again."""
     stored = await _own(request)
-    body = await json_body(request)
-    if "chat_id" in body:
+    if "chat_id" in asked.model_fields_set:
         raise _bad("a lesson's chat cannot change: delete it and schedule it in the other chat")
     now = datetime.now(UTC)
-    schedule = _checked(body, stored.schedule, uid=stored.schedule.uid, now=now)
+    schedule = _checked(asked, stored.schedule, uid=stored.schedule.uid, now=now)
     if not await request.app[keys.SCHEDULES].update(schedule):
         raise Refused(404, "not_found", "no such scheduled call")
     calls = request.app[keys.CALLS]
@@ -418,20 +436,17 @@ async def history(request: web.Request) -> web.Response:
     )
 
 
-async def invite(request: web.Request) -> web.Response:
+@body(InviteBody, code="bad_invite")
+async def invite(request: web.Request, asked: InviteBody) -> web.Response:
     """Invite by e-mail: sent through SMTP when configured, else offered as an .eml file."""
     stored = await _find(request)
     if stored is None:
         return _error(request, 404, "not_found", "no such scheduled call")
     try:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise InviteError("send a JSON object")
-        recipients = check_recipients(body.get("emails"))
-        zone = check_time_zone(str(body.get("time_zone") or stored.schedule.time_zone))
-    except ValueError as exc:  # bad JSON, InviteError or ScheduleError
-        message = str(exc) if isinstance(exc, InviteError | ScheduleError) else "send JSON"
-        return _error(request, 400, "bad_invite", message)
+        recipients = check_recipients(asked.emails)
+        zone = check_time_zone(asked.time_zone or stored.schedule.time_zone)
+    except (InviteError, ScheduleError) as exc:
+        return _error(request, 400, "bad_invite", str(exc))
     # invitees are reminded before each lesson, in their own time zone (reminders.py)
     await request.app[keys.SCHEDULES].invite(
         stored.schedule.uid,

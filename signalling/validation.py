@@ -27,17 +27,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 R = TypeVar("R", bound=web.StreamResponse)
 
 
-def refusal(request: web.Request, exc: ValidationError) -> Refused:
-    """A 400 that names what is wrong; counted by endpoint and the first problem."""
+def refusal(request: web.Request, exc: ValidationError, code: str | None = None) -> Refused:
+    """A 400 that names what is wrong; counted by endpoint and the first problem. `code`:
+    the API's own for a bad field (a lesson's is `bad_schedule`), else `bad_field`."""
     found = problems(exc)
     first = found[0] if found else {"problem": "the body is not valid", "kind": "invalid"}
     request.app[keys.METRICS].invalid_input.labels(endpoint_of(request), first["kind"]).inc()
-    code = "bad_json" if first["kind"] in ("json_invalid", "model_type", "dict_type") else (
-        "bad_field"
-    )
+    malformed = first["kind"] in ("json_invalid", "model_type", "dict_type")
     return Refused(
         400,
-        code,
+        "bad_json" if malformed else code or "bad_field",
         first["problem"],
         problems=[{"field": p["field"], "problem": p["problem"]} for p in found],
     )
@@ -55,7 +54,12 @@ def check(request: web.Request, model: type[M], data: object) -> M:
 
 
 async def read_json(
-    request: web.Request, model: type[M], *, optional: bool = False, limit: int = MAX_BODY_BYTES
+    request: web.Request,
+    model: type[M],
+    *,
+    optional: bool = False,
+    limit: int = MAX_BODY_BYTES,
+    code: str | None = None,
 ) -> M:
     """The request's JSON body as `model`. Only `application/json` is taken (a form or
     `text/plain` from another page is not JSON to us), at most `limit` bytes; with
@@ -80,7 +84,7 @@ async def read_json(
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise refusal(request, exc) from None
+        raise refusal(request, exc, code) from None
 
 
 SDP = "application/sdp"
@@ -124,7 +128,11 @@ MEDIA = "__parta_media__"
 
 
 def body(
-    model: type[M], *, optional: bool = False, limit: int = MAX_BODY_BYTES
+    model: type[M],
+    *,
+    optional: bool = False,
+    limit: int = MAX_BODY_BYTES,
+    code: str | None = None,
 ) -> Callable[[Callable[[web.Request, M], Awaitable[R]]], Callable[[web.Request], Awaitable[R]]]:
     """A handler that takes `model` as its JSON body, checked: `handler(request, body)`."""
 
@@ -133,7 +141,7 @@ def body(
     ) -> Callable[[web.Request], Awaitable[R]]:
         @functools.wraps(handler)
         async def checked(request: web.Request) -> R:
-            parsed = await read_json(request, model, optional=optional, limit=limit)
+            parsed = await read_json(request, model, optional=optional, limit=limit, code=code)
             return await handler(request, parsed)
 
         setattr(checked, BODY, (model, optional))

@@ -103,8 +103,12 @@ async def test_bad_schedules_get_a_clear_400(tmp_path: Path, http: aiohttp.Clien
                 assert response.status == 400
                 error = await response.json()
                 assert error["error"] == "bad_schedule" and fragment in error["message"]
-        async with http.post(f"{base}api/schedule", data="[") as response:
+        async with http.post(
+            f"{base}api/schedule", data="[", headers={"Content-Type": "application/json"}
+        ) as response:
             assert response.status == 400
+        async with http.post(f"{base}api/schedule", data="{}") as response:
+            assert response.status == 415  # JSON only: no form of another page's
         async with http.get(f"{base}api/schedule/nope/calendar.ics") as response:
             assert response.status == 404
     finally:
@@ -198,7 +202,6 @@ async def test_fields_of_the_wrong_kind_get_a_400_in_our_words(
             ('"reminders_minutes": [true]', "reminders_minutes"),
             ('"reminders_minutes": [20000]', "reminders_minutes"),
             ('"waiting_room": "no"', "waiting_room"),
-            ('"title": "Maths \\ud800"', "title"),
             ('"title": ["Maths"]', "title"),
             ('"start": 20300318', "'start'"),
             ('"end": "2030-03-20T09:00"', "24 hours"),
@@ -216,6 +219,15 @@ async def test_fields_of_the_wrong_kind_get_a_400_in_our_words(
                 error = await response.json()
             assert error["error"] == "bad_schedule" and fragment in error["message"], extra
             assert "int()" not in error["message"] and "object" not in error["message"]
+        # a lone surrogate is no Unicode: the JSON itself is refused
+        async with http.post(
+            f"{base}api/schedule",
+            data=f'{{{lesson}, "title": "Maths \\ud800"}}',
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            assert response.status == 400
+            error = await response.json()
+        assert error["error"] == "bad_json" and "Unicode" in error["message"]
         assert await server.app[keys.SCHEDULES].all() == []
     finally:
         await server.close()
