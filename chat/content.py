@@ -70,7 +70,9 @@ def sniff(head: bytes, declared: str = "") -> str | None:
         return "audio/wav"
     if head.startswith(b"%PDF-"):
         return "application/pdf"
-    if head[:4] == b"OggS" and (b"OpusHead" in head or b"\x01vorbis" in head):
+    if head[:4] == b"OggS":
+        # an Ogg stream, whatever it carries, is only ever played as media; a voice
+        # message whose sound cannot be read is posted, and its transcript says why
         return "audio/ogg"
     if head[:4] == b"\x1a\x45\xdf\xa3" and b"webm" in head:  # EBML, DocType "webm"
         return "audio/webm" if audio else "video/webm"

@@ -87,6 +87,37 @@ def _field(error: ErrorDetails) -> str:
     return path or "body"
 
 
+# what each kind of pydantic error says, in our words: {field} and the error's context
+WORDS = {
+    "missing": "{field} is missing",
+    "string_type": "{field} must be text",
+    "int_type": "{field} must be a whole number",
+    "int_parsing": "{field} must be a whole number",
+    "int_from_float": "{field} must be a whole number",
+    "float_type": "{field} must be a number",
+    "float_parsing": "{field} must be a number",
+    "finite_number": "{field} must be a finite number",
+    "bool_type": "{field} must be true or false",
+    "bool_parsing": "{field} must be true or false",
+    "list_type": "{field} must be a list",
+    "tuple_type": "{field} must be a list",
+    "string_too_long": "{field} must be at most {max_length} characters",
+    "too_long": "{field} may hold at most {max_length} items",
+    "too_short": "{field} must hold at least {min_length} items",
+    "greater_than_equal": "{field} must be at least {ge}",
+    "greater_than": "{field} must be more than {gt}",
+    "less_than_equal": "{field} must be at most {le}",
+    "less_than": "{field} must be less than {lt}",
+    "literal_error": "{field} must be one of {expected}",
+    "string_pattern_mismatch": "{field} holds characters it may not",
+    "datetime_type": "{field} must be a date and time (ISO 8601)",
+    "datetime_parsing": "{field} must be a date and time (ISO 8601)",
+    "datetime_from_date_parsing": "{field} must be a date and time (ISO 8601)",
+    "timezone_aware": "{field} needs a UTC offset",
+    "union_tag_not_found": "missing 'type'",
+}
+
+
 def _problem(error: ErrorDetails) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     field = f"'{_field(error)}'"
@@ -99,49 +130,20 @@ def _problem(error: ErrorDetails) -> str:
         return "the body is not valid JSON"
     if kind in ("model_type", "model_attributes_type", "dict_type") and not error["loc"]:
         return "send a JSON object"
-    if kind == "missing":
-        return f"{field} is missing"
-    if kind in ("string_type", "str_type"):
-        return f"{field} must be text"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"{field} must be a whole number"
-    if kind in ("float_type", "float_parsing"):
-        return f"{field} must be a number"
-    if kind == "finite_number":
-        return f"{field} must be a finite number"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"{field} must be true or false"
-    if kind in ("list_type", "tuple_type"):
-        return f"{field} must be a list"
     if kind == "string_too_short":
-        return f"{field} must not be empty" if ctx.get("min_length") == 1 else (
-            f"{field} must be at least {ctx.get('min_length')} characters"
-        )
-    if kind == "string_too_long":
-        return f"{field} must be at most {ctx.get('max_length')} characters"
-    if kind == "too_long":
-        return f"{field} may hold at most {ctx.get('max_length')} items"
-    if kind == "too_short":
-        return f"{field} must hold at least {ctx.get('min_length')} items"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"{field} must be at least {ctx.get('ge', ctx.get('gt'))}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"{field} must be at most {ctx.get('le', ctx.get('lt'))}"
-    if kind == "literal_error":
-        return f"{field} must be one of {ctx.get('expected')}"
+        if ctx.get("min_length") == 1:
+            return f"{field} must not be empty"
+        return f"{field} must be at least {ctx.get('min_length')} characters"
     if kind == "union_tag_invalid":
         return f"unknown message type {str(ctx.get('tag'))[:64]!r}"
-    if kind == "union_tag_not_found":
-        return "missing 'type'"
     if kind in ("value_error", "assertion_error"):
         # our own validators' messages (ValueError raised in a model, never a library's)
         reason = str(ctx.get("error", "is not valid"))
         return f"{field} {reason}" if error["loc"] else reason
-    if kind == "string_pattern_mismatch":
-        return f"{field} holds characters it may not"
-    if kind in ("datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
-        return f"{field} must be a date and time (ISO 8601)"
-    return f"{field} is not valid"
+    words = WORDS.get(kind)
+    if words is None:
+        return f"{field} is not valid"
+    return words.format(field=field, **{k: v for k, v in ctx.items() if k != "field"})
 
 
 def problems(exc: ValidationError, *, tagged: bool = False) -> list[dict[str, str]]:

@@ -127,45 +127,50 @@ QUERY = "__parta_query__"
 MEDIA = "__parta_media__"
 
 
+Takes = Callable[[Callable[[web.Request, M], Awaitable[R]]], Callable[[web.Request], Awaitable[R]]]
+
+
+def _taking(
+    read: Callable[[web.Request], Awaitable[M]], mark: str, declared: object
+) -> Takes[M, R]:
+    """A decorator: the handler is called as `handler(request, read(request))`, and
+    carries `declared` under `mark` for the OpenAPI description."""
+
+    def wrap(
+        handler: Callable[[web.Request, M], Awaitable[R]],
+    ) -> Callable[[web.Request], Awaitable[R]]:
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> R:
+            return await handler(request, await read(request))
+
+        setattr(checked, mark, declared)
+        return checked
+
+    return wrap
+
+
 def body(
     model: type[M],
     *,
     optional: bool = False,
     limit: int = MAX_BODY_BYTES,
     code: str | None = None,
-) -> Callable[[Callable[[web.Request, M], Awaitable[R]]], Callable[[web.Request], Awaitable[R]]]:
+) -> Takes[M, R]:
     """A handler that takes `model` as its JSON body, checked: `handler(request, body)`."""
 
-    def wrap(
-        handler: Callable[[web.Request, M], Awaitable[R]],
-    ) -> Callable[[web.Request], Awaitable[R]]:
-        @functools.wraps(handler)
-        async def checked(request: web.Request) -> R:
-            parsed = await read_json(request, model, optional=optional, limit=limit, code=code)
-            return await handler(request, parsed)
+    async def read(request: web.Request) -> M:
+        return await read_json(request, model, optional=optional, limit=limit, code=code)
 
-        setattr(checked, BODY, (model, optional))
-        return checked
-
-    return wrap
+    return _taking(read, BODY, (model, optional))
 
 
-def query(
-    model: type[M],
-) -> Callable[[Callable[[web.Request, M], Awaitable[R]]], Callable[[web.Request], Awaitable[R]]]:
+def query(model: type[M]) -> Takes[M, R]:
     """A handler that takes `model` as its query string, checked: `handler(request, q)`."""
 
-    def wrap(
-        handler: Callable[[web.Request, M], Awaitable[R]],
-    ) -> Callable[[web.Request], Awaitable[R]]:
-        @functools.wraps(handler)
-        async def checked(request: web.Request) -> R:
-            return await handler(request, read_query(request, model))
+    async def read(request: web.Request) -> M:
+        return read_query(request, model)
 
-        setattr(checked, QUERY, model)
-        return checked
-
-    return wrap
+    return _taking(read, QUERY, model)
 
 
 def media(*types: str) -> Callable[[Handler], Handler]:
