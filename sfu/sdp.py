@@ -42,7 +42,16 @@ def parse(text: str) -> aiortc_sdp.SessionDescription:
     try:
         return aiortc_sdp.SessionDescription.parse(text)
     except Exception as exc:  # aiortc raises assorted errors on malformed input
-        raise SdpError(f"malformed SDP: {exc}") from exc
+        # its words (a Python exception's) are not for the client: say which line
+        raise SdpError(f"malformed SDP{_where(text)}: a line could not be read") from exc
+
+
+def _where(text: str) -> str:
+    """The first line that is not `x=value` with a known letter, as ` (line N)`."""
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1):
+        if line and not (len(line) > 1 and line[1] == "=" and line[0] in "vosiuepcbtrzkam"):
+            return f" (line {number})"
+    return ""
 
 
 def require_bundle(description: aiortc_sdp.SessionDescription) -> None:

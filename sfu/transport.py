@@ -173,7 +173,12 @@ class WebRtcTransport:
         except sdp.SdpError:
             raise
         except Exception as exc:
-            raise sdp.SdpError(f"offer rejected: {exc}") from exc
+            # the library's words stay in our log: the client is told in ours
+            logger.info("transport %s: offer rejected: %r", self.id, exc)
+            raise sdp.SdpError(
+                "the offer was rejected: its media sections, directions or ICE and DTLS "
+                "attributes cannot be used"
+            ) from exc
         for transceiver in self.pc.getTransceivers():
             seam.disable_media_pipeline(transceiver)
             seam.restrict_codecs(transceiver)
@@ -230,7 +235,11 @@ class WebRtcTransport:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         except Exception as exc:
-            raise sdp.SdpError(f"answer rejected: {exc}") from exc
+            logger.info("transport %s: answer rejected: %r", self.id, exc)
+            raise sdp.SdpError(
+                "the answer was rejected: it does not match the offer, or its ICE and DTLS "
+                "attributes cannot be used"
+            ) from exc
         return accepted
 
     async def _set_local(self, description: RTCSessionDescription) -> None:

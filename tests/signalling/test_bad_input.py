@@ -200,3 +200,33 @@ async def test_a_watch_offer_that_is_not_utf8_is_refused(
     assert answer["error"] == "bad_sdp" and "UTF-8" in answer["message"]
     await host.close()
     assert_no_errors_logged(no_tracebacks)
+
+
+async def test_an_sdp_the_library_cannot_read_is_refused_in_our_words(
+    base_url: str, http: aiohttp.ClientSession, no_tracebacks: pytest.LogCaptureFixture
+) -> None:
+    school = await make_school(http, base_url, students=1)
+    host = await http.ws_connect(f"{base_url}ws", headers=bearer(school.teacher.token))
+    await host.send_json({"type": "join", "version": 1, "call": "maths", "name": "Ирина"})
+    while (joined := await host.receive_json(timeout=10))["type"] != "joined":
+        pass
+    broken = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF abc\r\na=mid:0\r\n"
+    )
+    async with http.post(
+        f"{base_url}whip/maths",
+        data=broken,
+        headers={"Content-Type": "application/sdp", **bearer(joined["host_token"])},
+    ) as response:
+        assert response.status == 400
+        answer = await response.json()
+    assert answer["error"] == "bad_sdp"
+    in_our_words(answer)
+    await host.send_json({"type": "publish", "sdp": broken, "tracks": []})
+    while (reply := await host.receive_json(timeout=10))["type"] != "error":
+        pass
+    assert reply["code"] == "bad_sdp"
+    in_our_words(reply)
+    await host.close()
+    assert_no_errors_logged(no_tracebacks)
