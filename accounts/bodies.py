@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from signalling.schema import QuerySchema, Schema, chars
+from model.schema import QuerySchema, Schema, chars
 
 # generous bounds: the handlers say what a login and a password must be
 Login = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=256)]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
-from signalling.schema import INT32, Id, QuerySchema, Schema, Seq, chars
+from model.schema import INT32, Id, QuerySchema, Schema, Seq, chars
 
 from .service import MAX_TEXT
 
@@ -115,6 +115,9 @@ class ChatsQuery(QuerySchema):
     archived: Literal["0", "1", "true", "false"] = "0"
 
 
+PAGE, MAX_PAGE = 50, 200  # messages a history page holds by default, and at most
+
+
 class HistoryQuery(QuerySchema):
     before: Seq | None = None
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = PAGE

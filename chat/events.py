@@ -16,8 +16,8 @@ from aiohttp import WSMsgType, web
 from pydantic import Field, TypeAdapter, ValidationError
 
 from accounts.sessions import user_of
+from model.schema import Id, Schema, problems
 from signalling import keys
-from signalling.schema import Id, Schema, problems
 
 from .hub import Connection, Hub, encode
 

@@ -39,8 +39,6 @@ from .content import OCTET_STREAM
 from .service import ChatService, Forbidden, Invalid, NotFound, Seat, describe_message
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PAGE = 50
-MAX_PAGE = 200
 
 
 def answers(handler: Handler) -> Handler:

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from .schema import INT32, Schema, Token, chars, problems
+from model.schema import INT32, Schema, Token, chars, problems
 
 VERSION = 1
 SOURCES = ("microphone", "camera", "screen")

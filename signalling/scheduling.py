@@ -23,6 +23,7 @@ from pydantic import Field, StringConstraints
 
 from accounts.sessions import user_of
 from chat.service import NotFound
+from model.schema import Id, Schema
 from store.chats import MessageDraft
 from store.schedules import Invitee, StoredSchedule
 
@@ -45,7 +46,6 @@ from .schedule import (
     upcoming,
     when_in,
 )
-from .schema import Id, Schema
 from .validation import body
 
 TEXT_MAX = 1024  # characters of any text field, before its own check

@@ -60,6 +60,7 @@ class Site:
     # where pages may open sockets besides their own origin: a cluster's other nodes,
     # whose addresses come and go (a call's `redirect` names one)
     connect: tuple[str, ...] = ()
+    hosts: frozenset[str] = LOOPBACK_NAMES  # the host names answered (of() adds origins')
 
     @classmethod
     def of(
@@ -69,11 +70,8 @@ class Site:
         origins = {origin_of(o) for o in allowed}
         if public is not None:
             origins.add(public)
-        return cls(public, frozenset(origins), ("ws:", "wss:") if cluster else ())
-
-    @property
-    def hosts(self) -> frozenset[str]:
-        return LOOPBACK_NAMES | {host_name(urlsplit(o).netloc) for o in self.origins}
+        hosts = LOOPBACK_NAMES | {host_name(urlsplit(o).netloc) for o in origins}
+        return cls(public, frozenset(origins), ("ws:", "wss:") if cluster else (), hosts)
 
     def answers(self, host: str) -> bool:
         """Whether a request's Host header names this server (the port is the socket's

@@ -1,5 +1,5 @@
 """One validation layer for what clients send: every JSON body, query string and call
-protocol message is a pydantic model (schema.py), checked before a handler sees it.
+protocol message is a pydantic model (model/schema.py), checked before a handler sees it.
 
 The models are strict (a number is not a string, `true` is not 1), bounded (sizes,
 nesting, integer ranges that fit the store, finite numbers, text without NUL) and
@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from model.schema import MAX_BODY_BYTES, problems
+
 from . import keys
 from .errors import Refused, endpoint_of
-from .schema import MAX_BODY_BYTES, problems
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -53,6 +54,19 @@ def check(request: web.Request, model: type[M], data: object) -> M:
 # -- reading a request ---------------------------------------------------------------------------
 
 
+async def _bounded(request: web.Request, limit: int, too_large: str) -> bytes:
+    """The body, read no further than `limit` bytes: more is a 413 saying `too_large`."""
+    if request.content_length is not None and request.content_length > limit:
+        raise Refused(413, "too_large", too_large)
+    raw = bytearray()
+    while len(raw) <= limit:
+        chunk = await request.content.read(limit + 1 - len(raw))
+        if not chunk:
+            return bytes(raw)
+        raw += chunk
+    raise Refused(413, "too_large", too_large)
+
+
 async def read_json(
     request: web.Request,
     model: type[M],
@@ -71,14 +85,7 @@ async def read_json(
             endpoint_of(request), "content_type"
         ).inc()
         raise Refused(415, "bad_content_type", "send Content-Type: application/json")
-    if request.content_length is not None and request.content_length > limit:
-        raise Refused(413, "too_large", f"a JSON body is at most {limit // 1024} KiB")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise Refused(413, "too_large", f"a JSON body is at most {limit // 1024} KiB") from None
-    if len(raw) > limit:
-        raise Refused(413, "too_large", f"a JSON body is at most {limit // 1024} KiB")
+    raw = await _bounded(request, limit, f"a JSON body is at most {limit // 1024} KiB")
     if optional and not raw.strip():
         return model()
     try:
@@ -96,16 +103,7 @@ async def read_sdp(request: web.Request, limit: int = MAX_SDP_BYTES) -> str:
     `v=0`; else a 415, 413 or 400 in our words."""
     if request.content_type != SDP:
         raise Refused(415, "unsupported_media_type", f"send the SDP offer as {SDP}")
-    if request.content_length is not None and request.content_length > limit:
-        raise Refused(413, "too_large", "the SDP offer is too large")
-    raw = await request.content.read(limit + 1)
-    while len(raw) <= limit and not request.content.at_eof():
-        more = await request.content.read(limit + 1 - len(raw))
-        if not more:
-            break
-        raw += more
-    if len(raw) > limit:
-        raise Refused(413, "too_large", "the SDP offer is too large")
+    raw = await _bounded(request, limit, "the SDP offer is too large")
     try:
         offer = raw.decode("utf-8")
     except UnicodeDecodeError:

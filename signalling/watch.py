@@ -28,6 +28,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from accounts.sessions import USER, user_of
+from model.schema import Id, Schema
 from sfu.sdp import SdpError
 
 from . import keys
@@ -38,7 +39,6 @@ from .errors import Refused
 from .links import HOST_TOKEN_HEADER
 from .protocol import ProtocolError
 from .room import Room
-from .schema import Id, Schema
 from .validation import SDP, body, media, read_sdp
 from .web import STATIC_DIR
 

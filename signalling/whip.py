@@ -28,7 +28,6 @@ from .viewers import Viewer
 
 logger = logging.getLogger(__name__)
 
-MAX_SDP_BYTES = 64 * 1024
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
@@ -110,7 +109,7 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
     if not CALL_ID.match(call):
         raise _refuse(request, 404, "not_found", "no such call")
     try:
-        offer = await read_sdp(request, MAX_SDP_BYTES)
+        offer = await read_sdp(request)
     except Refused as refused:
         raise _refuse(request, refused.status, refused.code, refused.message) from None
     calls = request.app[keys.CALLS]

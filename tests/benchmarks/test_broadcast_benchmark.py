@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.nginx import nginx_installed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,8 +28,7 @@ def _measured(value: Any) -> bool:
 
 @pytest.mark.timeout(180)
 def test_broadcast_benchmark_quick_prints_json() -> None:
-    has_nginx = shutil.which("nginx") or Path("/usr/sbin/nginx").exists()
-    targets = "nginx,parta" if has_nginx else "parta"
+    targets = "nginx,parta" if nginx_installed() else "parta"
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.broadcast", "--quick", "--hls-targets", targets],
         cwd=ROOT,

@@ -165,3 +165,11 @@ async def lesson_for(school: School, chat: str, title: str) -> tuple[str, str, s
     assert status == 201, created
     host_key = created["host_link"].split("?host=")[1]
     return created["call"], host_key, created["link"].rsplit("/", 1)[1]
+
+
+async def new_chat(school: School, owner: Person, **extra: Any) -> str:
+    """A chat of the school that `owner` creates; its id."""
+    body = {"org_id": school.org, "title": "7b class", "kind": "group", **extra}
+    status, created = await school.call(owner, "POST", "api/chats", body)
+    assert status == 201, created
+    return str(created["id"])

@@ -7,22 +7,14 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
 
 from signalling.validation import BODY
-from tests.chat.school import Person, School, events, make_school
+from tests.chat.school import Person, School, events, make_school, new_chat
 from tests.support.tus import TusClient
-
-
-async def new_chat(school: School, owner: Person, **extra: Any) -> str:
-    body = {"org_id": school.org, "title": "7b class", "kind": "group", **extra}
-    status, created = await school.call(owner, "POST", "api/chats", body)
-    assert status == 201, created
-    return str(created["id"])
 
 
 async def invite_code(school: School, who: Person, chat: str) -> str:

@@ -6,11 +6,9 @@ reach parta, and /metrics is not served through it."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from benchmarks.broadcast import nginx_with
 from signalling import keys
@@ -18,14 +16,12 @@ from tests.signalling.test_cluster_nodes import redis_url, start_node
 from tests.store.conftest import postgres_url
 from tests.support.accounts import bearer, sign_up
 from tests.support.client import CallClient
+from tests.support.nginx import needs_nginx
 
 __all__ = ["postgres_url", "redis_url"]
 
 
-@pytest.mark.skipif(
-    not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
-    reason="Debian's nginx is not installed (./run test installs it)",
-)
+@needs_nginx
 async def test_two_nodes_behind_the_shipped_balancer(
     tmp_path: Path, redis_url: str, postgres_url: str
 ) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from benchmarks.broadcast import nginx_with
 from tests.accounts.test_login_limits import from_address, guess, log_in
 from tests.signalling.conftest import start_server
 from tests.support.accounts import PASSWORD, sign_up
+from tests.support.nginx import needs_nginx
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nginx"
 FORWARDED = "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
@@ -46,10 +46,7 @@ def _replacements(name: str, port: int, tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.skipif(
-    not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
-    reason="Debian's nginx is not installed (./run test installs it)",
-)
+@needs_nginx
 @pytest.mark.parametrize("name", ["parta.conf", "cluster.conf"])
 async def test_a_guesser_through_nginx_does_not_lock_out_the_owner(
     tmp_path: Path, name: str

@@ -11,18 +11,25 @@ import pytest
 from aiohttp import web
 
 from signalling import keys
-from tests.chat.school import School, make_school
+from tests.chat.school import School, make_school, new_chat
 from tests.support.accounts import bearer
 
 PYTHON_WORDS = ("object is not", "invalid literal", "Traceback", "Error(", "line 1 column")
 
 
 async def chat_of(school: School) -> str:
-    status, chat = await school.call(
-        school.teacher, "POST", "api/chats", {"org_id": school.org, "title": "7б"}
-    )
-    assert status == 201
-    return str(chat["id"])
+    return await new_chat(school, school.teacher)
+
+
+async def hosting(
+    http: aiohttp.ClientSession, base_url: str, school: School, call: str
+) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, object]]:
+    """The teacher opens a call (so she is its host): her socket and its `joined`."""
+    host = await http.ws_connect(f"{base_url}ws", headers=bearer(school.teacher.token))
+    await host.send_json({"type": "join", "version": 1, "call": call, "name": "Ирина"})
+    while (joined := await host.receive_json(timeout=10))["type"] != "joined":
+        pass
+    return host, joined
 
 
 async def send(
@@ -179,10 +186,7 @@ async def test_a_watch_offer_that_is_not_utf8_is_refused(
     base_url: str, http: aiohttp.ClientSession, no_tracebacks: pytest.LogCaptureFixture
 ) -> None:
     school = await make_school(http, base_url, students=1)
-    host = await http.ws_connect(f"{base_url}ws", headers=bearer(school.teacher.token))
-    await host.send_json({"type": "join", "version": 1, "call": "assembly", "name": "Ирина"})
-    while (joined := await host.receive_json(timeout=10))["type"] != "joined":
-        pass
+    host, joined = await hosting(http, base_url, school, "assembly")
     async with http.post(
         f"{base_url}api/calls/assembly/broadcast",
         json={"public": True},
@@ -206,10 +210,7 @@ async def test_an_sdp_the_library_cannot_read_is_refused_in_our_words(
     base_url: str, http: aiohttp.ClientSession, no_tracebacks: pytest.LogCaptureFixture
 ) -> None:
     school = await make_school(http, base_url, students=1)
-    host = await http.ws_connect(f"{base_url}ws", headers=bearer(school.teacher.token))
-    await host.send_json({"type": "join", "version": 1, "call": "maths", "name": "Ирина"})
-    while (joined := await host.receive_json(timeout=10))["type"] != "joined":
-        pass
+    host, joined = await hosting(http, base_url, school, "maths")
     broken = (
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
         "m=audio 9 UDP/TLS/RTP/SAVPF abc\r\na=mid:0\r\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 import aiohttp
 import av
 import numpy as np
-import pytest
 
 from benchmarks.broadcast import nginx_start
 from signalling import keys
@@ -31,6 +29,7 @@ from tests.signalling.test_call import wait_for
 from tests.support.accounts import bearer
 from tests.support.client import CallClient, loopback_pc
 from tests.support.media import ToneAudioTrack
+from tests.support.nginx import needs_nginx
 
 COLOURS = {1: (220, 40, 40), 2: (40, 200, 40)}
 
@@ -79,10 +78,7 @@ def decode(init: bytes, segment: bytes) -> tuple[list[int | None], np.ndarray, i
     return seen, np.concatenate(chunks), 48000
 
 
-@pytest.mark.skipif(
-    not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
-    reason="Debian's nginx is not installed (./run test installs it)",
-)
+@needs_nginx
 async def test_hls_through_parta_and_nginx(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = await start_server(data_dir)

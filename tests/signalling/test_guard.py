@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.chat.school import School, make_school
+from tests.chat.school import School, make_school, new_chat
 from tests.signalling.conftest import start_server
 from tests.support.accounts import PASSWORD, bearer
 
@@ -48,10 +48,7 @@ async def test_a_forged_host_is_refused_and_links_come_from_the_public_url(
     base = str(public_server.make_url("/"))
     async with aiohttp.ClientSession() as http:
         school = await make_school(http, base, students=1)
-        status, chat = await school.call(
-            school.teacher, "POST", "api/chats", {"org_id": school.org, "title": "7б"}
-        )
-        assert status == 201
+        chat = {"id": await new_chat(school, school.teacher)}
         lesson = {**LESSON, "chat_id": chat["id"]}
         forged = {**bearer(school.teacher.token), "Host": "evil.example"}
         async with http.post(f"{base}api/schedule", json=lesson, headers=forged) as response:
@@ -66,12 +63,12 @@ async def test_a_forged_host_is_refused_and_links_come_from_the_public_url(
             created = await response.json()
         assert created["link"].startswith("https://parta.school.example/join/")
         assert created["host_link"].startswith("https://parta.school.example/call/")
-        status, page = await school.call(school.teacher, "GET", f"api/chats/{chat['id']}/messages")
+        _status, page = await school.call(school.teacher, "GET", f"api/chats/{chat['id']}/messages")
         notices = [m for m in page["messages"] if (m.get("meta") or {}).get("link")]
         assert notices and all(
             m["meta"]["link"].startswith("https://parta.school.example/") for m in notices
         )
-        status, invite = await school.call(school.teacher, "GET", f"api/chats/{chat['id']}/invite")
+        _, invite = await school.call(school.teacher, "GET", f"api/chats/{chat['id']}/invite")
         assert invite["url"].startswith("https://parta.school.example/invite/")
 
 
@@ -112,9 +109,7 @@ async def test_pages_of_another_origin_cannot_act_with_the_cookie(
     base = str(server.make_url("/"))
     async with aiohttp.ClientSession() as http:
         school = await make_school(http, base, students=1)
-        _, chat = await school.call(
-            school.teacher, "POST", "api/chats", {"org_id": school.org, "title": "7б"}
-        )
+        chat = {"id": await new_chat(school, school.teacher)}
         cookie = await cookie_of(http, base, school.teacher.token)
         await pages_of_another_origin(school, chat["id"], cookie)
         _status, page = await school.call(school.teacher, "GET", f"api/chats/{chat['id']}/messages")
