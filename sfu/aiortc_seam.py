@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aioice.ice
+import aiortc.sdp
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aiortc import RTCPeerConnection, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import (
@@ -71,6 +72,56 @@ def prefer_cheap_srtp(dtls: RTCDtlsTransport) -> None:
     """Negotiate AEAD_AES_128_GCM where the peer supports it."""
     available = [p for p in SRTP_PROFILE_PREFERENCE if p in _srtp_profiles_supported()]
     dtls._srtp_profiles = available
+
+
+# aiortc's own list (ECDSA only) and the ECDHE-RSA suites: as DTLS client we can then
+# shake hands with a server whose certificate is RSA (GStreamer's webrtcbin, some
+# encoders); as server, with our ECDSA certificate, the RSA suites are never chosen.
+CIPHERS = (
+    b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"
+    b"ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:"
+    b"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
+    b"ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA"
+)
+
+
+def accept_rsa_peers(dtls: RTCDtlsTransport) -> None:
+    """Offer the ECDHE-RSA cipher suites too, for a DTLS server with an RSA certificate."""
+    certificate: Any = dtls._RTCDtlsTransport__local_certificate  # type: ignore[attr-defined]
+    if getattr(certificate, "_parta_ciphers", False):
+        return
+    original = certificate._create_ssl_context
+
+    def create_ssl_context(srtp_profiles: list[Any]) -> Any:
+        context = original(srtp_profiles=srtp_profiles)
+        context.set_cipher_list(CIPHERS)
+        return context
+
+    certificate._create_ssl_context = create_ssl_context
+    certificate._parta_ciphers = True
+
+
+def answer_as_dtls_server(pc: RTCPeerConnection) -> None:
+    """After a remote offer of `a=setup:actpass`: answer `a=setup:passive`, so that the
+    offerer is the DTLS client and we the server, whatever its certificate.
+
+    aiortc answers `active` by default and becomes the client, offering only ECDSA
+    suites; an RSA-certificate server (GStreamer's webrtcbin) then finds no shared
+    cipher. As server we also choose the SRTP profile, by our own preference. An offer
+    that says `active` or `passive` already fixed the role; it is kept.
+    """
+    remote = pc.remoteDescription
+    if remote is None or remote.type != "offer":
+        return
+    offered = {
+        m.rtp.muxId: m.dtls.role
+        for m in aiortc.sdp.SessionDescription.parse(remote.sdp).media
+        if m.dtls
+    }
+    for transceiver in pc.getTransceivers():
+        dtls: Any = transceiver.receiver.transport
+        if dtls is not None and dtls._role == "auto" and offered.get(transceiver.mid) == "auto":
+            dtls._set_role("server")
 
 
 def _srtp_profiles_supported() -> list[Any]:

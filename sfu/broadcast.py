@@ -21,10 +21,14 @@ viewer, a send that fails is a drop, and nobody waits for anybody.
 - After 4 s it tries every frame again, from the next keyframe (its reports in
   keyframe-only mode cannot tell: the skipped frames look lost to it). Falling back
   again doubles the wait, up to 32 s.
-- Falling back 4 times within a minute ("too_slow"), no receiver report for 10 s
-  ("silent"), or 10 s of reports showing that nothing we send reaches it any more
-  ("stalled": a player that stopped reading still reports, but its highest sequence
-  number stands still): it is cut, with the reason, and counted.
+- Falling back 4 times within a minute ("too_slow"), or 10 s of reports showing that
+  nothing we send reaches it any more ("stalled": a player that stopped reading still
+  reports, but its highest sequence number stands still): it is cut, with the reason,
+  and counted.
+- A viewer that sends no receiver reports at all is judged by nothing but its
+  connection: it gets every packet, and ICE consent (RFC 7675, aioice's checks) ends a
+  viewer that is gone. Cutting it for its silence cut working players (a WHEP client
+  that does not report, as the peer-bench receivers do not) after 10 s.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from .codecs import RtpCodec
 from .consumer import Consumer
+from .drops import KEYFRAMES_ONLY, NO_VIEWER, WAITING_KEYFRAME
 
 if TYPE_CHECKING:
     from .producer import Producer
@@ -53,7 +58,7 @@ class SlowViewerPolicy:
     grace: float = 2.5  # reports this soon after a change of mode still describe the old one
     episodes: int = 4  # falling back this often within episode_window: cut
     episode_window: float = 60.0
-    silent_after: float = 10.0  # no receiver report this long: cut
+    stalled_after: float = 10.0  # reports that show no progress this long: cut
     keyframe_interval: float = 2.0  # keyframes asked for while anyone is keyframe-only
 
 
@@ -76,6 +81,7 @@ class StageViewer:
         self._changed_at = clock()
         self.last_report_at = clock()
         self.last_progress_at = clock()  # its reports last showed it getting our packets
+        self.stuck = False  # a report since then showed no progress
         self.dropped = 0  # sends that failed
 
     def failed(self, now: float, policy: SlowViewerPolicy) -> None:
@@ -94,6 +100,7 @@ class StageViewer:
         self.last_report_at = now
         if keeping_up:
             self.last_progress_at = now
+        self.stuck = not keeping_up
         if self.keyframes_only or now - self._changed_at < policy.grace:
             return
         if fraction_lost >= policy.lossy_fraction:
@@ -116,9 +123,7 @@ class StageViewer:
     def check(self, now: float, policy: SlowViewerPolicy) -> str | None:
         """The reason to cut this viewer now, if there is one; else, when it is time,
         let a keyframe-only viewer try every frame again."""
-        if now - self.last_report_at >= policy.silent_after:
-            return "silent"
-        if now - self.last_progress_at >= policy.silent_after:
+        if self.stuck and now - self.last_progress_at >= policy.stalled_after:
             return "stalled"
         if len(self._episodes) >= policy.episodes:
             return "too_slow"
@@ -128,7 +133,12 @@ class StageViewer:
 
 
 class ViewerEnd:
-    """A viewer's end of one stage track, as its transport sees it (an `Outgoing`)."""
+    """A viewer's end of one stage track, as its transport sees it (an `Outgoing`).
+
+    Every packet its group sent out since the viewer joined the fan-out is `offered`
+    to it, and is either forwarded or dropped under a reason (`dropped`, by reason:
+    keyframe-only while it is too slow, or what its transport refused). The group's
+    numbering is everybody's, so each drop is a gap the viewer sees."""
 
     def __init__(self, viewer: StageViewer, track: StageTrack, group: _Group) -> None:
         self.id = f"{viewer.id}-{track.kind}"
@@ -136,11 +146,23 @@ class ViewerEnd:
         self.track = track
         self.group = group
         self.ssrc = track.ssrc
-        self.packets = 0
+        self.packets = 0  # sent, retransmissions included
         self.bytes = 0
         self.retransmissions = 0
         self.fraction_lost = 0
+        self.dropped: dict[str, int] = {}
+        self._joined_at: int | None = None  # the group's count when it joined the fan-out
         self._highest = -1
+
+    def joined(self) -> None:
+        self._joined_at = self.group.sent
+
+    @property
+    def offered(self) -> int:
+        return 0 if self._joined_at is None else self.group.sent - self._joined_at
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
     def on_nack(self, lost: Iterable[int]) -> int:
         resent = 0
@@ -193,6 +215,8 @@ class _Group:
         self.video = track.kind == "video"
         self.viewers: tuple[StageViewer, ...] = ()
         self.in_keyframe = False
+        self.sent = 0  # packets the group's rewrite handed to its viewers
+        self.refusal = ""
         self.consumer = _GroupConsumer(
             f"{track.stage.id}-{track.kind}-{len(track.groups)}",
             producer=None,
@@ -237,22 +261,30 @@ class _Group:
             self.viewers = viewers[1:] + viewers[:1]
 
     def send_rtp(self, packet: bytes) -> bool:
-        """The rewritten packet to every viewer of the group: protect and send each."""
+        """The rewritten packet to every viewer of the group: protect and send each.
+        False (and `refusal`) only when no viewer took it."""
+        self.sent += 1
         sent = False
         skip_deltas = self.video and not self.in_keyframe
         kind = self.track.kind
         size = len(packet)
         for viewer in self.viewers:
+            end = viewer.ends[kind]
             if skip_deltas and viewer.keyframes_only:
+                # a newcomer (or one trying every frame again) waits for a keyframe
+                end.drop(WAITING_KEYFRAME if viewer.wants_all else KEYFRAMES_ONLY)
                 continue
-            if viewer.transport.send_rtp(packet):
-                end = viewer.ends[kind]
+            transport = viewer.transport
+            if transport.send_rtp(packet):
                 end.packets += 1
                 end.bytes += size
                 sent = True
             else:
+                end.drop(transport.refusal)
                 stage = self.track.stage
                 viewer.failed(stage.clock(), stage.policy)
+        if not sent:
+            self.refusal = NO_VIEWER
         return sent
 
 
@@ -341,6 +373,7 @@ class Stage:
             return
         viewer.last_report_at = viewer.last_progress_at = self.clock()
         for end in viewer.ends.values():
+            end.joined()
             end.group.viewers = (*end.group.viewers, viewer)
         video = self.tracks.get("video")
         if video is not None:

@@ -6,6 +6,14 @@ are rewritten so that the producer behind a consumer can change (a WHEP viewer
 following the active speaker, a publisher that reconnects) without the subscriber's
 decoder seeing a jump: each change starts a new *epoch* that continues where the
 last one ended.
+
+Every packet the producer hands a consumer is accounted for: `offered` counts them,
+and each one is either forwarded or dropped under a reason (`dropped`, by reason).
+Within an epoch the numbering follows the publisher's, so a packet that is dropped
+(the send buffer full, a keyframe lost and the next one awaited) leaves a gap the
+subscriber sees: its NACK and its decoder can react (RFC 3550). Only a new epoch
+(the first keyframe, another producer, the end of a host's mute) renumbers, and
+then nothing was lost: the source changed or was paused.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from .drops import PAUSED, WAITING_KEYFRAME
 from .rtp import HEADER
 
 if TYPE_CHECKING:
@@ -22,7 +31,10 @@ if TYPE_CHECKING:
 
 
 class RtpSink(Protocol):
-    """Where a consumer's packets go: the subscriber's transport."""
+    """Where a consumer's packets go: the subscriber's transport. A refused packet
+    (False) leaves the reason in `refusal`."""
+
+    refusal: str
 
     def send_rtp(self, packet: bytes) -> bool: ...
 
@@ -52,6 +64,7 @@ class Outgoing(Protocol):
     ssrc: int
     packets: int
     bytes: int
+    dropped: dict[str, int]
 
     def on_nack(self, lost: Iterable[int]) -> int: ...
 
@@ -90,8 +103,10 @@ class Consumer:
         self._sink = sink
         self._clock = clock
         self._clock_rate = producer.codec.clock_rate if producer is not None else 90000
-        # Every epoch starts on a keyframe; for audio every packet is one.
+        # Every epoch starts on a keyframe; for audio every packet is one. `_renumber`:
+        # the next start is a new epoch (else the numbering carries on, gap and all).
         self._waiting = True
+        self._renumber = True
         self._seq_off = 0
         self._ts_off = 0
         self._epoch_start = 0
@@ -99,10 +114,11 @@ class Consumer:
         self._last_ts = secrets.randbits(32)
         self._last_sent_at: float | None = None
         self._synced = False
-        # counters
-        self.packets = 0
+        # counters: offered == forwarded + sum(dropped.values())
+        self.offered = 0
+        self.packets = 0  # sent, retransmissions included
         self.bytes = 0
-        self.dropped = 0
+        self.dropped: dict[str, int] = {}
         self.retransmissions = 0
         self.nacks_received = 0
         self.keyframe_requests = 0
@@ -113,13 +129,21 @@ class Consumer:
     # -- per packet -------------------------------------------------------------
 
     def forward(self, seq: int, ts: int, head: int, keyframe: bool, payload: bytes) -> None:
+        self.offered += 1
         starting = False
         if self._waiting:
-            if not keyframe or self.paused:
+            if self.paused:
+                self._drop(PAUSED)
                 return
-            self._start_epoch(seq, ts)
+            if not keyframe:
+                self._drop(WAITING_KEYFRAME)
+                return
+            if self._renumber:
+                self._start_epoch(seq, ts)
+            self._waiting = False
             starting = True
         elif self.paused:
+            self._drop(PAUSED)
             return
         out_seq = (seq + self._seq_off) & 0xFFFF
         out_ts = (ts + self._ts_off) & 0xFFFFFFFF
@@ -130,10 +154,20 @@ class Consumer:
             self._last_seq = out_seq
             self._last_ts = out_ts
         else:
-            self.dropped += 1
-            if starting:
-                # the keyframe never left: starting on the next frame would be a delta
+            self._drop(self._sink.refusal)
+            if starting and self.kind == "video":
+                # the keyframe never left: what follows is undecodable until the next
+                # one, asked for now; the numbering carries on, so the gap shows
                 self._waiting = True
+                self.request_keyframe()
+
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    @property
+    def forwarded(self) -> int:
+        """Offered packets that were sent (not counting retransmissions)."""
+        return self.offered - sum(self.dropped.values())
 
     def _start_epoch(self, seq: int, ts: int) -> None:
         now = self._clock()
@@ -148,7 +182,7 @@ class Consumer:
         self._ts_off = (out_ts - ts) & 0xFFFFFFFF
         self._epoch_start = out_seq
         self._last_sent_at = now
-        self._waiting = False
+        self._renumber = False
         self._synced = True
 
     # -- feedback from the subscriber ------------------------------------------
@@ -199,7 +233,7 @@ class Consumer:
         """Forward again, from the next keyframe, continuing our numbering without a gap."""
         if self.paused:
             self.paused = False
-            self._waiting = True
+            self._waiting = self._renumber = True
             self.request_keyframe()
 
     def request_keyframe(self) -> None:
@@ -229,7 +263,7 @@ class Consumer:
         """Follow another producer of the same kind; continues at its next keyframe."""
         self.producer = producer
         self._clock_rate = producer.codec.clock_rate
-        self._waiting = True
+        self._waiting = self._renumber = True
         producer.request_keyframe()
 
     def on_producer_closed(self, producer: Producer) -> None:
@@ -249,5 +283,7 @@ class Consumer:
             "payload_type": self.payload_type,
             "mid": self.mid,
             "paused": self.paused,
+            "offered": self.offered,
             "packets": self.packets,
+            "dropped": dict(self.dropped),
         }

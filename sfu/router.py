@@ -147,9 +147,19 @@ class Router:
         transport.attach_consumer(consumer)
         if not producer.forwarding:
             consumer.pause()
+        if transport.connected.is_set():
+            self._join_fanout(consumer, producer)
+        else:
+            # until its connection is up every send would fail: it joins then, and
+            # starts at a keyframe asked for then
+            transport.connected_callbacks.append(lambda: self._join_fanout(consumer, producer))
+        return consumer
+
+    def _join_fanout(self, consumer: Consumer, producer: Producer) -> None:
+        if consumer.closed or producer.closed or consumer.producer is not producer:
+            return
         producer.consumers = (*producer.consumers, consumer)
         producer.request_keyframe()
-        return consumer
 
     def add_tap(self, producer: Producer, tap: Forwarder) -> None:
         """An in-process consumer (the recorder's) joins the producer's fan-out: it gets

@@ -60,6 +60,7 @@ from aiortc.rtp import (
 from . import aiortc_seam as seam
 from . import sdp
 from .codecs import RtpCodec
+from .drops import NOT_CONNECTED, SEND_BUFFER_FULL, SEND_ERROR
 from .rtp import RtpError, audio_level, extension_element, payload_offset
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class WebRtcTransport:
         self.malformed = 0
         self.unknown_ssrc = 0
         self.dropped_congestion = 0
+        self.refusal = ""  # why the last send_rtp returned False
         self.send_errors = 0
         self.rtcp_in = 0
         self.rtcp_out = 0
@@ -179,6 +181,7 @@ class WebRtcTransport:
                 "the offer was rejected: its media sections, directions or ICE and DTLS "
                 "attributes cannot be used"
             ) from exc
+        seam.answer_as_dtls_server(self.pc)
         for transceiver in self.pc.getTransceivers():
             seam.disable_media_pipeline(transceiver)
             seam.restrict_codecs(transceiver)
@@ -247,6 +250,7 @@ class WebRtcTransport:
         if dtls is not None and dtls is not self._dtls:
             self._dtls = dtls
             seam.prefer_cheap_srtp(dtls)
+            seam.accept_rsa_peers(dtls)
             dtls.on("statechange", self._on_dtls_state)
         seam.restrict_gathering(self.pc, self.settings.ice)
         await self.pc.setLocalDescription(description)
@@ -402,18 +406,22 @@ class WebRtcTransport:
     # -- the send path (synchronous) -------------------------------------------------
 
     def send_rtp(self, packet: bytes) -> bool:
-        """Encrypt and send one RTP packet; False when dropped (not connected, congested)."""
+        """Encrypt and send one RTP packet; False when dropped, the reason in `refusal`
+        (not connected, the send buffer full, a send error)."""
         sendto = self._sendto
         if sendto is None:
+            self.refusal = NOT_CONNECTED
             return False
         try:
             sendto(self._protect(packet), self._remote)
         except (BlockingIOError, InterruptedError):
             # the kernel's send buffer is full: drop, never queue (see module doc)
             self.dropped_congestion += 1
+            self.refusal = SEND_BUFFER_FULL
             return False
         except Exception:
             self.send_errors += 1
+            self.refusal = SEND_ERROR
             return False
         if self._first_media_pending:
             self._note_first_media()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .consumer import Consumer, Outgoing
+from .drops import MALFORMED, PAYLOAD_TYPE, UNKNOWN_SSRC
 from .producer import Producer
 from .router import Router
 from .transport import TransportSettings, WebRtcTransport
@@ -28,8 +29,9 @@ class Totals:
     nacks_sent: int = 0
     nacks_received: int = 0
     retransmissions: int = 0
-    packets_dropped_congestion: int = 0
-    packets_dropped_other: int = 0
+    # RTP packets not forwarded, by reason: a subscriber's (a consumer's, a stage
+    # viewer's), or the publisher's that could not be used
+    packets_dropped: dict[str, int] = field(default_factory=dict)
     srtp_errors: int = 0
     rtcp_packets_in: int = 0
     rtcp_packets_out: int = 0
@@ -40,7 +42,7 @@ class Totals:
         self.keyframes_in += producer.keyframes
         self.keyframe_requests_sent += producer.keyframe_requests_sent
         self.nacks_sent += producer.nacks_sent
-        self.packets_dropped_other += producer.dropped
+        self._dropped(PAYLOAD_TYPE, producer.dropped)
 
     def add_consumer(self, consumer: Consumer) -> None:
         self.rtp_packets_out += consumer.packets
@@ -48,23 +50,31 @@ class Totals:
         self.keyframe_requests_received += consumer.keyframe_requests
         self.nacks_received += consumer.nacks_received
         self.retransmissions += consumer.retransmissions
+        for reason, count in consumer.dropped.items():
+            self._dropped(reason, count)
 
     def add_outgoing(self, stream: Outgoing) -> None:
         """A stream that is not a Consumer of its own: a broadcast viewer's end."""
         self.rtp_packets_out += stream.packets
         self.rtp_bytes_out += stream.bytes
+        for reason, count in stream.dropped.items():
+            self._dropped(reason, count)
 
     def add_transport(self, transport: WebRtcTransport) -> None:
-        self.packets_dropped_congestion += transport.dropped_congestion
-        self.packets_dropped_other += (
-            transport.malformed + transport.unknown_ssrc + transport.send_errors
-        )
+        self._dropped(MALFORMED, transport.malformed)
+        self._dropped(UNKNOWN_SSRC, transport.unknown_ssrc)
         self.srtp_errors += transport.srtp_errors + transport.rtcp_errors
         self.rtcp_packets_in += transport.rtcp_in
         self.rtcp_packets_out += transport.rtcp_out
 
+    def _dropped(self, reason: str, count: int) -> None:
+        if count:
+            self.packets_dropped[reason] = self.packets_dropped.get(reason, 0) + count
+
     def copy(self) -> Totals:
-        return Totals(**{f.name: getattr(self, f.name) for f in fields(self)})
+        copied = Totals(**{f.name: getattr(self, f.name) for f in fields(self)})
+        copied.packets_dropped = dict(self.packets_dropped)
+        return copied
 
 
 class Worker:

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sfu.drops import DROP_REASONS
 from sfu.worker import Worker
 
 if TYPE_CHECKING:
@@ -292,6 +293,9 @@ class _MediaCollector(Collector):
         dropped = CounterMetricFamily(
             "parta_packets_dropped", "RTP packets not forwarded, by reason", labels=["reason"]
         )
-        dropped.add_metric(["congestion"], t.packets_dropped_congestion)
-        dropped.add_metric(["other"], t.packets_dropped_other)
+        for reason in DROP_REASONS:  # always there, so a rate() starts at zero
+            dropped.add_metric([reason], t.packets_dropped.get(reason, 0))
+        for reason, count in sorted(t.packets_dropped.items()):
+            if reason not in DROP_REASONS:
+                dropped.add_metric([reason], count)
         yield dropped

@@ -61,11 +61,12 @@ def test_falling_back_again_and_again_cuts() -> None:
     assert seat.check(at, POLICY) == "too_slow"
 
 
-def test_silent_and_stalled_viewers_are_cut() -> None:
+def test_a_viewer_that_never_reports_is_kept_and_a_stalled_one_cut() -> None:
+    seat = viewer()  # sends no receiver reports: its connection alone says it is there
+    assert seat.check(600.0, POLICY) is None
     seat = viewer()
-    seat.report(0, 5.0, POLICY)
-    assert seat.check(14.9, POLICY) is None
-    assert seat.check(15.0, POLICY) == "silent"
+    seat.report(0, 5.0, POLICY)  # reported once, then never again: no reason either
+    assert seat.check(600.0, POLICY) is None
     seat = viewer()
     for at in range(1, 12):
         seat.report(0, float(at), POLICY, keeping_up=at < 3)  # reports, nothing arrives

@@ -27,10 +27,13 @@ class Sink:
     def __init__(self) -> None:
         self.packets: list[bytes] = []
         self.accept = True
+        self.refusal = ""
 
     def send_rtp(self, packet: bytes) -> bool:
         if self.accept:
             self.packets.append(packet)
+        else:
+            self.refusal = "send_buffer_full"
         return self.accept
 
 
@@ -120,19 +123,39 @@ def test_a_refusing_sink_counts_drops() -> None:
     producer, sink, consumer = wire(clock)
     sink.accept = False
     producer.on_rtp(packet(1, 0, KEY), 12, None)
-    assert consumer.dropped == 1 and consumer.packets == 0
+    assert consumer.dropped == {"send_buffer_full": 1} and consumer.packets == 0
+    assert consumer.offered == 1 and consumer.forwarded == 0
+
+
+def test_a_dropped_packet_is_a_gap_the_subscriber_sees() -> None:
+    """The rewrite renumbers, but not over a drop: NACK and the decoder see it."""
+    clock = Clock()
+    producer, sink, consumer = wire(clock)
+    producer.on_rtp(packet(10, 0, KEY), 12, None)
+    producer.on_rtp(packet(11, 0, DELTA), 12, None)
+    sink.accept = False
+    producer.on_rtp(packet(12, 0, DELTA), 12, None)
+    sink.accept = True
+    producer.on_rtp(packet(13, 0, DELTA), 12, None)
+    first = fields(sink.packets[0])[1]
+    assert [(fields(p)[1] - first) & 0xFFFF for p in sink.packets] == [0, 1, 3]
+    assert consumer.offered == 4 and consumer.forwarded == 3
+    assert consumer.dropped == {"send_buffer_full": 1}
 
 
 def test_a_keyframe_that_could_not_be_sent_is_waited_for_again() -> None:
     clock = Clock()
-    producer, sink, _consumer = wire(clock)
-    sink.accept = False  # not connected yet
+    producer, sink, consumer = wire(clock)
+    sink.accept = False  # its send buffer is full
     producer.on_rtp(packet(1, 0, KEY), 12, None)
     sink.accept = True
     producer.on_rtp(packet(2, 3000, DELTA), 12, None)  # a delta must not start the stream
     assert sink.packets == []
+    assert consumer.keyframe_requests == 1  # the next keyframe is asked for at once
     producer.on_rtp(packet(3, 6000, KEY), 12, None)
     assert [fields(p)[5] for p in sink.packets] == [KEY]
+    assert consumer.dropped == {"send_buffer_full": 1, "waiting_keyframe": 1}
+    assert consumer.offered == 3 and consumer.forwarded == 1
 
 
 def test_fan_out_order_rotates_after_each_frame() -> None:

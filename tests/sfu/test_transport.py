@@ -29,12 +29,14 @@ class KernelSocket:
 async def test_a_full_socket_drops_instead_of_queueing() -> None:
     transport = WebRtcTransport("t", TransportSettings())
     assert not transport.send_rtp(b"before keying")
+    assert transport.refusal == "not_connected"
     kernel = KernelSocket()
     transport._sendto, transport._protect = kernel.sendto, Session().protect
     transport._remote = ("127.0.0.1", 9)
     assert transport.send_rtp(b"one")
     kernel.full = True
     assert not transport.send_rtp(b"two")
+    assert transport.refusal == "send_buffer_full"
     kernel.full = False
     assert transport.send_rtp(b"three")
     assert [d for d, _ in kernel.sent] == [b"Sone", b"Sthree"]

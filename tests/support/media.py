@@ -136,6 +136,7 @@ class TrackRecorder:
         self.audio: list[np.ndarray] = []
         self.sample_rate = SAMPLE_RATE
         self.first_frame_at: float | None = None
+        self.last_image: np.ndarray | None = None
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
@@ -148,7 +149,8 @@ class TrackRecorder:
             if self.first_frame_at is None:
                 self.first_frame_at = time.monotonic()
             if isinstance(frame, av.VideoFrame):
-                found = read_pattern(frame.to_ndarray(format="rgb24"))
+                self.last_image = frame.to_ndarray(format="rgb24")
+                found = read_pattern(self.last_image)
                 if found is None:
                     self.unreadable += 1
                 else:
