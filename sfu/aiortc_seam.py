@@ -120,7 +120,11 @@ def answer_as_dtls_server(pc: RTCPeerConnection) -> None:
     }
     for transceiver in pc.getTransceivers():
         dtls: Any = transceiver.receiver.transport
-        if dtls is not None and dtls._role == "auto" and offered.get(transceiver.mid) == "auto":
+        if (
+            dtls is not None
+            and dtls._role == "auto"
+            and offered.get(str(transceiver.mid)) == "auto"
+        ):
             dtls._set_role("server")
 
 

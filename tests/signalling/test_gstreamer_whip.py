@@ -33,12 +33,10 @@ TONE = 660.0
 async def publish(
     http: aiohttp.ClientSession, base_url: str, call: str, setup: str | None = None
 ) -> tuple[GstPublisher, str]:
-    """Start webrtcbin and publish its offer (with `setup` put in, if given)."""
-    publisher = await GstPublisher.start("".join(f"{c:02x}" for c in COLOUR), TONE)
+    """Start webrtcbin and publish its offer (`setup` put in it, if given)."""
+    publisher = await GstPublisher.start("".join(f"{c:02x}" for c in COLOUR), TONE, setup)
     offer = await publisher.offer()
-    assert "a=setup:actpass" in offer
-    if setup is not None:
-        offer = offer.replace("a=setup:actpass", f"a=setup:{setup}")
+    assert f"a=setup:{setup or 'actpass'}" in offer
     async with http.post(
         f"{base_url}whip/{call}",
         data=offer,

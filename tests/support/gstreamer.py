@@ -1,6 +1,7 @@
-"""A GStreamer webrtcbin publisher (`gst_publisher.py`) run by Debian's Python, which
-has `gi`. `./run test` installs what it needs, so in CI these tests always run; on a
-machine without it they are skipped with the reason."""
+"""A GStreamer webrtcbin publisher (`benchmarks/peer/publisher.py`, signalling on its
+stdin and stdout) run by Debian's Python, which has `gi`. `./run test` installs what
+it needs, so in CI these tests always run; on a machine without it they are skipped
+with the reason."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-SCRIPT = Path(__file__).with_name("gst_publisher.py")
+ROOT = Path(__file__).resolve().parents[2]
 _CHECK = (
     "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstWebRTC', '1.0');"
     "gi.require_version('Nice', '0.1'); from gi.repository import Gst; Gst.init(None);"
@@ -44,14 +45,17 @@ class GstPublisher:
         self.process = process
 
     @classmethod
-    async def start(cls, colour: str, tone: float) -> GstPublisher:
+    async def start(cls, colour: str, tone: float, setup: str | None = None) -> GstPublisher:
         process = await asyncio.create_subprocess_exec(
             SYSTEM_PYTHON,
-            str(SCRIPT),
+            "-m",
+            "benchmarks.peer.publisher",
             "--colour",
             colour,
             "--tone",
             str(tone),
+            *(["--setup", setup] if setup else []),
+            cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=sys.stderr,
