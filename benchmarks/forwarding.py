@@ -531,10 +531,11 @@ class Bench:
         def delta(name: str) -> float:
             return _metric(after.metrics, name) - _metric(before.metrics, name)
 
+        prefix = 'parta_packets_dropped_total{reason="'
         dropped = {
-            reason: after.metrics.get(f'parta_packets_dropped_total{{reason="{reason}"}}', 0.0)
-            - before.metrics.get(f'parta_packets_dropped_total{{reason="{reason}"}}', 0.0)
-            for reason in ("congestion", "other")
+            name[len(prefix) : -2]: value - before.metrics.get(name, 0.0)
+            for name, value in after.metrics.items()
+            if name.startswith(prefix) and value - before.metrics.get(name, 0.0)
         }
         us_per_packet = cpu * 1e6 / out_packets if out_packets else None
         viewers = [v for r in replies for v in r["viewers"]]
@@ -542,6 +543,7 @@ class Bench:
         latency_app = _latency(replies, viewers, "app")
         expected_per_viewer = sum(expected.values())
         loss: dict[str, Any]
+        losses: list[float]
         if exact:
             losses = [
                 float(v["loss_percent"]) for v in viewers if v.get("loss_percent") is not None
@@ -555,14 +557,14 @@ class Bench:
                 "method": "per-packet counters, packets sent inside the window",
             }
         else:
-            ratios = [
+            losses = [
                 100.0 * max(0.0, 1 - int(v["datagrams_in_window"]) / expected_per_viewer)
                 for v in viewers
                 if expected_per_viewer
             ]
             loss = {
-                "mean": round(sum(ratios) / len(ratios), 3) if ratios else None,
-                "worst": round(max(ratios), 3) if ratios else None,
+                "mean": round(sum(losses) / len(losses), 3) if losses else None,
+                "worst": round(max(losses), 3) if losses else None,
                 "method": "approximate: datagrams that arrived during the window vs packets "
                 "sent in it (subscribers decrypt only a sample)",
             }
@@ -593,8 +595,7 @@ class Bench:
                 "received_pps": round(input_packets / window, 1),
                 "expected_forwarded_pps": round(sent * len(viewers) / window, 1),
                 "pps_per_core_estimate": round(1e6 / us_per_packet) if us_per_packet else None,
-                "dropped_congestion": dropped["congestion"],
-                "dropped_other": dropped["other"],
+                "dropped_by_reason": dropped,
                 "rtcp_in": delta("parta_rtcp_packets_in"),
                 "rtcp_out": delta("parta_rtcp_packets_out"),
                 "keyframe_requests_sent": delta("parta_keyframe_requests_sent"),
@@ -605,6 +606,11 @@ class Bench:
                 k: latency_app[k] for k in ("p50", "p90", "p99", "max", "per_subscriber_p50")
             },
             "loss_percent": loss,
+            # what each subscriber got of what the publisher sent in the window
+            "delivery_ratio": {
+                "mean": round(1 - sum(losses) / len(losses) / 100, 5) if losses else None,
+                "min": round(1 - max(losses) / 100, 5) if losses else None,
+            },
             "clients_cpu_utilisation": clients,
             "system": {
                 "busy_cores": round(busy, 3),
@@ -712,6 +718,7 @@ class Bench:
                 "p99_ms": r["latency_ms"]["p99"],
                 "max_ms": r["latency_ms"]["max"],
                 "loss_mean_percent": r["loss_percent"]["mean"],
+                "delivery_ratio_min": r["delivery_ratio"]["min"],
                 "other_processes_cores": r["system"]["other_processes_cores"],
             }
             for r in attempts
@@ -1075,6 +1082,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
             "app_p99_ms": result["latency_app_ms"]["p99"],
             "loss_mean_pct": result["loss_percent"]["mean"],
             "loss_worst_pct": result["loss_percent"]["worst"],
+            "delivery_ratio_min": result["delivery_ratio"]["min"],
             "pps_per_core_estimate": server["pps_per_core_estimate"],
         }
     summary: dict[str, Any] = {"by_n": rows}

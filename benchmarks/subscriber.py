@@ -27,7 +27,7 @@ Commands (every reply carries the request's "id"):
                                             are only counted
      "receiver_reports": true}              send an RTCP receiver report about every
                                             stream each second, as players do (default;
-                                            a stage viewer without them is cut as silent)
+                                            a stage viewer is judged by them)
     {"cmd": "status"}
     {"cmd": "mode", "sample_every": k,       decrypt 1 datagram in k (1: all)
      "sample_timestamps": true}             optional: sampled reads keep the kernel's

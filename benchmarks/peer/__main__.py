@@ -344,17 +344,23 @@ def run_one(
             time.sleep(args.warmup)
 
             def snapshot() -> dict[str, Any]:
+                # the publisher's count is read just before and just after the
+                # receivers' marks, and halved: what was sent at the marks' moment
+                publisher.send('{"stats": true}')
+                before = publisher.read("stats", 30)["stats"]
+                at = time.monotonic()
                 for r in receivers:
                     r.send("mark x")
+                marks = [r.read("mark", 30) for r in receivers]
                 publisher.send('{"stats": true}')
-                at = time.monotonic()
+                after = publisher.read("stats", 30)["stats"]
                 return {
                     "t": at,
                     "cpu": tree_cpu(server.pid),
                     "drops": parta_drops() if sfu == "parta" else {},
                     "udp": netns.udp_counters(netns.CLIENT_NS),
-                    "sent": publisher.read("stats", 30)["stats"],
-                    "marks": [r.read("mark", 30) for r in receivers],
+                    "sent": {k: (before[k] + after[k]) / 2 for k in before},
+                    "marks": marks,
                 }
 
             s0 = snapshot()
@@ -432,7 +438,7 @@ def summarise(
         "server_cpu_pct": round(100 * cpu / dt, 1),
         "us_per_pkt": round(1e6 * cpu / received, 2) if received else None,
         "publisher_pps": round(sent / dt, 1),
-        "publisher_sent": {k: s1["sent"][k] - s0["sent"][k] for k in ("audio", "video")},
+        "publisher_sent": {k: round(s1["sent"][k] - s0["sent"][k]) for k in ("audio", "video")},
         "per_sub_pps": {
             "mean": round(received / max(1, n) / dt, 1),
             "min": round(min(per_sub) / dt, 1) if per_sub else None,

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfu.broadcast import SlowViewerPolicy, StageViewer
+from sfu.broadcast import SlowViewerPolicy, Stage, StageViewer
+from sfu.producer import Producer
+from sfu.router import Router
+from sfu.transport import TransportSettings
+from sfu.worker import Totals
+from tests.sfu.test_consumer import DELTA, KEY, VP8, fields, packet
 
 POLICY = SlowViewerPolicy()
 
@@ -72,3 +77,72 @@ def test_a_viewer_that_never_reports_is_kept_and_a_stalled_one_cut() -> None:
         seat.report(0, float(at), POLICY, keeping_up=at < 3)  # reports, nothing arrives
     assert seat.check(11.9, POLICY) is None
     assert seat.check(12.0, POLICY) == "stalled"
+
+
+class ViewerSocket:
+    """A stage viewer's transport as the fan-out sees it: what it sent, and a switch
+    that makes the kernel refuse."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.full = False
+        self.refusal = ""
+        self.connected_callbacks: list[Any] = []
+
+    def send_rtp(self, packet: bytes) -> bool:
+        if self.full:
+            self.refusal = "send_buffer_full"
+            return False
+        self.sent.append(packet)
+        return True
+
+    def attach_consumer(self, end: object) -> None: ...
+
+    def detach_consumer(self, end: object) -> None: ...
+
+
+def test_every_packet_the_stage_sends_is_counted_per_viewer_and_a_drop_is_a_gap() -> None:
+    router = Router("r", TransportSettings(), Totals())
+    stage = Stage("s", router, ssrcs={"video": 5})
+    producer = Producer(
+        "p", kind="video", source="camera", owner="o", ssrc=None, codec=VP8, mid="0"
+    )
+    sockets = {name: ViewerSocket() for name in ("ann", "bob")}
+    seats = {
+        name: stage.add_viewer(name, transport, {"video": (VP8,)})  # type: ignore[arg-type]
+        for name, transport in sockets.items()
+    }
+    stage.follow("video", producer)
+    for transport in sockets.values():
+        for connected in transport.connected_callbacks:
+            connected()
+
+    def frame(seq: int, key: bool) -> None:
+        producer.on_rtp(packet(seq, seq * 3000, KEY if key else DELTA, marker=True), 12, None)
+
+    frame(1, key=False)  # before the first keyframe: nobody can start on it
+    frame(2, key=True)
+    frame(3, key=False)
+    sockets["bob"].full = True  # bob's send buffer is full for one packet
+    frame(4, key=False)
+    sockets["bob"].full = False
+    seats["ann"]._slow(0.0, POLICY)  # ann is too slow for every frame: keyframes only
+    frame(5, key=False)
+    frame(6, key=True)
+
+    def seqs(name: str) -> list[int]:
+        first = fields(sockets[name].sent[0])[1]
+        return [(fields(p)[1] - first) & 0xFFFF for p in sockets[name].sent]
+
+    assert seqs("bob") == [0, 1, 3, 4]  # the refused packet is a gap bob sees
+    assert seqs("ann") == [0, 1, 2, 4]  # so is the delta ann was spared
+    ends = {name: seat.ends["video"] for name, seat in seats.items()}
+    assert ends["bob"].dropped == {"send_buffer_full": 1}
+    assert ends["ann"].dropped == {"keyframes_only": 1}
+    # the first packet reached nobody's fan-out: the stage itself waited for a keyframe
+    for end in ends.values():
+        assert end.offered == 5 == end.packets + sum(end.dropped.values())
+    totals = Totals()
+    for end in ends.values():
+        totals.add_outgoing(end)
+    assert totals.packets_dropped == {"send_buffer_full": 1, "keyframes_only": 1}
