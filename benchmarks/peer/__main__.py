@@ -345,21 +345,29 @@ def run_one(
 
             def snapshot() -> dict[str, Any]:
                 # the publisher's count is read just before and just after the
-                # receivers' marks, and halved: what was sent at the marks' moment
+                # receivers' marks, and taken at each mark's own moment (each process
+                # marks when its loop gets to it, milliseconds apart under load)
                 publisher.send('{"stats": true}')
-                before = publisher.read("stats", 30)["stats"]
+                before = publisher.read("stats", 30)
                 at = time.monotonic()
                 for r in receivers:
                     r.send("mark x")
                 marks = [r.read("mark", 30) for r in receivers]
                 publisher.send('{"stats": true}')
-                after = publisher.read("stats", 30)["stats"]
+                after = publisher.read("stats", 30)
+                span = max(1e-6, after["t"] - before["t"])
+                for mark in marks:
+                    share = min(1.0, max(0.0, (mark["t"] - before["t"]) / span))
+                    mark["sent"] = {
+                        k: before["stats"][k] + share * (after["stats"][k] - before["stats"][k])
+                        for k in ("audio", "video")
+                    }
                 return {
                     "t": at,
                     "cpu": tree_cpu(server.pid),
                     "drops": parta_drops() if sfu == "parta" else {},
                     "udp": netns.udp_counters(netns.CLIENT_NS),
-                    "sent": {k: (before[k] + after[k]) / 2 for k in before},
+                    "sent": marks[0]["sent"] if marks else before["stats"],
                     "marks": marks,
                 }
 
@@ -422,14 +430,17 @@ def summarise(
     def total(key: str) -> int:
         return int(sum(m[key] for m in s1["marks"]) - sum(m[key] for m in s0["marks"]))
 
-    per_sub = [
-        b - a
-        for m0, m1 in zip(s0["marks"], s1["marks"], strict=True)
-        for a, b in zip(m0["per_sub"], m1["per_sub"], strict=True)
-    ]
+    per_sub: list[int] = []
+    ratios: list[float] = []
+    for m0, m1 in zip(s0["marks"], s1["marks"], strict=True):
+        # what the publisher sent between this process's two marks
+        sent_here = sum(m1["sent"][k] - m0["sent"][k] for k in ("audio", "video"))
+        for a, b in zip(m0["per_sub"], m1["per_sub"], strict=True):
+            per_sub.append(b - a)
+            if sent_here:
+                ratios.append((b - a) / sent_here)
     received = total("packets")
     cpu = s1["cpu"] - s0["cpu"]
-    ratios = [got / sent for got in per_sub] if sent else []
     return {
         "sfu": sfu,
         "n": n,

@@ -87,7 +87,9 @@ def _offset(out: list[Packet], source: list[Packet], probe: int = 40) -> int | N
     leaves after its original, soonest of all offsets that agree on sizes (a stream of
     equal sizes, such as constant-rate audio, is told apart by timing alone)."""
     by_seq = {p.seq: p for p in source}
-    first = out[: min(probe, len(out))]
+    # not the stream's first packets: their originals may have come before the capture
+    start = min(10, max(0, len(out) - probe))
+    first = out[start : start + probe]
     best: tuple[float, int] | None = None
     for candidate in source:
         if not 0 <= first[0].t - candidate.t < 1.0:
