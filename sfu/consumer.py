@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from .drops import PAUSED, WAITING_KEYFRAME
+from .drops import PAUSED, SEND_BUFFER_FULL, SEND_ERROR, WAITING_KEYFRAME
 from .rtp import HEADER
 
 if TYPE_CHECKING:
@@ -154,12 +154,17 @@ class Consumer:
             self._last_seq = out_seq
             self._last_ts = out_ts
         else:
-            self._drop(self._sink.refusal)
+            refusal = self._sink.refusal
+            self._drop(refusal)
             if starting and self.kind == "video":
                 # the keyframe never left: what follows is undecodable until the next
-                # one, asked for now; the numbering carries on, so the gap shows
+                # one; the numbering carries on, so the gap shows. It is asked for at
+                # once when a send failed, not when there was nobody to send to (a
+                # stage with no viewer yet, a connection that is gone): that would
+                # make the publisher send keyframes for nobody, three times a second
                 self._waiting = True
-                self.request_keyframe()
+                if refusal in (SEND_BUFFER_FULL, SEND_ERROR):
+                    self.request_keyframe()
 
     def _drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1

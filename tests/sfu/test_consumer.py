@@ -28,12 +28,13 @@ class Sink:
         self.packets: list[bytes] = []
         self.accept = True
         self.refusal = ""
+        self.reason = "send_buffer_full"  # what a refusal says
 
     def send_rtp(self, packet: bytes) -> bool:
         if self.accept:
             self.packets.append(packet)
         else:
-            self.refusal = "send_buffer_full"
+            self.refusal = self.reason
         return self.accept
 
 
@@ -180,3 +181,16 @@ def test_fan_out_order_rotates_after_each_frame() -> None:
     producer.on_rtp(packet(2, 3000, DELTA), 12, None)  # same frame continues: no rotation
     producer.on_rtp(packet(3, 3000, DELTA, marker=True), 12, None)
     assert order == ["a", "b", "c", "b", "c", "a", "b", "c", "a"]
+
+
+def test_nobody_to_send_to_asks_for_no_keyframe() -> None:
+    """A stage with no viewer yet refuses with no_viewer: waiting for the next keyframe
+    is right, asking the publisher for one (again and again) is not."""
+    clock = Clock()
+    producer, sink, consumer = wire(clock)
+    sink.accept = False
+    for seq, reason in enumerate(("no_viewer", "not_connected")):
+        sink.reason = reason
+        producer.on_rtp(packet(seq, 0, KEY), 12, None)
+    assert consumer.keyframe_requests == 0
+    assert consumer.dropped == {"no_viewer": 1, "not_connected": 1}
