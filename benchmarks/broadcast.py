@@ -330,7 +330,7 @@ class WhepBench(forwarding.Bench):
             ),
         }
         cuts = {}
-        for reason in ("silent", "stalled", "too_slow"):
+        for reason in ("stalled", "too_slow"):
             key = f'parta_viewer_drops_total{{reason="{reason}"}}'
             cuts[reason] = after.metrics.get(key, 0.0) - before.metrics.get(key, 0.0)
         result["viewers_cut"] = cuts

@@ -89,7 +89,7 @@ class Metrics:
         )
         self.viewer_drops = Counter(
             "parta_viewer_drops",
-            "Broadcast viewers cut by the slow-viewer policy: silent, stalled, too_slow",
+            "Broadcast viewers cut by the slow-viewer policy: stalled, too_slow",
             ["reason"],
             registry=self.registry,
         )
