@@ -15,6 +15,7 @@ Needs Debian's `gi` (python3-gi, GStreamer's bad and nice plugins): run it with
 
 Then it prints {"connected": true} and answers JSON lines on stdin:
 {"stats": true} -> {"stats": {"audio": n, "video": n, "other": n}, "t": unix time};
+{"finish": true} stops the media, then answers the same with the final counts;
 {"quit": true} or the end of input stops it.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -247,6 +249,11 @@ async def run(args: argparse.Namespace, wb: Any, offer: str) -> None:
                 break
             if request.get("stats"):
                 say(stats=dict(sent.counts), t=time.time())
+            if request.get("finish"):
+                # no more media: every packet counted has been sent, and no more will be
+                wb.get_parent().set_state(Gst.State.PAUSED)
+                await asyncio.sleep(0.5)
+                say(stats=dict(sent.counts), t=time.time(), finished=True)
     finally:
         for close in closing:
             await close()
@@ -270,4 +277,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    # skip the interpreter's teardown: it would unref the GObject wrappers kept in
+    # _KEEP after GStreamer has freed what they wrap (GLib-CRITICAL noise, no harm)
+    os._exit(code)

@@ -197,9 +197,13 @@ async def test_a_lesson_is_recorded_into_its_chat(tmp_path: Path) -> None:
 
             # each window keeps clear of a change by half a second, and of bob's first
             # picture, which needs a key frame, by one and a half
-            alone, together, after = (0.5, bob_asked - 0.5), (bob_in + 1.5, ann_asked - 0.5), (
-                ann_out + 1.0,
-                ended - 0.5,
+            alone, together, after = (
+                (0.5, bob_asked - 0.5),
+                (bob_in + 1.5, ann_asked - 0.5),
+                (
+                    ann_out + 1.0,
+                    ended - 0.5,
+                ),
             )
             assert during(*alone) == {"teacher", "ann"}
             assert during(*together) == {"teacher", "ann", "bob"}

@@ -153,8 +153,7 @@ async def test_every_packet_gstreamer_sent_reaches_every_subscriber(
             20,
         )
         await asyncio.sleep(3)
-        sent = await publisher.sent()
-        await publisher.stop()  # nothing more is sent ...
+        sent = await publisher.finish()  # nothing more is sent ...
         await asyncio.sleep(1)  # ... and what was sent has arrived
 
         room = app[keys.CALLS].rooms["count"]

@@ -82,9 +82,9 @@ class GstPublisher:
         await self._write(answer=sdp)
         await self._read("connected")
 
-    async def sent(self) -> dict[str, int]:
-        """RTP packets webrtcbin has sent, by kind (its own outbound-rtp statistics)."""
-        await self._write(stats=True)
+    async def finish(self) -> dict[str, int]:
+        """Stop the media; every RTP packet webrtcbin sent, by kind (none will follow)."""
+        await self._write(finish=True)
         return dict(await self._read("stats"))
 
     async def stop(self) -> None:
