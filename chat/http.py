@@ -16,7 +16,7 @@ from aiohttp import web
 from accounts.sessions import USER, user_of
 from signalling import keys
 from signalling.errors import Refused
-from signalling.guard import link_base
+from signalling.guard import link
 from signalling.validation import body, query
 from store.accounts import QuietHours
 from store.chats import ChatListing, MemberState, MessageDraft
@@ -64,10 +64,6 @@ def _service(request: web.Request) -> ChatService:
 
 async def _seat(request: web.Request, *, member: bool = True) -> Seat:
     return await _service(request).seat(user_of(request), request.match_info["chat"], member=member)
-
-
-def _url(request: web.Request, path: str) -> str:
-    return link_base(request) + path
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -224,7 +220,7 @@ async def invite(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "code": code,
-            "url": _url(request, f"/invite/{code}"),
+            "url": link(request, f"/invite/{code}"),
             "qr_png": f"{base}.png",
             "qr_svg": f"{base}.svg",
         }
@@ -237,7 +233,7 @@ async def invite_qr(request: web.Request) -> web.Response:
     seat = await _seat(request)
     if seat.chat.invite_code is None:
         raise NotFound
-    qr = segno.make(_url(request, f"/invite/{seat.chat.invite_code}"), error="m")
+    qr = segno.make(link(request, f"/invite/{seat.chat.invite_code}"), error="m")
     out = io.BytesIO()
     if request.match_info["format"] == "png":
         qr.save(out, kind="png", scale=8, border=4)

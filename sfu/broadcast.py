@@ -79,7 +79,6 @@ class StageViewer:
         self._episodes: list[float] = []
         self._probe_at = 0.0
         self._changed_at = clock()
-        self.last_report_at = clock()
         self.last_progress_at = clock()  # its reports last showed it getting our packets
         self.stuck = False  # a report since then showed no progress
         self.dropped = 0  # sends that failed
@@ -97,7 +96,6 @@ class StageViewer:
     ) -> None:
         """A receiver report. Only one about every frame counts for loss: in
         keyframe-only mode the skipped frames look lost to the viewer."""
-        self.last_report_at = now
         if keeping_up:
             self.last_progress_at = now
         self.stuck = not keeping_up
@@ -151,15 +149,12 @@ class ViewerEnd:
         self.retransmissions = 0
         self.fraction_lost = 0
         self.dropped: dict[str, int] = {}
-        self._joined_at: int | None = None  # the group's count when it joined the fan-out
         self._highest = -1
-
-    def joined(self) -> None:
-        self._joined_at = self.group.sent
 
     @property
     def offered(self) -> int:
-        return 0 if self._joined_at is None else self.group.sent - self._joined_at
+        """Every packet its group sent out since it joined: each one was sent or dropped."""
+        return self.packets - self.retransmissions + sum(self.dropped.values())
 
     def drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
@@ -209,14 +204,14 @@ class _Group:
     """The viewers of one track that negotiated the same codecs: they get the same
     bytes."""
 
+    refusal = NO_VIEWER  # the only reason the group as a whole refuses a packet
+
     def __init__(self, track: StageTrack, codecs: tuple[RtpCodec, ...]) -> None:
         self.track = track
         self.codecs = codecs
         self.video = track.kind == "video"
         self.viewers: tuple[StageViewer, ...] = ()
         self.in_keyframe = False
-        self.sent = 0  # packets the group's rewrite handed to its viewers
-        self.refusal = ""
         self.consumer = _GroupConsumer(
             f"{track.stage.id}-{track.kind}-{len(track.groups)}",
             producer=None,
@@ -263,7 +258,6 @@ class _Group:
     def send_rtp(self, packet: bytes) -> bool:
         """The rewritten packet to every viewer of the group: protect and send each.
         False (and `refusal`) only when no viewer took it."""
-        self.sent += 1
         sent = False
         skip_deltas = self.video and not self.in_keyframe
         kind = self.track.kind
@@ -283,8 +277,6 @@ class _Group:
                 end.drop(transport.refusal)
                 stage = self.track.stage
                 viewer.failed(stage.clock(), stage.policy)
-        if not sent:
-            self.refusal = NO_VIEWER
         return sent
 
 
@@ -364,16 +356,15 @@ class Stage:
             viewer.ends[kind] = end
             transport.attach_consumer(end)
         self.viewers[viewer_id] = viewer
-        transport.connected_callbacks.append(lambda: self._connected(viewer))
+        transport.when_connected(lambda: self._connected(viewer))
         return viewer
 
     def _connected(self, viewer: StageViewer) -> None:
         """Into the fan-out once its connection is up (sends before would all fail)."""
         if viewer.id not in self.viewers:
             return
-        viewer.last_report_at = viewer.last_progress_at = self.clock()
+        viewer.last_progress_at = self.clock()
         for end in viewer.ends.values():
-            end.joined()
             end.group.viewers = (*end.group.viewers, viewer)
         video = self.tracks.get("video")
         if video is not None:

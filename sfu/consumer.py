@@ -7,8 +7,8 @@ following the active speaker, a publisher that reconnects) without the subscribe
 decoder seeing a jump: each change starts a new *epoch* that continues where the
 last one ended.
 
-Every packet the producer hands a consumer is accounted for: `offered` counts them,
-and each one is either forwarded or dropped under a reason (`dropped`, by reason).
+Every packet the producer hands a consumer is accounted for: each is either forwarded
+or dropped under a reason (`dropped`, by reason), so `offered` is their sum.
 Within an epoch the numbering follows the publisher's, so a packet that is dropped
 (the send buffer full, a keyframe lost and the next one awaited) leaves a gap the
 subscriber sees: its NACK and its decoder can react (RFC 3550). Only a new epoch
@@ -114,8 +114,7 @@ class Consumer:
         self._last_ts = secrets.randbits(32)
         self._last_sent_at: float | None = None
         self._synced = False
-        # counters: offered == forwarded + sum(dropped.values())
-        self.offered = 0
+        # counters (offered and forwarded follow from them)
         self.packets = 0  # sent, retransmissions included
         self.bytes = 0
         self.dropped: dict[str, int] = {}
@@ -129,7 +128,6 @@ class Consumer:
     # -- per packet -------------------------------------------------------------
 
     def forward(self, seq: int, ts: int, head: int, keyframe: bool, payload: bytes) -> None:
-        self.offered += 1
         starting = False
         if self._waiting:
             if self.paused:
@@ -172,7 +170,12 @@ class Consumer:
     @property
     def forwarded(self) -> int:
         """Offered packets that were sent (not counting retransmissions)."""
-        return self.offered - sum(self.dropped.values())
+        return self.packets - self.retransmissions
+
+    @property
+    def offered(self) -> int:
+        """Every packet the producer handed this consumer: each one was sent or dropped."""
+        return self.forwarded + sum(self.dropped.values())
 
     def _start_epoch(self, seq: int, ts: int) -> None:
         now = self._clock()

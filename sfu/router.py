@@ -147,12 +147,9 @@ class Router:
         transport.attach_consumer(consumer)
         if not producer.forwarding:
             consumer.pause()
-        if transport.connected.is_set():
-            self._join_fanout(consumer, producer)
-        else:
-            # until its connection is up every send would fail: it joins then, and
-            # starts at a keyframe asked for then
-            transport.connected_callbacks.append(lambda: self._join_fanout(consumer, producer))
+        # until its connection is up every send would fail: it joins then, and starts
+        # at a keyframe asked for then
+        transport.when_connected(lambda: self._join_fanout(consumer, producer))
         return consumer
 
     def _join_fanout(self, consumer: Consumer, producer: Producer) -> None:

@@ -259,6 +259,13 @@ class WebRtcTransport:
         if self._watch_task is None:
             self._watch_task = asyncio.create_task(self._watch_connect())
 
+    def when_connected(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the connection is up: now, if it is."""
+        if self.connected.is_set():
+            callback()
+        else:
+            self.connected_callbacks.append(callback)
+
     def sender_ssrc(self, transceiver: RTCRtpTransceiver) -> int:
         return seam.sender_ssrc(transceiver)
 

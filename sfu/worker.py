@@ -50,15 +50,13 @@ class Totals:
         self.keyframe_requests_received += consumer.keyframe_requests
         self.nacks_received += consumer.nacks_received
         self.retransmissions += consumer.retransmissions
-        for reason, count in consumer.dropped.items():
-            self._dropped(reason, count)
+        self._add_drops(consumer.dropped)
 
     def add_outgoing(self, stream: Outgoing) -> None:
         """A stream that is not a Consumer of its own: a broadcast viewer's end."""
         self.rtp_packets_out += stream.packets
         self.rtp_bytes_out += stream.bytes
-        for reason, count in stream.dropped.items():
-            self._dropped(reason, count)
+        self._add_drops(stream.dropped)
 
     def add_transport(self, transport: WebRtcTransport) -> None:
         self._dropped(MALFORMED, transport.malformed)
@@ -66,6 +64,10 @@ class Totals:
         self.srtp_errors += transport.srtp_errors + transport.rtcp_errors
         self.rtcp_packets_in += transport.rtcp_in
         self.rtcp_packets_out += transport.rtcp_out
+
+    def _add_drops(self, dropped: dict[str, int]) -> None:
+        for reason, count in dropped.items():
+            self._dropped(reason, count)
 
     def _dropped(self, reason: str, count: int) -> None:
         if count:

@@ -113,9 +113,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.HISTORY] = HistoryStore(engine)
     app[keys.CALL_STORE] = CallStore(engine)
     app[keys.ACCOUNTS] = AccountStore(engine)
-    app[keys.SESSIONS] = Sessions(
-        app[keys.ACCOUNTS], secure=config.base_url.startswith("https:")
-    )
+    app[keys.SESSIONS] = Sessions(app[keys.ACCOUNTS], secure=config.base_url.startswith("https:"))
     app[keys.CHATS] = ChatStore(engine)
     app[keys.HUB] = Hub()
     app[keys.FILES] = FileStore(engine)

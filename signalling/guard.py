@@ -37,6 +37,11 @@ DEFAULT_MESSAGES = {
 OTHER_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
+def link(request: web.Request, path: str) -> str:
+    """An absolute link to `path` on this site, from the configured public URL."""
+    return link_base(request) + path
+
+
 def link_base(request: web.Request) -> str:
     """The base of links built for (or shown to) others: the public URL when there is
     one, else the loopback address this request came by (known_host allowed no other)."""

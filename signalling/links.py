@@ -9,7 +9,7 @@ from aiohttp import web
 
 from . import keys
 from .access import join_path, new_token
-from .guard import link_base
+from .guard import link
 
 HOST_TOKEN_HEADER = "X-Parta-Host-Token"
 
@@ -60,9 +60,9 @@ async def _change(request: web.Request, make_new: bool) -> web.Response:
         # a wrong token and a call that does not exist answer alike
         return _error(request, 404, "not_found", "no such call, or you are not its host")
     await calls.set_link(call_id, new_token() if make_new else None)
-    link = join_path(calls.access[call_id].link)
-    url = None if link is None else link_base(request) + link
-    return web.json_response({"invite_link": link, "url": url})
+    path = join_path(calls.access[call_id].link)
+    url = None if path is None else link(request, path)
+    return web.json_response({"invite_link": path, "url": url})
 
 
 async def regenerate(request: web.Request) -> web.Response:

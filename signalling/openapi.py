@@ -59,9 +59,7 @@ def describe(app: web.Application, *, title: str = "parta", version: str = "1") 
     models: list[type[BaseModel]] = validation.models_of(h for _, _, h in routes)
     definitions: dict[str, Any] = {}
     if models:
-        _, top = models_json_schema(
-            [(m, "validation") for m in models], ref_template=REF
-        )
+        _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
         definitions = dict(top.get("$defs", {}))
     definitions["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -23,10 +23,9 @@ from pydantic import (
     model_validator,
 )
 
-from model.schema import INT32, Schema, Token, chars, problems
+from model.schema import INT32, Id, Schema, Token, chars, problems
 
 VERSION = 1
-SOURCES = ("microphone", "camera", "screen")
 CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -46,8 +45,9 @@ class ProtocolError(Exception):
 # fields are dropped
 
 
-Peer = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Peer = Id
 Source = Literal["microphone", "camera", "screen"]
+SOURCES: tuple[str, ...] = get_args(Source)
 Sdp = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_BYTES)]
 
 
@@ -172,7 +172,7 @@ class StartBroadcast(Schema):
 
     type: Literal["start_broadcast"] = "start_broadcast"
     public: bool
-    org_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    org_id: Id | None = None
 
 
 class StopBroadcast(Schema):

@@ -30,7 +30,7 @@ from store.schedules import Invitee, StoredSchedule
 from . import keys
 from .access import CallAccess, join_path, new_token, token_hash
 from .errors import Refused
-from .guard import link_base
+from .guard import link
 from .invites import InviteError, build_invite, check_recipients, send
 from .schedule import (
     DEFAULT_REMINDERS,
@@ -56,15 +56,11 @@ def _error(request: web.Request, status: int, code: str, message: str) -> web.Re
     return web.json_response({"error": code, "message": message}, status=status)
 
 
-def _url(request: web.Request, path: str) -> str:
-    return link_base(request) + path
-
-
 def _link(request: web.Request, stored: StoredSchedule) -> str | None:
     """The share link: the call's join link, or None while a host has it revoked."""
     access = request.app[keys.CALLS].access.get(stored.call_id)
     path = None if access is None else join_path(access.link)
-    return None if path is None else _url(request, path)
+    return None if path is None else link(request, path)
 
 
 def _describe(
@@ -265,7 +261,7 @@ async def create(request: web.Request, asked: LessonBody) -> web.Response:
             seat, announcement("call_scheduled", described, seat.profile.id)
         )
     # only the organiser sees this, once: it makes whoever opens it the call's host
-    described["host_link"] = _url(request, f"/call/{call_id}?host={host_key}")
+    described["host_link"] = link(request, f"/call/{call_id}?host={host_key}")
     return web.json_response(described, status=201)
 
 
@@ -487,13 +483,13 @@ def _invite_message(
     request: web.Request, stored: StoredSchedule, recipients: list[str], sender: str, zone: str
 ) -> EmailMessage:
     schedule = stored.schedule
-    link = _link(request, stored) or _url(request, "/")
+    url = _link(request, stored) or link(request, "/")
     upcoming = next_occurrence(schedule, datetime.now(UTC))
     return build_invite(
         title=schedule.title,
         when=when_in(schedule, upcoming, zone),
-        link=link,
-        ics=to_ics(schedule, url=link, now=stored.created_at),
+        link=url,
+        ics=to_ics(schedule, url=url, now=stored.created_at),
         sender=sender,
         recipients=recipients,
     )

@@ -91,7 +91,7 @@ class SubscribeSession:
             self.transport = self._router.create_transport(
                 f"{self.peer_id}-sub-{secrets.token_hex(3)}", cname=self.peer_id
             )
-            self.transport.connected_callbacks.append(self._on_connected)
+            self.transport.when_connected(self._on_connected)
             if self.on_transport is not None:
                 self.on_transport(self.transport)
         return self.transport

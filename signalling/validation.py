@@ -81,9 +81,7 @@ async def read_json(
     if optional and not request.body_exists:
         return model()
     if request.content_type != "application/json":
-        request.app[keys.METRICS].invalid_input.labels(
-            endpoint_of(request), "content_type"
-        ).inc()
+        request.app[keys.METRICS].invalid_input.labels(endpoint_of(request), "content_type").inc()
         raise Refused(415, "bad_content_type", "send Content-Type: application/json")
     raw = await _bounded(request, limit, f"a JSON body is at most {limit // 1024} KiB")
     if optional and not raw.strip():

@@ -18,7 +18,7 @@ from sfu.sdp import SdpError
 
 from . import keys
 from .access import new_token, same_token, session_of
-from .errors import Refused
+from .errors import Refused, json_error
 from .peer import Peer
 from .placement import node_for
 from .protocol import CALL_ID, ProtocolError
@@ -39,13 +39,7 @@ CORS = {
 def error(
     request: web.Request, status: int, code: str, message: str, **headers: str
 ) -> web.Response:
-    endpoint = (
-        request.match_info.route.resource.canonical if request.match_info.route.resource else "?"
-    )
-    request.app[keys.METRICS].http_errors.labels(endpoint, str(status)).inc()
-    return web.json_response(
-        {"error": code, "message": message}, status=status, headers={**CORS, **headers}
-    )
+    return json_error(request, status, code, message, headers={**CORS, **headers})
 
 
 class _Refused(Exception):

@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import procstat
 from benchmarks.peer import capture, netns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,20 +124,18 @@ def ensure_tools(venv: Path) -> Path:
 def tree_cpu(pid: int) -> float:
     """utime+stime of `pid` and its descendants."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             with contextlib.suppress(OSError, ValueError, IndexError):
-                text = Path(f"/proc/{entry}/stat").read_text()
+                text = (entry / "stat").read_text()
                 children.setdefault(int(text[text.rindex(")") + 2 :].split()[1]), []).append(
-                    int(entry)
+                    int(entry.name)
                 )
     total, todo = 0.0, [pid]
     while todo:
         p = todo.pop()
         with contextlib.suppress(OSError, ValueError, IndexError):
-            text = Path(f"/proc/{p}/stat").read_text()
-            fields = text[text.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += procstat.process_cpu_seconds(p)
         todo.extend(children.get(p, []))
     return total
 

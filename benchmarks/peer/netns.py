@@ -9,7 +9,6 @@ and 198.18.0.2 (RFC 2544's benchmarking range) or to lo, nowhere else. Adapted f
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 SERVER_NS, CLIENT_NS = "pb-janus", "pb-client"
@@ -45,11 +44,6 @@ def up() -> None:
         _ip("link", "set", ifname, "netns", ns)
         _ip("-n", ns, "addr", "add", f"{address}/30", "dev", ifname)
         _ip("-n", ns, "link", "set", ifname, "up")
-
-
-def interface_counters(ns: str, ifname: str) -> dict[str, int]:
-    stats = json.loads(_ip("-n", ns, "-s", "-j", "link", "show", ifname))[0]["stats64"]
-    return {f"{way}_packets": int(stats[way]["packets"]) for way in ("rx", "tx")}
 
 
 def udp_counters(ns: str) -> dict[str, int]:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.peer import capture
+from benchmarks.peer import capture, netns
+from tests.support.gstreamer import gstreamer_installed
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER, CLIENT = "198.18.0.1", "198.18.0.2"
+SERVER, CLIENT = netns.SERVER_IP, netns.CLIENT_IP
 
 
 def frame(src: str, dst: str, dport: int, ssrc: int, seq: int, payload: int) -> bytes:
@@ -77,11 +78,16 @@ def _why_not() -> str | None:
     for tool in ("ip", "tcpdump", "/usr/bin/janus"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (./run test installs it)"
+    if not gstreamer_installed():
+        return "GStreamer's webrtcbin for Debian's python3 is not installed (./run test does)"
     return None
 
 
+MISSING = _why_not()
+
+
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(_why_not() is not None, reason=str(_why_not()))
+@pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 def test_janus_and_parta_side_by_side_print_json() -> None:
     completed = subprocess.run(
         [

@@ -96,6 +96,9 @@ class ViewerSocket:
         self.sent.append(packet)
         return True
 
+    def when_connected(self, callback: Any) -> None:
+        self.connected_callbacks.append(callback)
+
     def attach_consumer(self, end: object) -> None: ...
 
     def detach_consumer(self, end: object) -> None: ...

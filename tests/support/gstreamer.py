@@ -6,6 +6,7 @@ with the reason."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ _CHECK = (
 )
 
 
+@functools.cache
 def gstreamer_installed() -> bool:
     try:
         done = subprocess.run([SYSTEM_PYTHON, "-c", _CHECK], capture_output=True, timeout=30)
