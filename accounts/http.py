@@ -16,16 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
+from accounts.bodies import LogIn, MembersQuery, NewOrganisation, NewProfile, SignUp
+from accounts.limits import address_key
+from accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
+from accounts.sessions import TOKEN, drop_cookie, set_cookie, user_of
 from signalling import keys
 from signalling.errors import Refused, json_error
 from signalling.forwarded import request_address
 from signalling.validation import body, query
 from store.accounts import ROLES, Conflict, Organisation, Profile, QuietHours, User
-
-from .bodies import LogIn, MembersQuery, NewOrganisation, NewProfile, SignUp
-from .limits import address_key
-from .passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
-from .sessions import TOKEN, drop_cookie, set_cookie, user_of
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from accounts.resets import make_reset
 from signalling.config import Config
 from store.accounts import AccountStore
 from store.database import default_url, migrate, open_engine
-
-from .resets import make_reset
 
 
 class NoSuchUser(LookupError):

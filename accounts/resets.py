@@ -21,16 +21,15 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from accounts.bodies import NewPassword, PasswordChange
+from accounts.http import _logged_in, check_password, password_attempt, visible_organisation
+from accounts.passwords import hash_password, verify_password
+from accounts.sessions import TOKEN, token_hash, user_of
 from signalling import keys
 from signalling.errors import Refused
 from signalling.guard import link_base
 from signalling.validation import body
 from store.accounts import AccountStore
-
-from .bodies import NewPassword, PasswordChange
-from .http import _logged_in, check_password, password_attempt, visible_organisation
-from .passwords import hash_password, verify_password
-from .sessions import TOKEN, token_hash, user_of
 
 RESET_TTL = timedelta(days=3)
 RESET_PATH = "/reset/"

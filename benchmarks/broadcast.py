@@ -73,9 +73,9 @@ import numpy as np
 import numpy.typing as npt
 from aiortc import MediaStreamTrack
 
-from . import forwarding, procstat, recording
-from .forwarding import Server, SubscriberProcess
-from .publisher import Publisher
+from benchmarks import forwarding, procstat, recording
+from benchmarks.forwarding import Server, SubscriberProcess
+from benchmarks.publisher import Publisher
 
 logger = logging.getLogger("benchmarks.broadcast")
 

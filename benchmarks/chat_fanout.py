@@ -41,8 +41,8 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from . import procstat
-from .chatapi import (
+from benchmarks import procstat
+from benchmarks.chatapi import (
     Api,
     create_chat,
     make_school,
@@ -52,7 +52,7 @@ from .chatapi import (
     running_server,
     setup_logging,
 )
-from .forwarding import Server
+from benchmarks.forwarding import Server
 
 logger = logging.getLogger("benchmarks.chat_fanout")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from .forwarding import Server
+from benchmarks.forwarding import Server
 
 logger = logging.getLogger("benchmarks.chatapi")
 

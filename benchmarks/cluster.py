@@ -46,11 +46,11 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from . import procstat, recording, services
-from .broadcast import VideoCounted, find_encoder, start_broadcast
-from .chatapi import Api, create_chat, make_school
-from .forwarding import Server, SubscriberProcess
-from .media import MediaProfile
+from benchmarks import procstat, recording, services
+from benchmarks.broadcast import VideoCounted, find_encoder, start_broadcast
+from benchmarks.chatapi import Api, create_chat, make_school
+from benchmarks.forwarding import Server, SubscriberProcess
+from benchmarks.media import MediaProfile
 
 logger = logging.getLogger("benchmarks.cluster")
 

@@ -52,9 +52,9 @@ from typing import Any
 
 import aiohttp
 
-from . import procstat, profiling, stats
-from .media import MediaProfile
-from .publisher import Publisher
+from benchmarks import procstat, profiling, stats
+from benchmarks.media import MediaProfile
+from benchmarks.publisher import Publisher
 
 logger = logging.getLogger("benchmarks.forwarding")
 

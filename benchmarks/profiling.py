@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import procstat
+from benchmarks import procstat
 
 
 def py_spy() -> str | None:

@@ -19,13 +19,18 @@ from typing import TYPE_CHECKING, cast
 
 import aiohttp
 
+from benchmarks import procstat
+from benchmarks.media import (
+    AUDIO_CLOCK,
+    VIDEO_CLOCK,
+    AudioPacketizer,
+    MediaProfile,
+    VideoPacketizer,
+)
 from sfu import sdp
 from sfu.codecs import RtpCodec
 from sfu.rtp import AUDIO_LEVEL_URI
 from sfu.transport import TransportSettings, WebRtcTransport
-
-from . import procstat
-from .media import AUDIO_CLOCK, VIDEO_CLOCK, AudioPacketizer, MediaProfile, VideoPacketizer
 
 if TYPE_CHECKING:
     from sfu.consumer import Consumer

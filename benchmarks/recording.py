@@ -48,11 +48,10 @@ import numpy as np
 from aiortc import RTCRtpCodecParameters
 from aiortc.codecs import get_encoder
 
+from benchmarks import forwarding, procstat
+from benchmarks.publisher import Publisher
 from recorder import ipc
 from recorder.depacketize import vp8_payload
-
-from . import forwarding, procstat
-from .publisher import Publisher
 
 logger = logging.getLogger("benchmarks.recording")
 

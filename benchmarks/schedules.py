@@ -41,6 +41,8 @@ from typing import Any
 import aiohttp
 from dateutil import rrule
 
+from benchmarks import procstat
+from benchmarks.chatapi import Api, running_server
 from signalling.recurrence import MAX_COUNT, MAX_YEARLY_COUNT
 from signalling.reminders import GRACE, LONGEST_SLEEP
 from signalling.schedule import (
@@ -50,9 +52,6 @@ from signalling.schedule import (
     reminders_between,
     upcoming,
 )
-
-from . import procstat
-from .chatapi import Api, running_server
 
 logger = logging.getLogger("benchmarks.schedules")
 

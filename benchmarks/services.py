@@ -16,10 +16,9 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 
+from benchmarks import procstat
+from benchmarks.forwarding import Server
 from store.database import migrate
-
-from . import procstat
-from .forwarding import Server
 
 
 class ServiceMissing(RuntimeError):

@@ -63,11 +63,10 @@ from aiortc.rtcdtlstransport import (
 )
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
+from benchmarks import procstat, stats
+from benchmarks.media import STAMP, VIDEO_STAMP_OFFSET, payload_start
 from sfu import aiortc_seam as seam
 from sfu import sdp
-
-from . import procstat, stats
-from .media import STAMP, VIDEO_STAMP_OFFSET, payload_start
 
 logger = logging.getLogger("benchmarks.subscriber")
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import procstat
 from tests.support.speech import (
     ENGLISH,
     RUSSIAN,
@@ -56,8 +57,6 @@ from tests.support.speech import (
 from transcriber.engine import Transcript, WhisperTranscriber
 from transcriber.models import default_cache_dir, resolve
 from transcriber.pool import Done, Pool, PoolSettings
-
-from . import procstat
 
 logger = logging.getLogger("benchmarks.transcription")
 

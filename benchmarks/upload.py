@@ -35,8 +35,8 @@ from typing import Any
 
 import aiohttp
 
-from . import procstat
-from .chatapi import (
+from benchmarks import procstat
+from benchmarks.chatapi import (
     Api,
     create_chat,
     make_school,

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
+from chat.service import MAX_TEXT
 from model.schema import INT32, Id, QuerySchema, Schema, Seq, chars
-
-from .service import MAX_TEXT
 
 MAX_VOICE_SECONDS = 30 * 60  # a voice message's length
 

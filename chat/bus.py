@@ -40,7 +40,7 @@ from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
 
-from .hub import Hub
+from chat.hub import Hub
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,9 @@ from aiohttp import WSMsgType, web
 from pydantic import Field, TypeAdapter, ValidationError
 
 from accounts.sessions import user_of
+from chat.hub import Connection, Hub, encode
 from model.schema import Id, Schema, problems
 from signalling import keys
-
-from .hub import Connection, Hub, encode
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:

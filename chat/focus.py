@@ -27,7 +27,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from .hub import Connection, Hub
+from chat.hub import Connection, Hub
 
 logger = logging.getLogger(__name__)
 

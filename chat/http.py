@@ -14,14 +14,7 @@ import segno
 from aiohttp import web
 
 from accounts.sessions import USER, user_of
-from signalling import keys
-from signalling.errors import Refused
-from signalling.guard import link
-from signalling.validation import body, query
-from store.accounts import QuietHours
-from store.chats import ChatListing, MemberState, MessageDraft
-
-from .bodies import (
+from chat.bodies import (
     MAX_VOICE_SECONDS,
     ChatsQuery,
     ChatState,
@@ -35,8 +28,14 @@ from .bodies import (
     QuietHoursBody,
     ReadMark,
 )
-from .content import OCTET_STREAM
-from .service import ChatService, Forbidden, Invalid, NotFound, Seat, describe_message
+from chat.content import OCTET_STREAM
+from chat.service import ChatService, Forbidden, Invalid, NotFound, Seat, describe_message
+from signalling import keys
+from signalling.errors import Refused
+from signalling.guard import link
+from signalling.validation import body, query
+from store.accounts import QuietHours
+from store.chats import ChatListing, MemberState, MessageDraft
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

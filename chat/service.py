@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chat.bus import Bus
+from chat.focus import LocalFocus
+from chat.quiet import is_quiet
 from store.accounts import AccountStore, Profile, User
 from store.chats import Chat, ChatStore, MemberState, Message, MessageDraft
-
-from .bus import Bus
-from .focus import LocalFocus
-from .quiet import is_quiet
 
 MAX_TEXT = 4000
 NOTIFYING = ("call_reminder",)  # notices that notify like messages do

@@ -36,12 +36,7 @@ from typing import Any, BinaryIO
 from aiohttp import web
 
 from accounts.sessions import user_of
-from signalling import keys
-from signalling.errors import Refused
-from signalling.validation import media
-from store.files import FileStore, StoredFile
-
-from .content import (
+from chat.content import (
     OCTET_STREAM,
     SNIFF_BYTES,
     USER_CONTENT_HEADERS,
@@ -50,7 +45,11 @@ from .content import (
     disposition,
     sniff,
 )
-from .service import NotFound
+from chat.service import NotFound
+from signalling import keys
+from signalling.errors import Refused
+from signalling.validation import media
+from store.files import FileStore, StoredFile
 
 logger = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from . import ipc
-from .compose import layout, stage_layout
-from .hls import HlsWriter
-from .worker import SAMPLE_RATE, Recorder, run
+from recorder import ipc
+from recorder.compose import layout, stage_layout
+from recorder.hls import HlsWriter
+from recorder.worker import SAMPLE_RATE, Recorder, run
 
 logger = logging.getLogger("broadcast")
 

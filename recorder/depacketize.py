@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .tap import Packet
+from recorder.tap import Packet
 
 START_CODE = b"\x00\x00\x00\x01"
 

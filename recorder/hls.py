@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .writer import FragmentedMp4Writer
+from recorder.writer import FragmentedMp4Writer
 
 logger = logging.getLogger("recorder.hls")
 

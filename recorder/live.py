@@ -14,11 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from recorder import ipc
+from recorder.session import Recording
 from sfu.producer import Producer
 from sfu.router import Router
-
-from . import ipc
-from .session import Recording
 
 logger = logging.getLogger(__name__)
 

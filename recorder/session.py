@@ -20,11 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from recorder import ipc
+from recorder.tap import PacketQueue, Tap
 from sfu.producer import Producer
 from sfu.router import Router
-
-from . import ipc
-from .tap import PacketQueue, Tap
 
 logger = logging.getLogger(__name__)
 

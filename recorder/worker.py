@@ -28,11 +28,11 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from . import ipc
-from .compose import AudioMixer, Placement, Tile, compose, layout
-from .depacketize import Depacketizer
-from .tap import Packet
-from .writer import FragmentedMp4Writer
+from recorder import ipc
+from recorder.compose import AudioMixer, Placement, Tile, compose, layout
+from recorder.depacketize import Depacketizer
+from recorder.tap import Packet
+from recorder.writer import FragmentedMp4Writer
 
 logger = logging.getLogger("recorder")
 

@@ -38,14 +38,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .codecs import RtpCodec
-from .consumer import Consumer
-from .drops import KEYFRAMES_ONLY, NO_VIEWER, WAITING_KEYFRAME
+from sfu.codecs import RtpCodec
+from sfu.consumer import Consumer
+from sfu.drops import KEYFRAMES_ONLY, NO_VIEWER, WAITING_KEYFRAME
 
 if TYPE_CHECKING:
-    from .producer import Producer
-    from .router import Router
-    from .transport import WebRtcTransport
+    from sfu.producer import Producer
+    from sfu.router import Router
+    from sfu.transport import WebRtcTransport
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from .drops import PAUSED, SEND_BUFFER_FULL, SEND_ERROR, WAITING_KEYFRAME
-from .rtp import HEADER
+from sfu.drops import PAUSED, SEND_BUFFER_FULL, SEND_ERROR, WAITING_KEYFRAME
+from sfu.rtp import HEADER
 
 if TYPE_CHECKING:
-    from .producer import Producer
+    from sfu.producer import Producer
 
 
 class RtpSink(Protocol):

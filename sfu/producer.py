@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .codecs import RtpCodec
-from .history import PacketHistory
-from .keyframe import KeyframeLimiter
-from .rtp import h264_keyframe_start, vp8_keyframe_start
+from sfu.codecs import RtpCodec
+from sfu.history import PacketHistory
+from sfu.keyframe import KeyframeLimiter
+from sfu.rtp import h264_keyframe_start, vp8_keyframe_start
 
 if TYPE_CHECKING:
-    from .consumer import Forwarder
+    from sfu.consumer import Forwarder
 
 NTP_EPOCH_OFFSET = 2208988800
 # A larger gap is an outage, not loss: a keyframe request repairs it better.

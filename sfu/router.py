@@ -9,15 +9,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .consumer import Consumer, Forwarder, Outgoing
-from .producer import Producer
-from .sdp import IncomingTrack
-from .speaker import ActiveSpeakerDetector
-from .transport import TransportSettings, WebRtcTransport
+from sfu.consumer import Consumer, Forwarder, Outgoing
+from sfu.producer import Producer
+from sfu.sdp import IncomingTrack
+from sfu.speaker import ActiveSpeakerDetector
+from sfu.transport import TransportSettings, WebRtcTransport
 
 if TYPE_CHECKING:
-    from .broadcast import Stage
-    from .worker import Totals
+    from sfu.broadcast import Stage
+    from sfu.worker import Totals
 
 logger = logging.getLogger(__name__)
 

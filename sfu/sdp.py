@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from aiortc import sdp as aiortc_sdp
 
-from .codecs import SUPPORTED_MIME_TYPES, RtpCodec
-from .rtp import AUDIO_LEVEL_URI, MID_URI
+from sfu.codecs import SUPPORTED_MIME_TYPES, RtpCodec
+from sfu.rtp import AUDIO_LEVEL_URI, MID_URI
 
 
 class SdpError(ValueError):

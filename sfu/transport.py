@@ -57,15 +57,15 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 
-from . import aiortc_seam as seam
-from . import sdp
-from .codecs import RtpCodec
-from .drops import NOT_CONNECTED, SEND_BUFFER_FULL, SEND_ERROR
-from .rtp import RtpError, audio_level, extension_element, payload_offset
+from sfu import aiortc_seam as seam
+from sfu import sdp
+from sfu.codecs import RtpCodec
+from sfu.drops import NOT_CONNECTED, SEND_BUFFER_FULL, SEND_ERROR
+from sfu.rtp import RtpError, audio_level, extension_element, payload_offset
 
 if TYPE_CHECKING:
-    from .consumer import Outgoing
-    from .producer import Producer
+    from sfu.consumer import Outgoing
+    from sfu.producer import Producer
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
-from .consumer import Consumer, Outgoing
-from .drops import MALFORMED, PAYLOAD_TYPE, UNKNOWN_SSRC
-from .producer import Producer
-from .router import Router
-from .transport import TransportSettings, WebRtcTransport
+from sfu.consumer import Consumer, Outgoing
+from sfu.drops import MALFORMED, PAYLOAD_TYPE, UNKNOWN_SSRC
+from sfu.producer import Producer
+from sfu.router import Router
+from sfu.transport import TransportSettings, WebRtcTransport
 
 
 @dataclass

@@ -24,18 +24,7 @@ from chat.hub import Hub
 from chat.service import ChatService
 from chat.uploads import Uploads
 from sfu.worker import Worker
-from store.accounts import AccountStore
-from store.calls import CallStore
-from store.chats import ChatStore, Message, MessageDraft
-from store.database import default_url, migrate, open_engine
-from store.files import FileStore
-from store.history import HistoryStore, PastCall
-from store.recordings import RecordingStore
-from store.schedules import ScheduleStore, StoredSchedule
-from store.transcriptions import TranscriptionStore
-from transcriber.pool import Pool, PoolSettings
-
-from . import (
+from signalling import (
     errors,
     guard,
     keys,
@@ -48,21 +37,31 @@ from . import (
     whip,
     ws,
 )
-from . import web as pages
-from .access import CallAccess, join_path
-from .broadcasts import Broadcasts
-from .calls import Calls
-from .cluster import Cluster
-from .config import Config
-from .edges import EdgeCollector, Edges
-from .jobs import StreamJobs
-from .metrics import Metrics
-from .recordings import Recordings
-from .reminders import Reminders
-from .room import Room
-from .schedule import Reminder
-from .site import Site
-from .transcription import STREAM_WAIT, Transcription, TranscriptionMetrics
+from signalling import web as pages
+from signalling.access import CallAccess, join_path
+from signalling.broadcasts import Broadcasts
+from signalling.calls import Calls
+from signalling.cluster import Cluster
+from signalling.config import Config
+from signalling.edges import EdgeCollector, Edges
+from signalling.jobs import StreamJobs
+from signalling.metrics import Metrics
+from signalling.recordings import Recordings
+from signalling.reminders import Reminders
+from signalling.room import Room
+from signalling.schedule import Reminder
+from signalling.site import Site
+from signalling.transcription import STREAM_WAIT, Transcription, TranscriptionMetrics
+from store.accounts import AccountStore
+from store.calls import CallStore
+from store.chats import ChatStore, Message, MessageDraft
+from store.database import default_url, migrate, open_engine
+from store.files import FileStore
+from store.history import HistoryStore, PastCall
+from store.recordings import RecordingStore
+from store.schedules import ScheduleStore, StoredSchedule
+from store.transcriptions import TranscriptionStore
+from transcriber.pool import Pool, PoolSettings
 
 logger = logging.getLogger(__name__)
 

@@ -27,11 +27,10 @@ from typing import Any
 from recorder.live import BroadcastEncoder
 from sfu.codecs import RtpCodec
 from sfu.producer import Producer
-
-from .peer import Peer
-from .protocol import BroadcastLink, BroadcastState, BroadcastViewers, ProtocolError
-from .room import Room
-from .viewers import Viewer
+from signalling.peer import Peer
+from signalling.protocol import BroadcastLink, BroadcastState, BroadcastViewers, ProtocolError
+from signalling.room import Room
+from signalling.viewers import Viewer
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from sfu.worker import Worker
-
-from .access import CallAccess, new_token, same_token
-from .metrics import Metrics
-from .protocol import ProtocolError
-from .room import Room
+from signalling.access import CallAccess, new_token, same_token
+from signalling.metrics import Metrics
+from signalling.protocol import ProtocolError
+from signalling.room import Room
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,11 @@ from typing import Any
 from aiohttp import web
 
 from accounts.operator import NoSuchUser, operator_reset_link
+from signalling.app import create_app
+from signalling.config import Config, IceServer, trusted_proxy
+from signalling.invites import InviteError, SmtpSettings
+from signalling.site import BadUrl, Site, is_loopback
 from transcriber import models
-
-from .app import create_app
-from .config import Config, IceServer, trusted_proxy
-from .invites import InviteError, SmtpSettings
-from .site import BadUrl, Site, is_loopback
 
 DESCRIPTION = """\
 parta: real-time calls and messaging for schools.

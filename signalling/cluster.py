@@ -35,7 +35,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from .metrics import ClusterMetrics
+from signalling.metrics import ClusterMetrics
 
 logger = logging.getLogger(__name__)
 

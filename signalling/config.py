@@ -11,9 +11,8 @@ from aiortc import RTCIceServer
 from accounts.limits import LoginLimits
 from sfu.aiortc_seam import IcePolicy
 from sfu.transport import TransportSettings
+from signalling.invites import SmtpSettings
 from transcriber.models import default_cache_dir
-
-from .invites import SmtpSettings
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,9 @@ from redis.asyncio import Redis
 
 from sfu.sdp import answered_tracks
 from sfu.worker import Worker
-
-from .access import same_token, session_of
-from .broadcasts import COUNT_INTERVAL, Broadcast, Broadcasts, HlsAudience
-from .viewers import Viewer, new_stage, open_viewer
+from signalling.access import same_token, session_of
+from signalling.broadcasts import COUNT_INTERVAL, Broadcast, Broadcasts, HlsAudience
+from signalling.viewers import Viewer, new_stage, open_viewer
 
 logger = logging.getLogger(__name__)
 

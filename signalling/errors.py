@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import keys
+from signalling import keys
 
 
 def endpoint_of(request: web.Request) -> str:

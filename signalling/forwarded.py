@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
-from . import keys
+from signalling import keys
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

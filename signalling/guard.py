@@ -11,9 +11,8 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from accounts.sessions import TICKETED
-
-from . import keys
-from .errors import endpoint_of, json_error
+from signalling import keys
+from signalling.errors import endpoint_of, json_error
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,16 @@ from chat.hub import Hub
 from chat.service import ChatService
 from chat.uploads import Uploads
 from sfu.worker import Worker
+from signalling.broadcasts import Broadcasts
+from signalling.calls import Calls
+from signalling.cluster import Cluster
+from signalling.config import Config
+from signalling.edges import Edges
+from signalling.metrics import Metrics
+from signalling.recordings import Recordings
+from signalling.reminders import Reminders
+from signalling.site import Site
+from signalling.transcription import Transcription
 from store.accounts import AccountStore
 from store.calls import CallStore
 from store.chats import ChatStore
@@ -18,17 +28,6 @@ from store.files import FileStore
 from store.history import HistoryStore
 from store.recordings import RecordingStore
 from store.schedules import ScheduleStore
-
-from .broadcasts import Broadcasts
-from .calls import Calls
-from .cluster import Cluster
-from .config import Config
-from .edges import Edges
-from .metrics import Metrics
-from .recordings import Recordings
-from .reminders import Reminders
-from .site import Site
-from .transcription import Transcription
 
 CONFIG = web.AppKey("config", Config)
 SITE = web.AppKey("site", Site)  # where parta is opened: hosts, origins, links' base

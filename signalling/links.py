@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from . import keys
-from .access import join_path, new_token
-from .guard import link
+from signalling import keys
+from signalling.access import join_path, new_token
+from signalling.guard import link
 
 HOST_TOKEN_HEADER = "X-Parta-Host-Token"
 

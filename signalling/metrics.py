@@ -14,8 +14,8 @@ from sfu.drops import DROP_REASONS
 from sfu.worker import Worker
 
 if TYPE_CHECKING:
-    from .broadcasts import Broadcasts
-    from .calls import Calls
+    from signalling.broadcasts import Broadcasts
+    from signalling.calls import Calls
 
 
 class Metrics:

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import validation
+from signalling import validation
 
 SKIPPED_PREFIXES = ("/static/", "/vendor/")
 REF = "#/components/schemas/{model}"

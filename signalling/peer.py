@@ -11,15 +11,8 @@ from dataclasses import dataclass, field
 from sfu.producer import Producer
 from sfu.sdp import IncomingTrack
 from sfu.transport import WebRtcTransport
-
-from .protocol import (
-    PeerInfo,
-    ProtocolError,
-    PublishedTrack,
-    ServerMessage,
-    TrackInfo,
-)
-from .subscriber import SubscribeSession
+from signalling.protocol import PeerInfo, ProtocolError, PublishedTrack, ServerMessage, TrackInfo
+from signalling.subscriber import SubscribeSession
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import keys
+from signalling import keys
 
 
 async def node_for(app: web.Application, call_id: str) -> str | None:

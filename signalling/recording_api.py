@@ -26,14 +26,13 @@ from accounts.sessions import user_of
 from chat.content import USER_CONTENT_HEADERS, disposition
 from chat.service import NotFound
 from chat.uploads import sniff_file
+from signalling import keys
+from signalling.errors import Refused
+from signalling.links import HOST_TOKEN_HEADER
+from signalling.recordings import Finished, duration_of, sha256_of, thumbnail
+from signalling.transcripts import captions_url
 from store.chats import MessageDraft
 from store.recordings import StoredRecording
-
-from . import keys
-from .errors import Refused
-from .links import HOST_TOKEN_HEADER
-from .recordings import Finished, duration_of, sha256_of, thumbnail
-from .transcripts import captions_url
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ def _link(source: Path, target: Path) -> None:
 
 
 async def _visible(request: web.Request, recording: StoredRecording) -> bool:
-    from .scheduling import visible
+    from signalling.scheduling import visible
 
     user = user_of(request)
     if user.id in recording.user_ids:

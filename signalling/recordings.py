@@ -18,10 +18,9 @@ import av
 
 from recorder.session import PIPE_LIMIT, Recorded, Recording
 from sfu.producer import Producer
-
-from .peer import Peer
-from .protocol import ProtocolError, RecordingState
-from .room import Room
+from signalling.peer import Peer
+from signalling.protocol import ProtocolError, RecordingState
+from signalling.room import Room
 
 logger = logging.getLogger(__name__)
 

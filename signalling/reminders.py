@@ -21,11 +21,10 @@ from email.message import EmailMessage
 import aiosmtplib
 from prometheus_client import Counter
 
+from signalling.access import join_path
+from signalling.invites import SmtpSettings, build_reminder, send
+from signalling.schedule import Reminder, reminders_between, when_in
 from store.schedules import ScheduleStore, StoredSchedule
-
-from .access import join_path
-from .invites import SmtpSettings, build_reminder, send
-from .schedule import Reminder, reminders_between, when_in
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,10 @@ from sfu.producer import Producer
 from sfu.router import Router
 from sfu.sdp import IncomingTrack, SdpError, incoming_tracks
 from sfu.transport import WebRtcTransport
-
-from .access import CallAccess, join_path, token_hash
-from .metrics import Metrics
-from .peer import Peer, PublishedSource, new_id, resolve_sources
-from .protocol import (
+from signalling.access import CallAccess, join_path, token_hash
+from signalling.metrics import Metrics
+from signalling.peer import Peer, PublishedSource, new_id, resolve_sources
+from signalling.protocol import (
     ActiveSpeaker,
     BroadcastLink,
     CallEnded,
@@ -43,8 +42,8 @@ from .protocol import (
     WaitingList,
     WaitingPerson,
 )
-from .subscriber import SubscribeSession
-from .viewers import Viewer, new_stage, open_viewer, stage_audio, stage_video
+from signalling.subscriber import SubscribeSession
+from signalling.viewers import Viewer, new_stage, open_viewer, stage_audio, stage_video
 
 STAGE_TICK = 1.0
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
-from .recurrence import Rule, RuleError, parse_rule, starts
+from signalling.recurrence import Rule, RuleError, parse_rule, starts
 
 TITLE_MAX = 128
 PAST = timedelta(days=2 * 366)  # how far before `now` a new lesson may start

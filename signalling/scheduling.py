@@ -24,15 +24,12 @@ from pydantic import Field, StringConstraints
 from accounts.sessions import user_of
 from chat.service import NotFound
 from model.schema import Id, Schema
-from store.chats import MessageDraft
-from store.schedules import Invitee, StoredSchedule
-
-from . import keys
-from .access import CallAccess, join_path, new_token, token_hash
-from .errors import Refused
-from .guard import link
-from .invites import InviteError, build_invite, check_recipients, send
-from .schedule import (
+from signalling import keys
+from signalling.access import CallAccess, join_path, new_token, token_hash
+from signalling.errors import Refused
+from signalling.guard import link
+from signalling.invites import InviteError, build_invite, check_recipients, send
+from signalling.schedule import (
     DEFAULT_REMINDERS,
     LONGEST_REMINDER,
     MAX_REMINDERS,
@@ -46,7 +43,9 @@ from .schedule import (
     upcoming,
     when_in,
 )
-from .validation import body
+from signalling.validation import body
+from store.chats import MessageDraft
+from store.schedules import Invitee, StoredSchedule
 
 TEXT_MAX = 1024  # characters of any text field, before its own check
 

@@ -21,8 +21,7 @@ from sfu.producer import Producer
 from sfu.router import Router
 from sfu.sdp import SdpError
 from sfu.transport import WebRtcTransport
-
-from .protocol import Error, ProtocolError, ServerMessage, SubscribedTrack, SubscribeOffer
+from signalling.protocol import Error, ProtocolError, ServerMessage, SubscribedTrack, SubscribeOffer
 
 logger = logging.getLogger(__name__)
 

@@ -27,12 +27,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from signalling.jobs import Jobs, StoreJobs
 from store.transcriptions import Job, TranscriptionStore
 from transcriber.audio import AudioError
 from transcriber.engine import Transcript
 from transcriber.pool import Pool, WorkerFailed
-
-from .jobs import Jobs, StoreJobs
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from signalling import keys
+from signalling.transcription import Handler
 from store.transcriptions import Job
 from transcriber.engine import Transcript, webvtt
-
-from . import keys
-from .transcription import Handler
 
 
 def captions_url(recording_id: str) -> str:

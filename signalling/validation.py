@@ -19,9 +19,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from model.schema import MAX_BODY_BYTES, problems
-
-from . import keys
-from .errors import Refused, endpoint_of
+from signalling import keys
+from signalling.errors import Refused, endpoint_of
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

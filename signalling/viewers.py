@@ -20,9 +20,8 @@ from sfu.producer import Producer
 from sfu.router import Router
 from sfu.sdp import SdpError, parse, to_codec
 from sfu.transport import WebRtcTransport
-
-from .access import new_token
-from .peer import new_id
+from signalling.access import new_token
+from signalling.peer import new_id
 
 logger = logging.getLogger(__name__)
 

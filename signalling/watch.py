@@ -30,17 +30,16 @@ from aiohttp import web
 from accounts.sessions import USER, user_of
 from model.schema import Id, Schema
 from sfu.sdp import SdpError
-
-from . import keys
-from .access import session_of
-from .broadcasts import Broadcast, watch_path
-from .edges import SECRET_HEADER, OriginUnavailable, Remote
-from .errors import Refused
-from .links import HOST_TOKEN_HEADER
-from .protocol import ProtocolError
-from .room import Room
-from .validation import SDP, body, media, read_sdp
-from .web import STATIC_DIR
+from signalling import keys
+from signalling.access import session_of
+from signalling.broadcasts import Broadcast, watch_path
+from signalling.edges import SECRET_HEADER, OriginUnavailable, Remote
+from signalling.errors import Refused
+from signalling.links import HOST_TOKEN_HEADER
+from signalling.protocol import ProtocolError
+from signalling.room import Room
+from signalling.validation import SDP, body, media, read_sdp
+from signalling.web import STATIC_DIR
 
 HLS_FILE = re.compile(r"^(init\.mp4|s\d{1,9}(\.\d{1,3})?\.m4s|live\.m3u8|index\.m3u8)$")
 _SEGMENT_NUMBER = re.compile(r"\bs(\d+)(?:\.\d+)?\.m4s")

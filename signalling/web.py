@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import keys
+from signalling import keys
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Third-party browser libraries, from npm (package.json at the repo root; `./run` installs)

@@ -15,16 +15,15 @@ import logging
 from aiohttp import web
 
 from sfu.sdp import SdpError
-
-from . import keys
-from .access import new_token, same_token, session_of
-from .errors import Refused, json_error
-from .peer import Peer
-from .placement import node_for
-from .protocol import CALL_ID, ProtocolError
-from .room import Room
-from .validation import SDP, media, read_sdp
-from .viewers import Viewer
+from signalling import keys
+from signalling.access import new_token, same_token, session_of
+from signalling.errors import Refused, json_error
+from signalling.peer import Peer
+from signalling.placement import node_for
+from signalling.protocol import CALL_ID, ProtocolError
+from signalling.room import Room
+from signalling.validation import SDP, media, read_sdp
+from signalling.viewers import Viewer
 
 logger = logging.getLogger(__name__)
 

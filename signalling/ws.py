@@ -8,13 +8,12 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from accounts.sessions import TOKEN, user_of
-
-from . import keys
-from .access import new_token
-from .outbox import Outbox
-from .peer import Peer
-from .placement import node_for
-from .protocol import (
+from signalling import keys
+from signalling.access import new_token
+from signalling.outbox import Outbox
+from signalling.peer import Peer
+from signalling.placement import node_for
+from signalling.protocol import (
     MAX_MESSAGE_BYTES,
     VERSION,
     Admit,
@@ -49,7 +48,7 @@ from .protocol import (
     encode,
     parse_client_message,
 )
-from .room import Room
+from signalling.room import Room
 
 logger = logging.getLogger(__name__)
 

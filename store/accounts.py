@@ -10,8 +10,8 @@ from sqlalchemy import Row, Table, delete, exists, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .ids import new_code, new_id
-from .tables import (
+from store.ids import new_code, new_id
+from store.tables import (
     org_admins,
     org_invites,
     organisations,

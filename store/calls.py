@@ -9,8 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signalling.access import CallAccess
-
-from .tables import calls
+from store.tables import calls
 
 # an ad-hoc call found in the store this long after its last change is not resumed
 STALE = timedelta(hours=12)

@@ -16,9 +16,9 @@ from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .accounts import QuietHours
-from .ids import new_code, new_id
-from .tables import chat_members, chats, folders, messages, profiles, quiet_hours
+from store.accounts import QuietHours
+from store.ids import new_code, new_id
+from store.tables import chat_members, chats, folders, messages, profiles, quiet_hours
 
 CHAT_ROLES = ("owner", "admin", "member")
 

@@ -10,8 +10,8 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .ids import new_id
-from .tables import files, profiles
+from store.ids import new_id
+from store.tables import files, profiles
 
 
 @dataclass(frozen=True)

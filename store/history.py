@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .tables import call_history
+from store.tables import call_history
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .ids import new_id
-from .tables import recordings
+from store.ids import new_id
+from store.tables import recordings
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signalling.schedule import Schedule, problem_of
-
-from .tables import call_invitees, reminders_sent, scheduled_calls
+from store.tables import call_invitees, reminders_sent, scheduled_calls
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .ids import new_id
-from .tables import transcription_jobs as jobs
+from store.ids import new_id
+from store.tables import transcription_jobs as jobs
 
 KINDS = ("voice", "recording")
 # someone waits to read a voice message; a lesson's captions can wait a few seconds more

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .audio import AudioError, chunks
+from transcriber.audio import AudioError, chunks
 
 __all__ = ["AudioError", "Segment", "Transcriber", "Transcript", "WhisperTranscriber"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audio import AudioError
-from .engine import Transcript
+from transcriber.audio import AudioError
+from transcriber.engine import Transcript
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import AudioError, WhisperTranscriber
-from .models import ModelNotFound, resolve
+from transcriber.engine import AudioError, WhisperTranscriber
+from transcriber.models import ModelNotFound, resolve
 
 
 def _say(data: dict[str, Any]) -> None:

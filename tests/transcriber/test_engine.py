@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 from tests.support.speech import silence, speak_russian, word_error_rate
+from tests.transcriber.conftest import Spoken
 from transcriber.audio import AudioError, chunks
 from transcriber.engine import WhisperTranscriber, webvtt
-
-from .conftest import Spoken
 
 # Measured on this machine (tests/support/speech.py's sentences, Opus, beam 5, the same
 # on WebM and Ogg and from run to run), max and mean per sentence, then pinned with room

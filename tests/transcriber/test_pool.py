@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.speech import word_error_rate
+from tests.transcriber.conftest import Spoken
 from transcriber.audio import AudioError
 from transcriber.models import default_cache_dir
 from transcriber.pool import Pool, PoolSettings, WorkerFailed
-
-from .conftest import Spoken
 
 
 def _settings(**overrides: object) -> PoolSettings:
