@@ -41,7 +41,6 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from benchmarks import procstat
 from benchmarks.chatapi import (
     Api,
     create_chat,
@@ -52,7 +51,8 @@ from benchmarks.chatapi import (
     running_server,
     setup_logging,
 )
-from benchmarks.forwarding import Server
+from harness import procstat
+from harness.server import Server
 
 logger = logging.getLogger("benchmarks.chat_fanout")
 

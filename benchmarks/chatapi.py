@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.forwarding import Server
+from harness.server import Server
 
 logger = logging.getLogger("benchmarks.chatapi")
 

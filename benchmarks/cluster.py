@@ -46,11 +46,13 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from benchmarks import procstat, recording, services
+from benchmarks import recording
 from benchmarks.broadcast import VideoCounted, find_encoder, start_broadcast
 from benchmarks.chatapi import Api, create_chat, make_school
-from benchmarks.forwarding import Server, SubscriberProcess
+from benchmarks.forwarding import SubscriberProcess
 from benchmarks.media import MediaProfile
+from harness import procstat, services
+from harness.server import Server
 
 logger = logging.getLogger("benchmarks.cluster")
 

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks import procstat
+from harness import procstat
 
 
 def py_spy() -> str | None:

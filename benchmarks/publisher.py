@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, cast
 
 import aiohttp
 
-from benchmarks import procstat
 from benchmarks.media import (
     AUDIO_CLOCK,
     VIDEO_CLOCK,
@@ -27,6 +26,7 @@ from benchmarks.media import (
     MediaProfile,
     VideoPacketizer,
 )
+from harness import procstat
 from sfu import sdp
 from sfu.codecs import RtpCodec
 from sfu.rtp import AUDIO_LEVEL_URI

@@ -48,8 +48,9 @@ import numpy as np
 from aiortc import RTCRtpCodecParameters
 from aiortc.codecs import get_encoder
 
-from benchmarks import forwarding, procstat
+from benchmarks import forwarding
 from benchmarks.publisher import Publisher
+from harness import procstat
 from recorder import ipc
 from recorder.depacketize import vp8_payload
 

@@ -41,11 +41,11 @@ from typing import Any
 import aiohttp
 from dateutil import rrule
 
-from benchmarks import procstat
 from benchmarks.chatapi import Api, running_server
-from signalling.recurrence import MAX_COUNT, MAX_YEARLY_COUNT
-from signalling.reminders import GRACE, LONGEST_SLEEP
-from signalling.schedule import (
+from harness import procstat
+from lessons.reminders import GRACE, LONGEST_SLEEP
+from model.recurrence import MAX_COUNT, MAX_YEARLY_COUNT
+from model.schedule import (
     PAST,
     Schedule,
     check_schedule,

@@ -63,8 +63,9 @@ from aiortc.rtcdtlstransport import (
 )
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket
 
-from benchmarks import procstat, stats
+from benchmarks import stats
 from benchmarks.media import STAMP, VIDEO_STAMP_OFFSET, payload_start
+from harness import procstat
 from sfu import aiortc_seam as seam
 from sfu import sdp
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import procstat
+from harness import procstat
 from tests.support.speech import (
     ENGLISH,
     RUSSIAN,

@@ -35,7 +35,6 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks import procstat
 from benchmarks.chatapi import (
     Api,
     create_chat,
@@ -46,6 +45,7 @@ from benchmarks.chatapi import (
     running_server,
     setup_logging,
 )
+from harness import procstat
 
 logger = logging.getLogger("benchmarks.upload")
 

@@ -9,24 +9,25 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
-from aiohttp import web
 
-from signalling.outbox import Outbox
+class Outlet(Protocol):
+    """Where a connection's text goes without waiting (web/outbox.py's Outbox)."""
 
-OUTBOX_LIMIT = 1024
+    def push(self, text: str) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Connection:
-    """One user's WebSocket (a user may have several: phone and laptop)."""
+    """One user's live connection (a user may have several: phone and laptop)."""
 
-    def __init__(self, user_id: str, ws: web.WebSocketResponse) -> None:
+    def __init__(self, user_id: str, outbox: Outlet) -> None:
         self.id = secrets.token_hex(6)
         self.user_id = user_id
-        self.ws = ws
         self.focus: str | None = None  # the chat this client is showing
-        self.outbox = Outbox(ws, limit=OUTBOX_LIMIT, what=f"chat user {user_id}")
+        self.outbox = outbox
 
     def push(self, text: str) -> None:
         self.outbox.push(text)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signalling.access import CallAccess
+from model.access import CallAccess
 from store.tables import calls
 
 # an ad-hoc call found in the store this long after its last change is not resumed

@@ -1,4 +1,4 @@
-"""Uploaded files' records: the bytes live on disk (see chat/uploads.py)."""
+"""Uploaded files' records: the bytes live on disk (see web/http/uploads.py)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signalling.schedule import Schedule, problem_of
+from model.schedule import Schedule, problem_of
 from store.tables import call_invitees, reminders_sent, scheduled_calls
 
 logger = logging.getLogger(__name__)

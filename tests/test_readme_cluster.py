@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from benchmarks.forwarding import fetch_metrics, wait_ready
+from harness.server import fetch_metrics, wait_ready
 from tests.store.conftest import postgres_url
 from tests.support.accounts import bearer, sign_up
 from tests.support.redis import free_port, redis_server

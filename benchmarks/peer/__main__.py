@@ -44,8 +44,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import procstat
 from benchmarks.peer import capture, netns
+from harness import procstat
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

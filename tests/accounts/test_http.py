@@ -10,8 +10,8 @@ import aiohttp
 from aiohttp import web
 
 from accounts.sessions import COOKIE, Sessions
-from signalling import keys
 from tests.support.accounts import PASSWORD, bearer, sign_up
+from web import keys
 
 
 async def test_sign_up_log_in_and_out(app: web.Application, base_url: str) -> None:

@@ -15,9 +15,9 @@ import aiohttp
 from aiohttp import web
 
 from accounts.sessions import COOKIE, token_hash
-from signalling import keys
 from tests.chat.school import make_school
 from tests.support.accounts import PASSWORD, bearer, sign_up
+from web import keys
 
 NEW = "a brand new passphrase"
 
@@ -184,7 +184,7 @@ async def test_a_member_of_two_schools_is_reset_only_by_the_operator(
 
     def reset_link(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "signalling.cli", "reset-link", *args],
+            [sys.executable, "-m", "web.cli", "reset-link", *args],
             capture_output=True,
             text=True,
             timeout=60,

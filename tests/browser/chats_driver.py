@@ -34,14 +34,14 @@ from typing import Any
 from aiohttp import web
 from playwright.async_api import Browser, Page, Route
 
-from signalling.app import create_app
-from signalling.config import Config
 from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.driver import wait_until
 from tests.browser.hostile_files import run_hostile_files
 from tests.browser.people import person
 from tests.browser.stage import driver_main, free_port
 from tests.support.speech import RUSSIAN, speak_russian, word_error_rate
+from web.app import create_app
+from web.config import Config
 
 SCHOOL = "Lyceum 7"
 CHAT = "Algebra 7b"

@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from signalling import keys
 from tests.browser.chromium import chromium_available
 from tests.signalling.test_cluster_nodes import start_node
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
+from web import keys
 
 
 @dataclass

@@ -15,10 +15,10 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from signalling import keys
 from tests.browser.chromium import wait_for_js
 from tests.browser.people import on_login_page, sign_up_on_login_page
 from tests.browser.stage import driver_main, parta_and_chromium
+from web import keys
 
 
 async def wait_for_remote_media(page: Page, other: str, timeout: float) -> dict[str, Any]:

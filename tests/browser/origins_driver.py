@@ -20,11 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from signalling.app import create_app
-from signalling.config import Config
 from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.people import sign_up
 from tests.browser.stage import driver_main, free_port
+from web.app import create_app
+from web.config import Config
 
 RULES = "--host-resolver-rules=MAP *.school.test 127.0.0.1 , MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 
@@ -149,7 +149,7 @@ async def run(out_dir: Path, timeout: float, result: dict[str, Any]) -> None:
 
 
 def app_metric(app: web.Application, kind: str) -> float:
-    from signalling import keys
+    from web import keys
 
     value = app[keys.METRICS].registry.get_sample_value(
         "parta_cross_origin_refused_total", {"kind": kind}

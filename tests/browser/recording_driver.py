@@ -24,11 +24,11 @@ import av
 import numpy as np
 from playwright.async_api import Page
 
-from signalling import keys
 from tests.browser.chromium import wait_for_js
 from tests.browser.driver import join_by_invite, wait_for_remote_media, wait_until
 from tests.browser.people import person
 from tests.browser.stage import driver_main, parta_and_chromium
+from web import keys
 
 SCHOOL = "Lyceum 7"
 CHAT = "Physics 8c"

@@ -22,9 +22,9 @@ from typing import Any
 from aiohttp import web
 from playwright.async_api import Browser
 
-from signalling.app import create_app
-from signalling.config import Config
 from tests.browser.chromium import launch_chromium
+from web.app import create_app
+from web.config import Config
 
 
 def free_port() -> int:

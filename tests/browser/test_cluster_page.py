@@ -15,7 +15,6 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from signalling import keys
 from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.cluster_driver import two_nodes
 from tests.browser.driver import wait_for_remote_media
@@ -23,6 +22,7 @@ from tests.browser.people import person
 from tests.signalling.test_call import wait_for
 from tests.signalling.test_cluster_nodes import redis_url
 from tests.store.conftest import postgres_url
+from web import keys
 
 __all__ = ["postgres_url", "redis_url"]
 

@@ -19,17 +19,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from benchmarks.forwarding import fetch_metrics
-from signalling import keys
+from harness.server import fetch_metrics
 from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.cluster_driver import two_nodes
 from tests.browser.watch_driver import PICTURE, PUBLISHER, SHOWN, read_publisher
 from tests.signalling.test_cluster_nodes import redis_url
 from tests.store.conftest import postgres_url
+from web import keys
 
 __all__ = ["postgres_url", "redis_url"]
 
-# an ad hoc call's title is its name (signalling/room.py), which the watch page shows
+# an ad hoc call's title is its name (calls/room.py), which the watch page shows
 CALL = "assembly-hall"
 TIMEOUT = 30.0
 VIEWERS_TIMEOUT = 15.0  # the edge reports every 2 s, the page polls

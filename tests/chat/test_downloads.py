@@ -1,4 +1,4 @@
-"""User files never run (chat/uploads.py's downloads, chat/content.py): a pupil's HTML,
+"""User files never run (web/http/uploads.py's downloads, chat/content.py): a pupil's HTML,
 SVG, or HTML named .png comes down as an attachment of no type a browser renders, and
 every answer on every file route (downloads, Range, HEAD, 304, errors, the tus routes)
 carries nosniff and a sandboxing CSP. A declared type with CR/LF is refused, and one
@@ -13,13 +13,13 @@ import aiohttp
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from sqlalchemy import update
 
-from signalling import keys
 from store.tables import files as files_table
 from tests.chat.school import School, make_school
 from tests.chat.test_http import class_chat
 from tests.chat.test_uploads import opus_in_ogg, started
 from tests.support.accounts import bearer
 from tests.support.tus import TusClient
+from web import keys
 
 CSP = "sandbox; default-src 'none'"
 SCRIPT = b"<script>fetch('/api/me').then(r => r.text()).then(t => document.title = t)</script>"

@@ -14,12 +14,12 @@ from pathlib import Path
 import aiohttp
 from redis.asyncio import Redis
 
-from chat.focus import PREFIX
-from signalling import keys
+from cluster.focus import PREFIX
 from tests.chat.school import Events, School, events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.test_cluster_nodes import redis_url, start_node
 from tests.store.conftest import postgres_url
+from web import keys
 
 __all__ = ["postgres_url", "redis_url"]
 

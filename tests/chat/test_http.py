@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
-from signalling.validation import BODY
 from tests.chat.school import Person, School, events, make_school, new_chat
 from tests.support.tus import TusClient
+from web.validation import BODY
 
 
 async def invite_code(school: School, who: Person, chat: str) -> str:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from aiohttp import web
 
-from signalling import keys
-from signalling.reminders import Reminders
-from signalling.schedule import reminders_between
+from lessons.reminders import Reminders
+from model.schedule import reminders_between
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
+from web import keys
 
 LESSON = {
     "title": "Algebra 7b",

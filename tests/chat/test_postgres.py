@@ -7,11 +7,11 @@ from pathlib import Path
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from signalling.app import create_app
-from signalling.config import Config
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
 from tests.store.conftest import database_url  # a fresh PostgreSQL (or SQLite) database
+from web.app import create_app
+from web.config import Config
 
 __all__ = ["database_url"]
 

@@ -1,4 +1,4 @@
-"""Quotas count bytes received (chat/uploads.py): announcing a huge upload takes none of
+"""Quotas count bytes received (web/http/uploads.py): announcing a huge upload takes none of
 the school's quota; one user may have only so many unfinished uploads, announcing only
 so much together; a PATCH that would pass the quota stops there and resumes once there
 is room; an upload that gets no bytes for a day expires (tus `Upload-Expires`), its
@@ -14,12 +14,12 @@ from pathlib import Path
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from signalling import keys
 from tests.chat.school import make_school
 from tests.chat.test_http import class_chat
 from tests.chat.test_uploads import started
 from tests.signalling.conftest import Restartable
 from tests.support.tus import TusClient, metadata
+from web import keys
 
 FULL = 17179869184  # 16 GiB, the largest file by default
 

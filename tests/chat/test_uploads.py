@@ -17,13 +17,13 @@ import av
 import numpy as np
 from aiohttp.test_utils import TestServer
 
-from signalling import keys
-from signalling.app import create_app
-from signalling.config import Config
 from tests.chat.school import School, make_school
 from tests.chat.test_http import class_chat
 from tests.support.accounts import bearer
 from tests.support.tus import TusClient
+from web import keys
+from web.app import create_app
+from web.config import Config
 
 MIB = 1024 * 1024
 

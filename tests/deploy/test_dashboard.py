@@ -1,7 +1,7 @@
 """The operations files in deploy/ name only metrics a parta node exposes: every panel
 and variable of the Grafana dashboard, every Prometheus alerting rule. The node is
 started in cluster mode (Redis and PostgreSQL), so the cluster's metrics are there too.
-A metric renamed in signalling/metrics.py without its panel fails here, not on a
+A metric renamed in metrics/events.py without its panel fails here, not on a
 dashboard that quietly shows "No data"."""
 
 from __future__ import annotations

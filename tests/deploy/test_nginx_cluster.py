@@ -10,13 +10,13 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.broadcast import nginx_with
-from signalling import keys
+from harness.nginx import nginx_with
 from tests.signalling.test_cluster_nodes import redis_url, start_node
 from tests.store.conftest import postgres_url
 from tests.support.accounts import bearer, sign_up
 from tests.support.client import CallClient
 from tests.support.nginx import needs_nginx
+from web import keys
 
 __all__ = ["postgres_url", "redis_url"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.broadcast import nginx_with
+from harness.nginx import nginx_with
 from tests.accounts.test_login_limits import from_address, guess, log_in
 from tests.signalling.conftest import start_server
 from tests.support.accounts import PASSWORD, sign_up

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import aiohttp
 
-from signalling import keys
 from tests.recorder.test_recording import COLOURS, TONES, ColourVideoTrack
 from tests.signalling.conftest import start_server
 from tests.support.client import CallClient
 from tests.support.media import ToneAudioTrack
+from web import keys
 
 
 async def test_a_stalled_recorder_drops_and_the_call_goes_on(tmp_path: Path) -> None:

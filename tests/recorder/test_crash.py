@@ -15,11 +15,11 @@ from pathlib import Path
 import aiohttp
 import av
 
-from signalling import keys
 from tests.recorder.test_recording import COLOURS, TONES, ColourVideoTrack, colours_in
 from tests.signalling.conftest import start_server
 from tests.support.client import CallClient
 from tests.support.media import ToneAudioTrack
+from web import keys
 
 
 async def recording_teacher(http: aiohttp.ClientSession, base: str, call: str) -> CallClient:

@@ -9,10 +9,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from signalling import keys
-from signalling.app import create_app
-from signalling.config import Config
 from tests.support.accounts import logged_in_client
+from web import keys
+from web.app import create_app
+from web.config import Config
 
 
 async def start_server(data_dir: Path, *, port: int = 0, **settings: Any) -> TestServer:

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from signalling import keys
 from tests.chat.school import School, make_school, new_chat
 from tests.support.accounts import bearer
+from web import keys
 
 PYTHON_WORDS = ("object is not", "invalid literal", "Traceback", "Error(", "line 1 column")
 

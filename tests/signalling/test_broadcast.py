@@ -15,12 +15,12 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from signalling import keys
 from tests.signalling.conftest import start_server
 from tests.signalling.test_call import wait_for
 from tests.signalling.test_whip_whep import watch_at
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack, TrackRecorder
+from web import keys
 
 TONES = {1: 440.0, 2: 660.0, 3: 990.0}
 

@@ -18,8 +18,7 @@ import aiohttp
 import av
 import numpy as np
 
-from benchmarks.broadcast import nginx_start
-from signalling import keys
+from harness.nginx import nginx_start
 from tests.chat.school import make_school
 from tests.recorder.test_hls import msn, parse
 from tests.recorder.test_recording import ColourVideoTrack
@@ -30,6 +29,7 @@ from tests.support.accounts import bearer
 from tests.support.client import CallClient, loopback_pc
 from tests.support.media import ToneAudioTrack
 from tests.support.nginx import needs_nginx
+from web import keys
 
 COLOURS = {1: (220, 40, 40), 2: (40, 200, 40)}
 

@@ -7,9 +7,9 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from signalling import keys
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack, dominant_frequency
+from web import keys
 
 TONES = {1: 440.0, 2: 700.0, 3: 1100.0}
 

@@ -8,10 +8,10 @@ import aiohttp
 from aiohttp import web
 from aiortc import RTCRtpSender
 
-from signalling import keys
 from tests.signalling.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
+from web import keys
 
 
 async def test_h264_is_forwarded_when_both_sides_offer_it(

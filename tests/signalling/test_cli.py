@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from benchmarks.forwarding import wait_ready
-from signalling.cli import ENVIRONMENT, build_parser, config_from_args, parse_args
+from harness.server import wait_ready
+from web.cli import ENVIRONMENT, build_parser, config_from_args, parse_args
 
 
 def free_port() -> int:
@@ -24,7 +24,7 @@ def free_port() -> int:
 
 def test_help_explains_every_option() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "signalling.cli", "serve", "--help"],
+        [sys.executable, "-m", "web.cli", "serve", "--help"],
         capture_output=True,
         text=True,
         check=True,
@@ -199,7 +199,7 @@ async def test_serve_starts_and_stops(tmp_path: Path) -> None:
     config.write_text(f'data-dir = "{tmp_path / "d"}"\nport = 1\n')
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "signalling.cli", "serve", "--config", str(config)),
+            *(sys.executable, "-m", "web.cli", "serve", "--config", str(config)),
             *("--port", str(port)),  # the command line wins
         ],
         stdout=subprocess.PIPE,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from signalling.cluster import Cluster
+from cluster.nodes import Cluster
 from tests.support.redis import redis_server
 
 

@@ -16,11 +16,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from benchmarks.forwarding import fetch_metrics
-from chat.bus import STREAM as BUS_STREAM
-from signalling import keys
-from signalling.cli import build_parser, config_from_args
-from signalling.edges import SECRET_KEY, SECRET_REREAD
+from broadcast.edges import SECRET_KEY, SECRET_REREAD
+from cluster.bus import STREAM as BUS_STREAM
+from harness.server import fetch_metrics
 from tests.chat.school import Events, School, events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
@@ -31,6 +29,8 @@ from tests.support.accounts import sign_up
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
 from tests.support.redis import RedisProcess, free_port, redis_server
+from web import keys
+from web.cli import build_parser, config_from_args
 
 __all__ = ["postgres_url"]
 

@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from signalling.forwarded import client_address, parse_address
+from web.forwarded import client_address, parse_address
 
 LOCAL = (ipaddress.ip_network("127.0.0.1"),)
 INSIDE = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1"))

@@ -30,9 +30,9 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from signalling.app import create_app
-from signalling.config import Config
-from signalling.openapi import describe
+from web.app import create_app
+from web.config import Config
+from web.openapi import describe
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("PARTA_FUZZ_EXAMPLES", "12"))
@@ -207,7 +207,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             [
                 sys.executable,
                 "-m",
-                "signalling.cli",
+                "web.cli",
                 "serve",
                 "--port",
                 str(port),

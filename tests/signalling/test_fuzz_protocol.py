@@ -25,10 +25,10 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signalling.app import create_app
-from signalling.config import Config
-from signalling.protocol import SOURCES, ClientMessage
+from calls.protocol import SOURCES, ClientMessage
 from tests.support.accounts import sign_up
+from web.app import create_app
+from web.config import Config
 
 EXAMPLES = int(os.environ.get("PARTA_FUZZ_EXAMPLES", "12")) * 12
 TYPES = [model.model_fields["type"].default for model in get_args(ClientMessage)]
@@ -238,7 +238,7 @@ def test_every_message_is_answered_in_our_words(harness: Harness, message: str |
 def test_after_the_fuzzing_the_call_next_door_is_untouched(harness: Harness) -> None:
     assert harness.run(harness.victim_ok())
     room = harness.server.app
-    from signalling import keys
+    from web import keys
 
     calls = room[keys.CALLS]
     assert "victim-room" in calls.rooms and len(calls.rooms["victim-room"].peers) == 1

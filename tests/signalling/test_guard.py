@@ -1,4 +1,4 @@
-"""The front door's checks (signalling/guard.py), as the issue-15 probes made them: a
+"""The front door's checks (web/guard.py), as the issue-15 probes made them: a
 forged Host, pages of another origin acting with a user's cookie, headers on pages."""
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ async def test_answers_that_are_no_page_run_nothing(server: TestServer) -> None:
 
 
 def test_a_server_for_other_machines_needs_its_public_url() -> None:
-    from signalling.cli import config_from_args, parse_args
+    from web.cli import config_from_args, parse_args
 
     with pytest.raises(SystemExit, match="--public-url"):
         config_from_args(parse_args(["serve", "--host", "0.0.0.0", "--speech-model", "off"]))

@@ -7,10 +7,10 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from signalling import keys
 from tests.signalling.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
+from web import keys
 
 
 async def three(http: aiohttp.ClientSession, base_url: str, call: str) -> list[CallClient]:
@@ -122,11 +122,11 @@ async def test_remove_closes_their_connections_and_end_closes_all(
 
 
 async def test_an_ended_call_opens_again_after_the_hold() -> None:
+    from calls.protocol import ProtocolError
+    from calls.service import Calls
+    from metrics.events import Metrics
     from sfu.transport import TransportSettings
     from sfu.worker import Worker
-    from signalling.calls import Calls
-    from signalling.metrics import Metrics
-    from signalling.protocol import ProtocolError
 
     now = [1000.0]
     calls = Calls(Worker(TransportSettings()), Metrics(), ended_hold=60, clock=lambda: now[0])

@@ -14,10 +14,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 
-from signalling.app import create_app
-from signalling.config import Config
-from signalling.invites import InviteError, SmtpSettings
+from lessons.invites import InviteError, SmtpSettings
 from tests.signalling.test_scheduling import LESSON
+from web.app import create_app
+from web.config import Config
 
 
 class Inbox:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from signalling.cluster import SharedClock
-from signalling.jobs import StreamJobs
+from cluster.jobs import StreamJobs
+from cluster.nodes import SharedClock
 from store.database import default_url, migrate, open_engine
 from store.transcriptions import TranscriptionStore
 from tests.support.redis import redis_server

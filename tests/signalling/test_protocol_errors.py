@@ -8,11 +8,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from signalling import keys
-from signalling.protocol import Join, ProtocolError, Publish, parse_client_message
+from calls.protocol import Join, ProtocolError, Publish, parse_client_message
 from tests.signalling.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack
+from web import keys
 
 
 @pytest.mark.parametrize(
@@ -135,8 +135,8 @@ async def test_a_client_that_never_answers_is_told_and_disconnected(
 ) -> None:
     from aiohttp.test_utils import TestServer
 
-    from signalling.app import create_app
-    from signalling.config import Config
+    from web.app import create_app
+    from web.config import Config
 
     server = TestServer(
         create_app(Config(data_dir=tmp_path, subscribe_answer_timeout=0.5)), host="127.0.0.1"

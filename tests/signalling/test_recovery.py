@@ -9,10 +9,10 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
-from signalling import keys
 from tests.signalling.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import FPS, PatternVideoTrack, ToneAudioTrack
+from web import keys
 
 
 def lose_rtp(rate: float, *, seed: int) -> tuple[Callable[[bytes], bool], dict[str, int]]:

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil import rrule
 
-from signalling.recurrence import MAX_COUNT, RuleError, parse_rule, shifted_start
-from signalling.schedule import Schedule, evaluate, upcoming
+from model.recurrence import MAX_COUNT, RuleError, parse_rule, shifted_start
+from model.schedule import Schedule, evaluate, upcoming
 
 RULES = [
     "FREQ=HOURLY",

@@ -16,14 +16,14 @@ from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signalling.app import create_app
-from signalling.config import Config
-from signalling.invites import SmtpSettings
-from signalling.reminders import Reminders
-from signalling.schedule import check_schedule
+from lessons.invites import SmtpSettings
+from lessons.reminders import Reminders
+from model.schedule import check_schedule
 from store.database import default_url, migrate, open_engine
 from store.schedules import Invitee, ScheduleStore
 from tests.signalling.test_invites import Inbox, free_port
+from web.app import create_app
+from web.config import Config
 
 WEEKLY = check_schedule(
     title="Physics 8c",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 
-from signalling.schedule import (
+from model.schedule import (
     Schedule,
     ScheduleError,
     check_schedule,

@@ -13,14 +13,14 @@ import icalendar
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 
-from signalling import keys
-from signalling.schedule import reminders_between
+from model.schedule import reminders_between
 from store.tables import reminders_sent, scheduled_calls
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
 from tests.signalling.conftest import start_server
 from tests.support.accounts import bearer
 from tests.support.client import CallClient
+from web import keys
 
 LESSON = {
     "title": "Maths 7b",

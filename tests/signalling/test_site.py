@@ -1,10 +1,10 @@
-"""Where parta is opened (signalling/site.py): host names, origins, links' base."""
+"""Where parta is opened (web/site.py): host names, origins, links' base."""
 
 from __future__ import annotations
 
 import pytest
 
-from signalling.site import BadUrl, Site, host_name, origin_of
+from web.site import BadUrl, Site, host_name, origin_of
 
 
 def test_origins_are_normalised() -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from signalling import keys
 from tests.chat.school import School, events, lesson_for, make_school
 from tests.chat.test_downloads import user_content
 from tests.chat.test_http import class_chat
@@ -30,6 +29,7 @@ from tests.support.speech import (
     word_error_rate,
 )
 from tests.support.tus import TusClient
+from web import keys
 
 RUSSIAN_MAX = 0.35  # as in tests/transcriber/test_engine.py: measured 0.18 at worst
 ENGLISH_MAX = 0.20  # measured 0.08 at worst with base

@@ -8,10 +8,10 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from signalling import keys
 from tests.signalling.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
+from web import keys
 
 
 async def host_with_waiting_room(

@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from signalling import keys
 from tests.signalling.test_call import wait_for
 from tests.signalling.test_whip_whep import auth, watch_at, whep_watch, whip_publish
 from tests.support.client import CallClient
+from web import keys
 
 
 async def answer(

@@ -11,9 +11,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiortc import RTCSessionDescription
 
-from signalling import keys
-from signalling.app import create_app
-from signalling.config import Config
 from tests.signalling.test_call import wait_for
 from tests.support.client import SHARED_LINKS, CallClient, loopback_pc
 from tests.support.media import (
@@ -22,6 +19,9 @@ from tests.support.media import (
     TrackRecorder,
     dominant_frequency,
 )
+from web import keys
+from web.app import create_app
+from web.config import Config
 
 
 async def whip_publish(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from benchmarks import services
+from harness import services
 from store.database import default_url, migrate, open_engine
 
 POSTGRES = os.environ.get("PARTA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from signalling.access import CallAccess, token_hash
+from model.access import CallAccess, token_hash
 from store.calls import STALE, CallStore
 from store.database import default_url, migrate, open_engine
 

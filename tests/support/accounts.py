@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 from yarl import URL
 
-from accounts.sessions import is_public
+from web.auth import is_public
 
 PASSWORD = "correct horse battery"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.forwarding import Server
-from benchmarks.services import cluster_node
+from harness.server import Server
+from harness.services import cluster_node
 
 
 @dataclass

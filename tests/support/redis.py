@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import services
+from harness import services
 
 
 def free_port() -> int:

@@ -1,0 +1,1 @@
+"""Starting what tests and benchmarks run against: parta servers, Redis, PostgreSQL, nginx."""
