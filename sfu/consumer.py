@@ -39,20 +39,6 @@ class RtpSink(Protocol):
     def send_rtp(self, packet: bytes) -> bool: ...
 
 
-class Forwarder(Protocol):
-    """Anything in a producer's fan-out: a subscriber's Consumer, or an in-process tap
-    (the recorder's). The producer calls `forward` per packet; the router pauses and
-    resumes it with the producer's forwarding switch (a host's mute)."""
-
-    id: str
-
-    def forward(self, seq: int, ts: int, head: int, keyframe: bool, payload: bytes) -> None: ...
-
-    def on_producer_closed(self, producer: Producer) -> None: ...
-
-    def pause(self) -> None: ...
-
-    def resume(self) -> None: ...
 
 
 class Outgoing(Protocol):

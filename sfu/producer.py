@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sfu.codecs import RtpCodec
 from sfu.history import PacketHistory
 from sfu.keyframe import KeyframeLimiter
 from sfu.rtp import h264_keyframe_start, vp8_keyframe_start
-
-if TYPE_CHECKING:
-    from sfu.consumer import Forwarder
 
 NTP_EPOCH_OFFSET = 2208988800
 # A larger gap is an outage, not loss: a keyframe request repairs it better.
@@ -23,6 +20,22 @@ MAX_NACK_BURST = 32
 def _always_keyframe(payload: bytes) -> bool:
     # every audio packet can start a subscriber's stream
     return True
+
+
+class Forwarder(Protocol):
+    """Anything in a producer's fan-out: a subscriber's Consumer, or an in-process tap
+    (the recorder's). The producer calls `forward` per packet; the router pauses and
+    resumes it with the producer's forwarding switch (a host's mute)."""
+
+    id: str
+
+    def forward(self, seq: int, ts: int, head: int, keyframe: bool, payload: bytes) -> None: ...
+
+    def on_producer_closed(self, producer: Producer) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
 
 
 class Producer:

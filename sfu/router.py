@@ -9,15 +9,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sfu.consumer import Consumer, Forwarder, Outgoing
-from sfu.producer import Producer
+from sfu.consumer import Consumer, Outgoing
+from sfu.producer import Forwarder, Producer
 from sfu.sdp import IncomingTrack
 from sfu.speaker import ActiveSpeakerDetector
 from sfu.transport import TransportSettings, WebRtcTransport
 
 if TYPE_CHECKING:
     from sfu.broadcast import Stage
-    from sfu.worker import Totals
+    from sfu.totals import Totals
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from sfu.codecs import RtpCodec
 from sfu.producer import Producer
 from sfu.router import Router
 from sfu.transport import TransportSettings
-from sfu.worker import Totals
+from sfu.totals import Totals
 from tests.sfu.test_consumer import DELTA, KEY, Clock, packet
 
 

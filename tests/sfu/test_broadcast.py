@@ -9,7 +9,7 @@ from sfu.broadcast import SlowViewerPolicy, Stage, StageViewer
 from sfu.producer import Producer
 from sfu.router import Router
 from sfu.transport import TransportSettings
-from sfu.worker import Totals
+from sfu.totals import Totals
 from tests.sfu.test_consumer import DELTA, KEY, VP8, fields, packet
 
 POLICY = SlowViewerPolicy()
