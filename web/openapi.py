@@ -14,6 +14,8 @@ from pydantic.json_schema import models_json_schema
 
 from web import validation
 
+routes = web.RouteTableDef()
+
 SKIPPED_PREFIXES = ("/static/", "/vendor/")
 REF = "#/components/schemas/{model}"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -146,6 +148,7 @@ def _operation(method: str, path: str, handler: Any) -> dict[str, Any]:
     return operation
 
 
+@routes.get("/api/openapi.json")
 async def document(request: web.Request) -> web.Response:
     """This description of the HTTP API (OpenAPI 3.1)."""
     return web.json_response(describe(request.app), headers={"Cache-Control": "no-cache"})

@@ -6,8 +6,8 @@ from recorder.tap import PacketQueue, Tap
 from sfu.codecs import RtpCodec
 from sfu.producer import Producer
 from sfu.router import Router
-from sfu.transport import TransportSettings
 from sfu.totals import Totals
+from sfu.transport import TransportSettings
 from tests.sfu.test_consumer import DELTA, KEY, Clock, packet
 
 

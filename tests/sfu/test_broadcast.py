@@ -8,8 +8,8 @@ from typing import Any
 from sfu.broadcast import SlowViewerPolicy, Stage, StageViewer
 from sfu.producer import Producer
 from sfu.router import Router
-from sfu.transport import TransportSettings
 from sfu.totals import Totals
+from sfu.transport import TransportSettings
 from tests.sfu.test_consumer import DELTA, KEY, VP8, fields, packet
 
 POLICY = SlowViewerPolicy()

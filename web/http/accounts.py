@@ -26,6 +26,8 @@ from web.errors import Refused, json_error
 from web.forwarded import request_address
 from web.validation import body, query
 
+routes = web.RouteTableDef()
+
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 
 
@@ -79,6 +81,7 @@ async def _logged_in(request: web.Request, user: User, status: int) -> web.Respo
     return response
 
 
+@routes.post("/api/auth/signup")
 @body(SignUp)
 async def signup(request: web.Request, asked: SignUp) -> web.Response:
     """A new account (a login, a password of at least 8 characters, a name); logged in."""
@@ -100,6 +103,7 @@ async def signup(request: web.Request, asked: SignUp) -> web.Response:
     return await _logged_in(request, user, 201)
 
 
+@routes.post("/api/auth/login")
 @body(LogIn)
 async def login(request: web.Request, asked: LogIn) -> web.Response:
     """Log in: the session's token comes back, and as a cookie."""
@@ -170,6 +174,7 @@ async def password_attempt(request: web.Request, login: str, what: str) -> Passw
     return PasswordAttempt(request, login, address)
 
 
+@routes.post("/api/auth/logout")
 async def logout(request: web.Request) -> web.Response:
     token = request.get(TOKEN)
     if token is not None:
@@ -179,6 +184,7 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
+@routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
     user = user_of(request)
     accounts = request.app[keys.ACCOUNTS]
@@ -197,6 +203,7 @@ async def me(request: web.Request) -> web.Response:
 # -- organisations --------------------------------------------------------------------
 
 
+@routes.post("/api/orgs")
 @body(NewOrganisation)
 async def create_organisation(request: web.Request, asked: NewOrganisation) -> web.Response:
     """A school: its creator is its admin and gets its three invite codes."""
@@ -219,6 +226,7 @@ async def visible_organisation(request: web.Request, org_id: str) -> tuple[Organ
     raise Refused(404, "not_found", "no such organisation")
 
 
+@routes.get("/api/orgs/{org}/codes")
 async def invite_codes(request: web.Request) -> web.Response:
     org, admin = await visible_organisation(request, request.match_info["org"])
     if not admin:
@@ -228,6 +236,7 @@ async def invite_codes(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/orgs/{org}/codes/{role}")
 async def renew_invite_code(request: web.Request) -> web.Response:
     org, admin = await visible_organisation(request, request.match_info["org"])
     role = request.match_info["role"]
@@ -239,6 +248,7 @@ async def renew_invite_code(request: web.Request) -> web.Response:
     return web.json_response({"role": role, "code": code})
 
 
+@routes.post("/api/profiles")
 @body(NewProfile)
 async def create_profile(request: web.Request, asked: NewProfile) -> web.Response:
     """An educational profile in the organisation whose invite code is given; the code
@@ -258,6 +268,7 @@ async def create_profile(request: web.Request, asked: NewProfile) -> web.Respons
     return web.json_response(describe_profile(profile, org), status=201)
 
 
+@routes.get("/api/profiles/{profile}")
 async def profile(request: web.Request) -> web.Response:
     """One educational profile: only for members of its organisation."""
     found = await request.app[keys.ACCOUNTS].profile(request.match_info["profile"])
@@ -267,6 +278,7 @@ async def profile(request: web.Request) -> web.Response:
     return web.json_response(describe_profile(found))
 
 
+@routes.get("/api/orgs/{org}/members")
 @query(MembersQuery)
 async def members(request: web.Request, asked: MembersQuery) -> web.Response:
     """The organisation's people, by role, with an optional name search (`?q=`):

@@ -37,6 +37,8 @@ from web.errors import Refused
 from web.guard import link
 from web.validation import body, query
 
+routes = web.RouteTableDef()
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -104,6 +106,7 @@ def _listing(entry: ChatListing) -> dict[str, Any]:
 # -- chats ----------------------------------------------------------------------------------
 
 
+@routes.post("/api/chats")
 @answers
 @body(NewChat)
 async def create(request: web.Request, new: NewChat) -> web.Response:
@@ -114,6 +117,7 @@ async def create(request: web.Request, new: NewChat) -> web.Response:
     return web.json_response({"id": chat.id, "title": chat.title, "kind": chat.kind}, status=201)
 
 
+@routes.get("/api/chats")
 @answers
 @query(ChatsQuery)
 async def listing(request: web.Request, asked: ChatsQuery) -> web.Response:
@@ -138,6 +142,7 @@ def _activity(entry: ChatListing) -> float:
     return -(entry.last.created_at.timestamp() if entry.last is not None else 0.0)
 
 
+@routes.get("/api/chats/{chat}")
 @answers
 async def one(request: web.Request) -> web.Response:
     seat = await _seat(request, member=False)
@@ -167,6 +172,7 @@ async def one(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/chats/{chat}/join")
 @answers
 async def join_public(request: web.Request) -> web.Response:
     seat = await _seat(request, member=False)
@@ -174,6 +180,7 @@ async def join_public(request: web.Request) -> web.Response:
     return web.json_response({"id": seat.chat.id, "joined": True})
 
 
+@routes.post("/api/chats/{chat}/leave")
 @answers
 @body(Leaving, optional=True)
 async def leave(request: web.Request, leaving: Leaving) -> web.Response:
@@ -183,6 +190,7 @@ async def leave(request: web.Request, leaving: Leaving) -> web.Response:
     return web.json_response({"left": True})
 
 
+@routes.patch("/api/chats/{chat}/members/{profile}")
 @answers
 @body(MemberRole)
 async def set_member_role(request: web.Request, asked: MemberRole) -> web.Response:
@@ -204,6 +212,8 @@ async def set_member_role(request: web.Request, asked: MemberRole) -> web.Respon
 # -- invites ---------------------------------------------------------------------------------
 
 
+@routes.post("/api/chats/{chat}/invite")
+@routes.get("/api/chats/{chat}/invite")
 @answers
 async def invite(request: web.Request) -> web.Response:
     seat = await _seat(request)
@@ -226,6 +236,7 @@ async def invite(request: web.Request) -> web.Response:
     )
 
 
+@routes.get(r"/api/chats/{chat}/invite.{format:png|svg}")
 @answers
 async def invite_qr(request: web.Request) -> web.Response:
     """The invite link as a QR code, PNG or SVG."""
@@ -245,6 +256,7 @@ async def invite_qr(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/invites/{code}")
 async def invite_info(request: web.Request) -> web.Response:
     """What an invite leads to, and the steps still to take (a public path: the
     landing page asks it before the visitor has logged in)."""
@@ -281,6 +293,7 @@ async def invite_info(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/invites/{code}/join")
 @answers
 async def invite_join(request: web.Request) -> web.Response:
     user = request.get(USER)
@@ -304,6 +317,7 @@ async def invite_join(request: web.Request) -> web.Response:
 VOICE_TYPES = ("audio/webm", "audio/ogg")
 
 
+@routes.post("/api/chats/{chat}/messages")
 @answers
 @body(NewMessage)
 async def post_message(request: web.Request, new: NewMessage) -> web.Response:
@@ -350,6 +364,7 @@ async def _attachment(request: web.Request, seat: Seat, file_id: str, kind: str)
     return MessageDraft(kind=kind, body="", sender_id=seat.profile.id, meta=meta, file_id=stored.id)
 
 
+@routes.get("/api/chats/{chat}/messages")
 @answers
 @query(HistoryQuery)
 async def history(request: web.Request, asked: HistoryQuery) -> web.Response:
@@ -375,6 +390,7 @@ async def history(request: web.Request, asked: HistoryQuery) -> web.Response:
     )
 
 
+@routes.patch("/api/chats/{chat}/messages/{message}")
 @answers
 @body(EditedText)
 async def edit_message(request: web.Request, edit: EditedText) -> web.Response:
@@ -384,6 +400,7 @@ async def edit_message(request: web.Request, edit: EditedText) -> web.Response:
     return web.json_response(describe_message(edited, {seat.profile.id: seat.profile.full_name}))
 
 
+@routes.delete("/api/chats/{chat}/messages/{message}")
 @answers
 async def delete_message(request: web.Request) -> web.Response:
     seat = await _seat(request)
@@ -391,6 +408,7 @@ async def delete_message(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.post("/api/chats/{chat}/read")
 @answers
 @body(ReadMark)
 async def read(request: web.Request, mark: ReadMark) -> web.Response:
@@ -403,6 +421,7 @@ async def read(request: web.Request, mark: ReadMark) -> web.Response:
 # -- each member's own view --------------------------------------------------------------------
 
 
+@routes.patch("/api/chats/{chat}/state")
 @answers
 @body(ChatState)
 async def set_state(request: web.Request, state: ChatState) -> web.Response:
@@ -422,6 +441,7 @@ async def set_state(request: web.Request, state: ChatState) -> web.Response:
     return web.json_response({"changed": sorted(values)})
 
 
+@routes.post("/api/chats/{chat}/clear")
 @answers
 async def clear_history(request: web.Request) -> web.Response:
     """Clear the history for me: the others keep it."""
@@ -432,6 +452,7 @@ async def clear_history(request: web.Request) -> web.Response:
     return web.json_response({"cleared_seq": seat.chat.last_seq})
 
 
+@routes.post("/api/folders")
 @body(FolderName)
 async def add_folder(request: web.Request, asked: FolderName) -> web.Response:
     """A folder of one's own for chats."""
@@ -440,6 +461,7 @@ async def add_folder(request: web.Request, asked: FolderName) -> web.Response:
     return web.json_response({"id": folder.id, "name": folder.name}, status=201)
 
 
+@routes.get("/api/folders")
 async def folders(request: web.Request) -> web.Response:
     """One's folders, in order."""
     chats = request.app[keys.CHAT_SERVICE].chats
@@ -456,6 +478,7 @@ async def _own_folder(request: web.Request) -> str:
     return folder_id
 
 
+@routes.patch("/api/folders/{folder}")
 @body(FolderName)
 async def rename_folder(request: web.Request, asked: FolderName) -> web.Response:
     folder_id = await _own_folder(request)
@@ -466,6 +489,7 @@ async def rename_folder(request: web.Request, asked: FolderName) -> web.Response
     return web.Response(status=204)
 
 
+@routes.delete("/api/folders/{folder}")
 async def delete_folder(request: web.Request) -> web.Response:
     """The folder goes; its chats stay, in no folder."""
     folder_id = await _own_folder(request)
@@ -477,6 +501,7 @@ async def delete_folder(request: web.Request) -> web.Response:
 # -- quiet hours and the school's page -------------------------------------------------------------
 
 
+@routes.put("/api/profiles/{profile}/quiet-hours")
 @body(QuietHoursBody)
 async def set_quiet_hours(request: web.Request, asked: QuietHoursBody) -> web.Response:
     """A member's working hours (their own profile only): `{"days": [1,2,3,4,5],
@@ -503,6 +528,7 @@ def _quiet_hours(asked: QuietHoursBody) -> QuietHours | None:
     return QuietHours(days, minutes(asked.from_), minutes(asked.to), asked.time_zone)
 
 
+@routes.get("/api/orgs/{org}")
 async def school_page(request: web.Request) -> web.Response:
     """The organisation's page, for its members: teachers and students by role with
     counts, its public chats and channels, and its upcoming events."""

@@ -21,9 +21,12 @@ from web import keys
 from web.auth import user_of
 from web.outbox import Outbox
 
+routes = web.RouteTableDef()
+
 OUTBOX_LIMIT = 1024  # events queued for a client before it is cut off
 
 
+@routes.get("/api/events")
 async def events(request: web.Request) -> web.WebSocketResponse:
     user = user_of(request)
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE_BYTES)

@@ -47,6 +47,8 @@ from web.errors import Refused
 from web.guard import link
 from web.validation import body
 
+routes = web.RouteTableDef()
+
 TEXT_MAX = 1024  # characters of any text field, before its own check
 
 
@@ -216,6 +218,7 @@ def _checked(asked: LessonBody, current: Schedule | None, *, uid: str, now: date
 # -- the endpoints ----------------------------------------------------------------------
 
 
+@routes.post("/api/schedule")
 @body(LessonBody, code="bad_schedule")
 async def create(request: web.Request, asked: LessonBody) -> web.Response:
     """A lesson: title, start, end or duration, time zone, repeat rule, reminders; its
@@ -292,6 +295,7 @@ async def visible(request: web.Request, stored: StoredSchedule) -> bool:
     return True
 
 
+@routes.get("/api/schedule")
 async def listing(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     seen = [s for s in await request.app[keys.SCHEDULES].all() if await visible(request, s)]
@@ -322,6 +326,7 @@ async def _own(request: web.Request) -> StoredSchedule:
     return stored
 
 
+@routes.get("/api/schedule/{id}")
 async def one(request: web.Request) -> web.Response:
     stored = await _find(request)
     if stored is None:
@@ -330,6 +335,7 @@ async def one(request: web.Request) -> web.Response:
     return web.json_response(described)
 
 
+@routes.patch("/api/schedule/{id}")
 @body(LessonBody, code="bad_schedule")
 async def edit(request: web.Request, asked: LessonBody) -> web.Response:
     """PATCH: the fields given change, the others stay; all are checked again."""
@@ -356,6 +362,7 @@ async def edit(request: web.Request, asked: LessonBody) -> web.Response:
     return web.json_response(described)
 
 
+@routes.delete("/api/schedule/{id}")
 async def remove(request: web.Request) -> web.Response:
     """DELETE: the lesson, its invitees and its reminders go; its join link stops
     working; its chat is told the lesson is cancelled."""
@@ -389,6 +396,7 @@ async def _tell_chat(
         await service.notice(stored.chat_id, announcement(event, described, None))
 
 
+@routes.get("/api/schedule/{id}/calendar.ics")
 async def calendar(request: web.Request) -> web.Response:
     stored = await _find(request)
     if stored is None:
@@ -402,6 +410,7 @@ async def calendar(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/calls/history")
 async def history(request: web.Request) -> web.Response:
     """Past calls, newest first: start, end, duration and participants."""
     call_id = request.query.get("call")
@@ -431,6 +440,7 @@ async def history(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/schedule/{id}/invite")
 @body(InviteBody, code="bad_invite")
 async def invite(request: web.Request, asked: InviteBody) -> web.Response:
     """Invite by e-mail: sent through SMTP when configured, else offered as an .eml file."""
@@ -461,6 +471,7 @@ async def invite(request: web.Request, asked: InviteBody) -> web.Response:
     return web.json_response({"sent": len(recipients)})
 
 
+@routes.get("/api/schedule/{id}/invite.eml")
 async def invite_file(request: web.Request) -> web.Response:
     stored = await _find(request)
     if stored is None:

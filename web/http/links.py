@@ -11,6 +11,8 @@ from model.access import join_path, new_token
 from web import keys
 from web.guard import link
 
+routes = web.RouteTableDef()
+
 HOST_TOKEN_HEADER = "X-Parta-Host-Token"
 
 _INVALID = """<!doctype html>
@@ -29,6 +31,7 @@ def _error(request: web.Request, status: int, code: str, message: str) -> web.Re
     return web.json_response({"error": code, "message": message}, status=status)
 
 
+@routes.get("/join/{token}")
 async def follow(request: web.Request) -> web.Response:
     """`/join/{token}`: on to the call's page with the token, or a page that says the link
     was revoked or replaced."""
@@ -65,11 +68,13 @@ async def _change(request: web.Request, make_new: bool) -> web.Response:
     return web.json_response({"invite_link": path, "url": url})
 
 
+@routes.post("/api/calls/{call}/link")
 async def regenerate(request: web.Request) -> web.Response:
     """POST: a new join link; the old one stops working."""
     return await _change(request, True)
 
 
+@routes.delete("/api/calls/{call}/link")
 async def revoke(request: web.Request) -> web.Response:
     """DELETE: no join link works until a host makes a new one."""
     return await _change(request, False)

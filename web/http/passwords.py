@@ -31,7 +31,10 @@ from web.guard import link_base
 from web.http.accounts import _logged_in, check_password, password_attempt, visible_organisation
 from web.validation import body
 
+routes = web.RouteTableDef()
 
+
+@routes.put("/api/me/password")
 @body(PasswordChange)
 async def change_password(request: web.Request, asked: PasswordChange) -> web.Response:
     """One's own new password, with the current one; one's other sessions end."""
@@ -47,6 +50,7 @@ async def change_password(request: web.Request, asked: PasswordChange) -> web.Re
     return web.json_response({"changed": True, "other_sessions_ended": ended})
 
 
+@routes.post("/api/orgs/{org}/members/{profile}/password-reset")
 async def create_reset(request: web.Request) -> web.Response:
     """An admin makes a member's one-time reset link."""
     org, admin = await visible_organisation(request, request.match_info["org"])
@@ -79,6 +83,7 @@ async def create_reset(request: web.Request) -> web.Response:
 
 
 
+@routes.get("/api/password-resets/{token}")
 async def reset_info(request: web.Request) -> web.Response:
     """Whom a reset link is for (the reset page shows it), while it works."""
     found = await request.app[keys.ACCOUNTS].reset_user(_token_hash(request), datetime.now(UTC))
@@ -90,6 +95,7 @@ async def reset_info(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/password-resets/{token}")
 @body(NewPassword)
 async def use_reset(request: web.Request, asked: NewPassword) -> web.Response:
     """A reset link's new password: set, everyone else logged out, this one logged in."""

@@ -34,6 +34,8 @@ from web.errors import Refused
 from web.http.links import HOST_TOKEN_HEADER
 from web.transcripts import captions_url
 
+routes = web.RouteTableDef()
+
 logger = logging.getLogger(__name__)
 
 
@@ -186,12 +188,15 @@ def _describe(recording: StoredRecording) -> dict[str, Any]:
     }
 
 
+@routes.get("/calls/{call}/recordings")
+@routes.get("/api/calls/{call}/recordings")
 async def listing(request: web.Request) -> web.Response:
     found = await request.app[keys.RECORDING_STORE].of_call(request.match_info["call"])
     shown = [_describe(r) for r in found if await _visible(request, r)]
     return web.json_response({"recordings": shown})
 
 
+@routes.get("/api/recordings/{recording}")
 async def download(request: web.Request) -> web.StreamResponse:
     recording = await request.app[keys.RECORDING_STORE].get(request.match_info["recording"])
     if recording is None or not await _visible(request, recording):
@@ -216,6 +221,7 @@ def _shown(request: web.Request) -> str:
     return "inline" if request.query.get("inline") == "1" else "attachment"
 
 
+@routes.get("/api/recordings/{recording}/captions.vtt")
 async def captions(request: web.Request) -> web.StreamResponse:
     """A recording's captions (WebVTT), once transcribed."""
     recording = await request.app[keys.RECORDING_STORE].get(request.match_info["recording"])
@@ -236,6 +242,8 @@ async def captions(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.delete("/api/calls/{call}/recording")
+@routes.post("/api/calls/{call}/recording")
 async def control(request: web.Request) -> web.Response:
     """POST starts recording, DELETE stops it: for a host (X-Parta-Host-Token)."""
     calls = request.app[keys.CALLS]

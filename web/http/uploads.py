@@ -48,6 +48,8 @@ from web.auth import user_of
 from web.errors import Refused
 from web.validation import media
 
+routes = web.RouteTableDef()
+
 logger = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
@@ -155,6 +157,7 @@ def _size(header: str | None, code: str, message: str) -> int:
     return int(header)
 
 
+@routes.route("OPTIONS", "/api/uploads")
 async def options(request: web.Request) -> web.Response:
     uploads = request.app[keys.UPLOADS]
     return web.Response(
@@ -169,6 +172,7 @@ async def options(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/uploads")
 async def create(request: web.Request) -> web.Response:
     """POST: a new upload of `Upload-Length` bytes into the chat named in the metadata."""
     _check_version(request)
@@ -274,6 +278,7 @@ async def _own_upload(request: web.Request) -> StoredFile:
     return stored
 
 
+@routes.head("/api/uploads/{upload}")
 async def head(request: web.Request) -> web.Response:
     """HEAD: how much has arrived, to resume from there."""
     _check_version(request)
@@ -288,6 +293,7 @@ async def head(request: web.Request) -> web.Response:
     )
 
 
+@routes.patch("/api/uploads/{upload}")
 @media("application/offset+octet-stream")
 async def patch(request: web.Request) -> web.Response:
     """PATCH: bytes from `Upload-Offset` on. What arrives before a broken connection is
@@ -407,6 +413,7 @@ async def _receive(request: web.Request, uploads: Uploads, stored: StoredFile, o
 
 
 
+@routes.delete("/api/uploads/{upload}")
 async def terminate(request: web.Request) -> web.Response:
     """DELETE: the upload and its bytes are gone (tus termination)."""
     _check_version(request)
@@ -420,6 +427,7 @@ async def terminate(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=_headers())
 
 
+@routes.get("/api/files/{file}")
 async def download(request: web.Request) -> web.StreamResponse:
     """GET a complete file, for the members of its chat; `Range` requests are served
     as 206 partial content. An attachment, unless `?inline=1` asks and the bytes are a

@@ -41,6 +41,8 @@ from web.http.links import HOST_TOKEN_HEADER
 from web.http.pages import STATIC_DIR
 from web.validation import SDP, body, media, read_sdp
 
+routes = web.RouteTableDef()
+
 HLS_FILE = re.compile(r"^(init\.mp4|s\d{1,9}(\.\d{1,3})?\.m4s|live\.m3u8|index\.m3u8)$")
 _SEGMENT_NUMBER = re.compile(r"\bs(\d+)(?:\.\d+)?\.m4s")
 BLOCK_SECONDS = 3.0  # longest a blocking playlist reload is held (3 target durations)
@@ -80,6 +82,7 @@ def _by_token(request: web.Request) -> Broadcast | None:
     return request.app[keys.BROADCASTS].by_token.get(request.match_info["token"])
 
 
+@routes.get("/watch/{token}")
 async def page(request: web.Request) -> web.StreamResponse:
     await _watchable(request, await _anywhere(request))
     return web.FileResponse(STATIC_DIR / "watch.html", headers={"Cache-Control": "no-cache"})
@@ -93,6 +96,7 @@ async def _anywhere(request: web.Request) -> Broadcast | Remote | None:
     return local
 
 
+@routes.get("/api/watch/{token}")
 async def info(request: web.Request) -> web.Response:
     found = await _watchable(request, await _anywhere(request))
     if isinstance(found, Remote):  # watched through this node, hosted on another
@@ -131,6 +135,7 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/watch/{token}/whep")
 @media(SDP)
 async def whep(request: web.Request) -> web.Response:
     """A viewer's WHEP offer for the broadcast of this watch link."""
@@ -159,6 +164,7 @@ def _viewer_created(answer: str, token: str, session: str) -> web.Response:
     )
 
 
+@routes.delete("/watch/{token}/whep/{viewer}")
 async def whep_delete(request: web.Request) -> web.Response:
     broadcast = _by_token(request)
     session = request.match_info["viewer"]
@@ -204,6 +210,7 @@ async def _edge_whep(request: web.Request) -> web.Response:
     return _viewer_created(answer, remote.token, viewer.session)
 
 
+@routes.post("/internal/edge/{call}")
 @media(SDP)
 async def edge_pipe(request: web.Request) -> web.Response:
     """`POST /internal/edge/{call}`: another node (an edge) pulls this call's broadcast
@@ -224,6 +231,7 @@ async def edge_pipe(request: web.Request) -> web.Response:
     return web.Response(status=201, text=answer, content_type=SDP)
 
 
+@routes.get("/hls/{scope}/{id}/{file}")
 async def hls(request: web.Request) -> web.StreamResponse:
     scope, broadcast_id, name = (request.match_info[k] for k in ("scope", "id", "file"))
     broadcast = request.app[keys.BROADCASTS].by_id.get(broadcast_id)
@@ -375,6 +383,7 @@ class BroadcastStart(Schema):
     org_id: Id | None = None
 
 
+@routes.post("/api/calls/{call}/broadcast")
 @body(BroadcastStart, optional=True)
 async def start(request: web.Request, asked: BroadcastStart) -> web.Response:
     """A host (X-Parta-Host-Token) starts broadcasting the call."""
@@ -390,6 +399,7 @@ async def start(request: web.Request, asked: BroadcastStart) -> web.Response:
     )
 
 
+@routes.delete("/api/calls/{call}/broadcast")
 async def stop(request: web.Request) -> web.Response:
     """A host stops the broadcast."""
     room = _hosted_room(request)
@@ -400,6 +410,7 @@ async def stop(request: web.Request) -> web.Response:
     return web.json_response({"broadcasting": False})
 
 
+@routes.post("/api/calls/{call}/broadcast/link")
 async def renew_link(request: web.Request) -> web.Response:
     room = _hosted_room(request)
     try:

@@ -25,6 +25,8 @@ from web.errors import Refused, json_error
 from web.placement import node_for
 from web.validation import SDP, media, read_sdp
 
+routes = web.RouteTableDef()
+
 logger = logging.getLogger(__name__)
 
 CORS = {
@@ -151,6 +153,7 @@ def _created(answer: str, location: str) -> web.Response:
     )
 
 
+@routes.post("/whip/{call}")
 @media(SDP)
 async def whip_publish(request: web.Request) -> web.Response:
     """WHIP (RFC 9725): publish into a call with an SDP offer and a bearer token."""
@@ -190,6 +193,7 @@ async def _leave(room: Room, peer_id: str, app: web.Application) -> None:
     await app[keys.CALLS].release_if_empty(room)
 
 
+@routes.delete("/whip/{call}/{session}")
 async def whip_delete(request: web.Request) -> web.Response:
     try:
         room, peer = _whip_session(request)
@@ -199,6 +203,7 @@ async def whip_delete(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=CORS)
 
 
+@routes.post("/whep/{call}")
 @media(SDP)
 async def whep_watch(request: web.Request) -> web.Response:
     """WHEP: watch a call with an SDP offer and a bearer token."""
@@ -215,6 +220,7 @@ async def whep_watch(request: web.Request) -> web.Response:
     return _created(answer, f"/whep/{room.id}/{viewer.session}")
 
 
+@routes.delete("/whep/{call}/{session}")
 async def whep_delete(request: web.Request) -> web.Response:
     try:
         room, viewer = _whep_session(request)
@@ -225,10 +231,16 @@ async def whep_delete(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=CORS)
 
 
+@routes.options("/whep/{call}/{session}")
+@routes.options("/whep/{call}")
+@routes.options("/whip/{call}/{session}")
+@routes.options("/whip/{call}")
 async def preflight(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=CORS)
 
 
+@routes.patch("/whep/{call}/{session}")
+@routes.patch("/whip/{call}/{session}")
 async def not_supported(request: web.Request) -> web.Response:
     # trickle ICE and ICE restarts (RFC 9725 PATCH) are not supported: candidates
     # travel in the offer and answer. Only the session's own client learns even that.

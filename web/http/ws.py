@@ -50,6 +50,8 @@ from web.auth import TOKEN, user_of
 from web.outbox import Outbox
 from web.placement import node_for
 
+routes = web.RouteTableDef()
+
 logger = logging.getLogger(__name__)
 
 HOST_ACTIONS = (
@@ -99,6 +101,7 @@ class _Session:
         await self.outbox.close()
 
 
+@routes.get("/ws")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     app = request.app
     metrics = app[keys.METRICS]
