@@ -17,7 +17,7 @@ def nginx_start(
     workdir: Path, data_dir: Path, parta_port: int
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Debian's nginx with the shipped deploy/nginx/parta.conf (as
-    tests/signalling/test_broadcast_hls.py runs it), two worker processes."""
+    tests/broadcast/test_broadcast_hls.py runs it), two worker processes."""
     return nginx_with(
         workdir,
         "parta.conf",

@@ -1,6 +1,6 @@
 """`GET /api/openapi.json`: the HTTP API described from its own routes and the models its
 handlers declare (validation.py), so the description cannot drift from what is checked.
-It is what the fuzzing in tests/signalling/test_fuzz_http.py runs on."""
+It is what the fuzzing in tests/web/test_fuzz_http.py runs on."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.signalling.conftest import start_server
 from tests.support.accounts import PASSWORD, bearer, sign_up
+from tests.support.server import start_server
 
 
 def from_address(address: str) -> aiohttp.ClientSession:

@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.browser.chromium import chromium_available
-from tests.signalling.test_cluster_nodes import start_node
+from tests.cluster.test_nodes import start_node
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
 from web import keys

@@ -19,8 +19,8 @@ from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.cluster_driver import two_nodes
 from tests.browser.driver import wait_for_remote_media
 from tests.browser.people import person
-from tests.signalling.test_call import wait_for
-from tests.signalling.test_cluster_nodes import redis_url
+from tests.calls.test_call import wait_for
+from tests.cluster.test_nodes import redis_url
 from tests.store.conftest import postgres_url
 from web import keys
 

@@ -23,7 +23,7 @@ from harness.server import fetch_metrics
 from tests.browser.chromium import launch_chromium, wait_for_js
 from tests.browser.cluster_driver import two_nodes
 from tests.browser.watch_driver import PICTURE, PUBLISHER, SHOWN, read_publisher
-from tests.signalling.test_cluster_nodes import redis_url
+from tests.cluster.test_nodes import redis_url
 from tests.store.conftest import postgres_url
 from web import keys
 

@@ -49,7 +49,7 @@ def test_a_broadcast_is_watched_in_the_browser_over_webrtc_and_hls(tmp_path: Pat
     assert whep["mode_reported"] == "whep" and whep["live"] is True, whep
     assert whep["frames"] > 10 and whep["ten_frames_s"] <= 20, whep
     assert whep["frames_later"] > whep["frames"], whep
-    # the mix's sound is decoded (what it holds is checked in tests/signalling: headless
+    # the mix's sound is decoded (what it holds is checked in tests/broadcast: headless
     # Chromium has no audio output, so it reports no audio energy)
     assert whep["audio"] > 48000, whep
     assert whep["publisher_seen"] == PUBLISHER, whep["picture"]

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from cluster.focus import PREFIX
 from tests.chat.school import Events, School, events, make_school
 from tests.chat.test_http import class_chat
-from tests.signalling.test_cluster_nodes import redis_url, start_node
+from tests.cluster.test_nodes import redis_url, start_node
 from tests.store.conftest import postgres_url
 from web import keys
 

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from tests.chat.school import make_school
 from tests.chat.test_http import class_chat
 from tests.chat.test_uploads import started
-from tests.signalling.conftest import Restartable
+from tests.support.server import Restartable
 from tests.support.tus import TusClient, metadata
 from web import keys
 

@@ -17,7 +17,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML comes with ctranslate2
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.signalling.test_cluster_nodes import redis_url, start_node
+from tests.cluster.test_nodes import redis_url, start_node
 from tests.store.conftest import postgres_url
 
 __all__ = ["postgres_url", "redis_url"]

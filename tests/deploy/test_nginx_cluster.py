@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from harness.nginx import nginx_with
-from tests.signalling.test_cluster_nodes import redis_url, start_node
+from tests.cluster.test_nodes import redis_url, start_node
 from tests.store.conftest import postgres_url
 from tests.support.accounts import bearer, sign_up
 from tests.support.client import CallClient

@@ -13,9 +13,9 @@ import pytest
 
 from harness.nginx import nginx_with
 from tests.accounts.test_login_limits import from_address, guess, log_in
-from tests.signalling.conftest import start_server
 from tests.support.accounts import PASSWORD, sign_up
 from tests.support.nginx import needs_nginx
+from tests.support.server import start_server
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "nginx"
 FORWARDED = "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"

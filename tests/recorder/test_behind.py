@@ -11,9 +11,9 @@ from pathlib import Path
 import aiohttp
 
 from tests.recorder.test_recording import COLOURS, TONES, ColourVideoTrack
-from tests.signalling.conftest import start_server
 from tests.support.client import CallClient
 from tests.support.media import ToneAudioTrack
+from tests.support.server import start_server
 from web import keys
 
 

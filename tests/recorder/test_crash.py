@@ -16,9 +16,9 @@ import aiohttp
 import av
 
 from tests.recorder.test_recording import COLOURS, TONES, ColourVideoTrack, colours_in
-from tests.signalling.conftest import start_server
 from tests.support.client import CallClient
 from tests.support.media import ToneAudioTrack
+from tests.support.server import start_server
 from web import keys
 
 

@@ -19,10 +19,10 @@ from aiortc import MediaStreamTrack
 from tests.chat.school import events, lesson_for, make_school
 from tests.chat.test_downloads import user_content
 from tests.chat.test_http import class_chat
-from tests.signalling.conftest import start_server
 from tests.support.accounts import bearer
 from tests.support.client import CallClient
 from tests.support.media import FPS, SAMPLE_RATE, VIDEO_CLOCK, ToneAudioTrack
+from tests.support.server import start_server
 from web import keys
 
 COLOURS = {"teacher": (220, 40, 40), "ann": (40, 200, 40), "bob": (40, 60, 230)}

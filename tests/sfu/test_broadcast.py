@@ -1,5 +1,5 @@
 """The slow-viewer policy of a broadcast's stage, step by step on a clock of our own
-(the fan-out itself runs end to end in tests/signalling/test_broadcast.py)."""
+(the fan-out itself runs end to end in tests/broadcast/test_broadcast.py)."""
 
 from __future__ import annotations
 

@@ -19,16 +19,16 @@ from redis.asyncio import Redis
 from broadcast.edges import SECRET_KEY, SECRET_REREAD
 from cluster.bus import STREAM as BUS_STREAM
 from harness.server import fetch_metrics
+from tests.calls.test_call import wait_for
 from tests.chat.school import Events, School, events, make_school
 from tests.chat.test_http import class_chat
-from tests.signalling.conftest import start_server
-from tests.signalling.test_call import wait_for
-from tests.signalling.test_whip_whep import watch_at
 from tests.store.conftest import postgres_url
 from tests.support.accounts import sign_up
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
 from tests.support.redis import RedisProcess, free_port, redis_server
+from tests.support.server import start_server
+from tests.web.http.test_whip_whep import watch_at
 from web import keys
 from web.cli import build_parser, config_from_args
 
@@ -116,7 +116,7 @@ async def test_a_participant_who_asks_the_other_node_is_sent_to_the_calls_node(
 
             await wait_for(lambda: sees(first, 2) and sees(second, 1), 20)
             # WHEP through b: sent to a, method and offer kept (307)
-            from tests.signalling.test_whip_whep import watch_at
+            from tests.web.http.test_whip_whep import watch_at
 
             headers = {"Authorization": f"Bearer {link}"}
             async with http.post(

@@ -20,11 +20,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from tests.calls.test_call import wait_for
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
-from tests.signalling.test_call import wait_for
-from tests.signalling.test_transcripts import TYPES
-from tests.signalling.test_whip_whep import watch_at
 from tests.store.conftest import postgres_url
 from tests.support.accounts import bearer, sign_up
 from tests.support.client import CallClient
@@ -33,6 +31,8 @@ from tests.support.nodes import Node, running_nodes
 from tests.support.redis import redis_server
 from tests.support.speech import ENGLISH, speak_english, to_opus, word_error_rate
 from tests.support.tus import TusClient
+from tests.transcription.test_transcripts import TYPES
+from tests.web.http.test_whip_whep import watch_at
 
 __all__ = ["postgres_url"]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import aiohttp
 from aiohttp import web
 
-from tests.signalling.test_call import wait_for
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import FPS, PatternVideoTrack, ToneAudioTrack
 from web import keys

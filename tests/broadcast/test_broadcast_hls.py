@@ -19,16 +19,16 @@ import av
 import numpy as np
 
 from harness.nginx import nginx_start
+from tests.broadcast.test_broadcast import watch
+from tests.calls.test_call import wait_for
 from tests.chat.school import make_school
 from tests.recorder.test_hls import msn, parse
 from tests.recorder.test_recording import ColourVideoTrack
-from tests.signalling.conftest import start_server
-from tests.signalling.test_broadcast import watch
-from tests.signalling.test_call import wait_for
 from tests.support.accounts import bearer
 from tests.support.client import CallClient, loopback_pc
 from tests.support.media import ToneAudioTrack
 from tests.support.nginx import needs_nginx
+from tests.support.server import start_server
 from web import keys
 
 COLOURS = {1: (220, 40, 40), 2: (40, 200, 40)}

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiortc import RTCSessionDescription
 
-from tests.signalling.test_call import wait_for
+from tests.calls.test_call import wait_for
 from tests.support.client import SHARED_LINKS, CallClient, loopback_pc
 from tests.support.media import (
     PatternVideoTrack,

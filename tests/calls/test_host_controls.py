@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
-from tests.signalling.test_call import wait_for
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
 from web import keys

@@ -21,7 +21,7 @@ from lessons.reminders import Reminders
 from model.schedule import check_schedule
 from store.database import default_url, migrate, open_engine
 from store.schedules import Invitee, ScheduleStore
-from tests.signalling.test_invites import Inbox, free_port
+from tests.lessons.test_invites import Inbox, free_port
 from web.app import create_app
 from web.config import Config
 

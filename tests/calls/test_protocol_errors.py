@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from calls.protocol import Join, ProtocolError, Publish, parse_client_message
-from tests.signalling.test_call import wait_for
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack
 from web import keys

@@ -173,7 +173,7 @@ async def test_voice_messages_are_not_transcribed_when_speech_is_off(tmp_path: P
     from tests.chat.school import make_school
     from tests.chat.test_http import class_chat
     from tests.chat.test_uploads import opus_in_ogg
-    from tests.signalling.conftest import start_server
+    from tests.support.server import start_server
     from tests.support.tus import TusClient
 
     server = await start_server(tmp_path / "data", speech_model=None)

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 
 from lessons.invites import InviteError, SmtpSettings
-from tests.signalling.test_scheduling import LESSON
+from tests.lessons.test_scheduling import LESSON
 from web.app import create_app
 from web.config import Config
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from sfu.drops import DROP_REASONS
-from tests.signalling.test_call import wait_for
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
 

@@ -1,16 +1,13 @@
+"""A parta server in this process, on a free port of 127.0.0.1, for tests that reach into
+its app; harness/server.py starts one in a process of its own."""
+
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.support.accounts import logged_in_client
-from web import keys
 from web.app import create_app
 from web.config import Config
 
@@ -36,32 +33,3 @@ class Restartable:
         server = await start_server(self.data_dir, port=self.port, **self.settings)
         self.port = server.port or 0
         return server, str(server.make_url("/"))
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
-    app = create_app(Config(data_dir=tmp_path / "data"))
-    test_server = TestServer(app, host="127.0.0.1")
-    await test_server.start_server()
-    yield test_server
-    await test_server.close()
-
-
-@pytest.fixture
-def app(server: TestServer) -> web.Application:
-    return server.app
-
-
-@pytest.fixture
-def base_url(server: TestServer) -> str:
-    return str(server.make_url("/"))
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A logged-in user's client (see tests/support/accounts.py)."""
-    async with logged_in_client() as session:
-        yield session
-
-
-__all__ = ["keys"]

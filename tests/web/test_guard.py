@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.chat.school import School, make_school, new_chat
-from tests.signalling.conftest import start_server
 from tests.support.accounts import PASSWORD, bearer
+from tests.support.server import start_server
 
 LESSON = {
     "title": "Алгебра 7б",

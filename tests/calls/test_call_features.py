@@ -8,7 +8,7 @@ import aiohttp
 from aiohttp import web
 from aiortc import RTCRtpSender
 
-from tests.signalling.test_call import wait_for
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack
 from web import keys

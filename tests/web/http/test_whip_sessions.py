@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from tests.signalling.test_call import wait_for
-from tests.signalling.test_whip_whep import auth, watch_at, whep_watch, whip_publish
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
+from tests.web.http.test_whip_whep import auth, watch_at, whep_watch, whip_publish
 from web import keys
 
 

@@ -17,9 +17,9 @@ from model.schedule import reminders_between
 from store.tables import reminders_sent, scheduled_calls
 from tests.chat.school import events, make_school
 from tests.chat.test_http import class_chat
-from tests.signalling.conftest import start_server
 from tests.support.accounts import bearer
 from tests.support.client import CallClient
+from tests.support.server import start_server
 from web import keys
 
 LESSON = {

@@ -16,12 +16,12 @@ from aiohttp import web
 from aiortc import RTCSessionDescription
 
 from sfu import aiortc_seam as seam
-from tests.signalling.test_call import wait_for
-from tests.signalling.test_whip_whep import auth
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient, loopback_pc
 from tests.support.gstreamer import GstPublisher, needs_gstreamer
 from tests.support.media import TrackRecorder, dominant_frequency
 from tests.support.rtp_count import RtpCounter
+from tests.web.http.test_whip_whep import auth
 from web import keys
 
 pytestmark = needs_gstreamer

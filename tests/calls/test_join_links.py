@@ -8,10 +8,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from tests.signalling.conftest import Restartable
-from tests.signalling.test_whip_whep import whep_watch, whip_publish
 from tests.support.client import CallClient, loopback_pc
 from tests.support.media import ToneAudioTrack
+from tests.support.server import Restartable
+from tests.web.http.test_whip_whep import whep_watch, whip_publish
 
 LESSON = {
     "title": "Chemistry 9a",

@@ -18,7 +18,7 @@ import pytest
 from tests.chat.school import School, events, lesson_for, make_school
 from tests.chat.test_downloads import user_content
 from tests.chat.test_http import class_chat
-from tests.signalling.conftest import Restartable, start_server
+from tests.support.server import Restartable, start_server
 from tests.support.speech import (
     ENGLISH,
     RUSSIAN,

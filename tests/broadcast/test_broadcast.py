@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from tests.signalling.conftest import start_server
-from tests.signalling.test_call import wait_for
-from tests.signalling.test_whip_whep import watch_at
+from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack, ToneAudioTrack, TrackRecorder
+from tests.support.server import start_server
+from tests.web.http.test_whip_whep import watch_at
 from web import keys
 
 TONES = {1: 440.0, 2: 660.0, 3: 990.0}
