@@ -54,7 +54,7 @@ async def _due(
 ) -> list[tuple[StoredSchedule, list[Reminder]]]:
     """The lessons with reminders in [after, before), and those reminders. Each lesson
     takes a few steps (one that cannot be evaluated, none); other tasks run after each,
-    so that many lessons do not hold up the event loop (see scheduling.evaluations_of)."""
+    so that many lessons do not hold up the event loop (see lessons.service.evaluations_of)."""
     found = []
     for stored in lessons:
         due = reminders_between(stored.schedule, after, before)

@@ -20,7 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from model.schedule import Schedule, problem_of
-from store.tables import call_invitees, reminders_sent, scheduled_calls
+from store.tables import (
+    call_invitees,
+    chat_members,
+    chats,
+    profiles,
+    reminders_sent,
+    scheduled_calls,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +176,58 @@ class ScheduleStore:
                 )
             ).first()
         return None if row is None else self._read(row)
+
+    async def by_call(self, call_id: str) -> StoredSchedule | None:
+        """The lesson whose call this is, if it is a lesson's."""
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(scheduled_calls).where(scheduled_calls.c.call_id == call_id)
+                )
+            ).first()
+        return None if row is None else self._read(row)
+
+    async def of_chats(self, chat_ids: list[str]) -> list[StoredSchedule]:
+        """The lessons scheduled on behalf of these chats, oldest first."""
+        query = (
+            select(scheduled_calls)
+            .where(scheduled_calls.c.chat_id.in_(chat_ids))
+            .order_by(scheduled_calls.c.created_at)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        found = (self._read(row) for row in rows)
+        return [stored for stored in found if stored is not None]
+
+    async def visible_to(self, user_id: str) -> list[StoredSchedule]:
+        """The lessons a user sees, oldest first: those they organised, and those of the
+        chats they are a member of, as seen from their first profile in the chat's school
+        (as ChatService.seat judges). One query, by the indexes on the organiser and on
+        the chat."""
+        first_profile = (
+            select(profiles.c.id)
+            .where((profiles.c.user_id == user_id) & (profiles.c.org_id == chats.c.org_id))
+            .order_by(profiles.c.created_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+        member_of = (
+            select(chat_members.c.chat_id)
+            .join(chats, chats.c.id == chat_members.c.chat_id)
+            .where(chat_members.c.profile_id == first_profile)
+        )
+        query = (
+            select(scheduled_calls)
+            .where(
+                (scheduled_calls.c.created_by == user_id)
+                | scheduled_calls.c.chat_id.in_(member_of)
+            )
+            .order_by(scheduled_calls.c.created_at)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        found = (self._read(row) for row in rows)
+        return [stored for stored in found if stored is not None]
 
     async def all(self) -> list[StoredSchedule]:
         """Every lesson that can be read, oldest first."""

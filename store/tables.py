@@ -40,6 +40,7 @@ scheduled_calls = Table(
         String(32),
         ForeignKey("users.id", name="fk_scheduled_calls_created_by"),
         nullable=True,  # NULL: scheduled before accounts existed
+        index=True,
     ),
     Column(
         "chat_id",

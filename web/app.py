@@ -30,6 +30,7 @@ from cluster.focus import SharedFocus
 from cluster.jobs import StreamJobs
 from cluster.nodes import Cluster
 from lessons.reminders import Reminders
+from lessons.service import Lessons
 from metrics.events import Metrics
 from model.access import CallAccess, join_path
 from model.schedule import Reminder
@@ -175,6 +176,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         in_chat=_chat_reminder(app),
     )
     app[keys.REMINDERS] = reminders
+    app[keys.LESSONS] = Lessons(schedules, app[keys.CHAT_SERVICE], calls, reminders)
     reminding = asyncio.create_task(reminders.run(), name="reminders")
     app[keys.READY]["ready"] = True
     yield

@@ -16,6 +16,7 @@ from chat.service import ChatService
 from chat.uploads import Uploads
 from cluster.nodes import Cluster
 from lessons.reminders import Reminders
+from lessons.service import Lessons
 from metrics.events import Metrics
 from sfu.worker import Worker
 from store.accounts import AccountStore
@@ -40,6 +41,7 @@ BACKGROUND = web.AppKey("background", set)
 SCHEDULES = web.AppKey("schedules", ScheduleStore)
 HISTORY = web.AppKey("history", HistoryStore)
 REMINDERS = web.AppKey("reminders", Reminders)
+LESSONS = web.AppKey("lessons", Lessons)
 CALL_STORE = web.AppKey("call_store", CallStore)
 SOCKETS = web.AppKey("sockets", set)  # open WebSocketResponses
 ACCOUNTS = web.AppKey("accounts", AccountStore)

@@ -571,9 +571,8 @@ async def _upcoming(request: web.Request, chats: dict[str, str]) -> list[dict[st
 
     found = []
     at = datetime.now().astimezone()
-    for stored in await request.app[keys.SCHEDULES].all():
-        if stored.chat_id not in chats:
-            continue
+    for stored in await request.app[keys.SCHEDULES].of_chats(list(chats)):
+        assert stored.chat_id is not None
         upcoming = next_occurrence(stored.schedule, at)
         if upcoming is None:
             continue

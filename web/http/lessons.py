@@ -9,7 +9,6 @@ lessons lets other requests in after each one (evaluations_of).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,9 +20,14 @@ import aiosmtplib
 from aiohttp import web
 from pydantic import Field, StringConstraints
 
-from chat.service import NotFound
 from lessons.invites import InviteError, build_invite, check_recipients, send
-from model.access import CallAccess, join_path, new_token, token_hash
+from lessons.service import (
+    MayNotPost,
+    NoSuchChat,
+    NotOrganiser,
+    evaluations_of,
+)
+from model.access import join_path
 from model.schedule import (
     DEFAULT_REMINDERS,
     LONGEST_REMINDER,
@@ -35,15 +39,13 @@ from model.schedule import (
     check_time_zone,
     next_occurrence,
     to_ics,
-    upcoming,
     when_in,
 )
 from model.schema import Id, Schema
-from store.chats import MessageDraft
 from store.schedules import Invitee, StoredSchedule
 from web import keys
 from web.auth import user_of
-from web.errors import Refused
+from web.errors import Refused, json_error
 from web.guard import link
 from web.validation import body
 
@@ -51,10 +53,6 @@ routes = web.RouteTableDef()
 
 TEXT_MAX = 1024  # characters of any text field, before its own check
 
-
-def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
-    request.app[keys.METRICS].http_errors.labels("/api/schedule", str(status)).inc()
-    return web.json_response({"error": code, "message": message}, status=status)
 
 
 def _link(request: web.Request, stored: StoredSchedule) -> str | None:
@@ -98,19 +96,6 @@ async def _described(
     evaluations = await evaluations_of([s.schedule for s in lessons], now)
     request.app[keys.METRICS].schedule_steps.inc(sum(e.steps for e in evaluations))
     return [_describe(request, s, e) for s, e in zip(lessons, evaluations, strict=True)]
-
-
-async def evaluations_of(schedules: list[Schedule], now: datetime) -> list[Evaluation]:
-    """Each lesson's next occurrence, one lesson at a time with other requests let in
-    between. One takes a few steps (well under 10 ms even for the dearest rule a lesson
-    may have), so no piece holds the event loop for long; a thread would not help, as
-    it holds the GIL against the loop: benchmarks/schedules.py measured /healthz's p99
-    at about 60 ms while threads evaluated, 25 ms like this."""
-    found = []
-    for schedule in schedules:
-        found.append(upcoming(schedule, now))
-        await asyncio.sleep(0)
-    return found
 
 
 # -- what a user entered ----------------------------------------------------------------
@@ -225,80 +210,27 @@ async def create(request: web.Request, asked: LessonBody) -> web.Response:
     call's invite link, and (once) a host link for the organiser."""
     now = datetime.now(UTC)
     schedule = _checked(asked, None, uid=f"{secrets.token_hex(8)}@parta", now=now)
-    user = user_of(request)
-    chat_id = asked.chat_id
-    seat = None
-    if chat_id is not None:  # on behalf of a chat: its members see it and are reminded
-        try:
-            seat = await request.app[keys.CHAT_SERVICE].seat(user, chat_id)
-        except NotFound:
-            return _error(request, 404, "not_found", "no such chat")
-        if not seat.can_post:
-            return _error(request, 403, "forbidden", "only those who may post schedule here")
-    call_id = "lesson-" + secrets.token_urlsafe(9).replace("_", "-")
-    stored = await request.app[keys.SCHEDULES].add(
-        schedule,
-        call_id=call_id,
-        now=now,
-        created_by=user.id,
-        chat_id=None if seat is None else seat.chat.id,
-    )
-    host_key = new_token()
-    calls = request.app[keys.CALLS]
-    calls.add_access(
-        call_id,
-        CallAccess(
-            title=schedule.title,
-            waiting_room=schedule.waiting_room,
-            link=new_token(),
-            scheduled=True,
-            host_tokens={token_hash(host_key): "host"},
-        ),
-    )
-    await calls.flush()
-    request.app[keys.REMINDERS].wake()
+    lessons = request.app[keys.LESSONS]
+    try:
+        stored, host_key, seat = await lessons.schedule(
+            user_of(request), schedule, asked.chat_id, now
+        )
+    except NoSuchChat:
+        return json_error(request, 404, "not_found", "no such chat")
+    except MayNotPost:
+        return json_error(request, 403, "forbidden", "only those who may post schedule here")
     (described,) = await _described(request, [stored], now)
     if seat is not None:
-        await request.app[keys.CHAT_SERVICE].post(
-            seat, announcement("call_scheduled", described, seat.profile.id)
-        )
+        await lessons.announce(seat, described)
     # only the organiser sees this, once: it makes whoever opens it the call's host
-    described["host_link"] = link(request, f"/call/{call_id}?host={host_key}")
+    described["host_link"] = link(request, f"/call/{stored.call_id}?host={host_key}")
     return web.json_response(described, status=201)
-
-
-def announcement(event: str, described: dict[str, Any], sender: str | None) -> MessageDraft:
-    """A lesson's notice in its chat: scheduled, changed, cancelled, or a reminder (see
-    reminders.py)."""
-    meta = {
-        "event": event,
-        "schedule_id": described["id"],
-        "title": described["title"],
-        "link": described["link"],
-        "start": described["next"]["start"] if described["next"] else None,
-        "time_zone": described["time_zone"],
-    }
-    return MessageDraft(kind="system", body="", sender_id=sender, meta=meta)
-
-
-async def visible(request: web.Request, stored: StoredSchedule) -> bool:
-    """A lesson is seen by whoever scheduled it and by the members of its chat."""
-    user = user_of(request)
-    if stored.created_by == user.id:
-        return True
-    if stored.chat_id is None:
-        return False
-    try:
-        await request.app[keys.CHAT_SERVICE].seat(user, stored.chat_id)
-    except NotFound:
-        return False
-    return True
 
 
 @routes.get("/api/schedule")
 async def listing(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
-    seen = [s for s in await request.app[keys.SCHEDULES].all() if await visible(request, s)]
+    seen = await request.app[keys.LESSONS].visible_to(user_of(request))
     described = await _described(request, seen, now)
     if request.query.get("upcoming") in ("1", "true", "yes"):
         # and the organiser's own lessons with a problem, for them to mend or delete
@@ -309,20 +241,21 @@ async def listing(request: web.Request) -> web.Response:
 
 async def _find(request: web.Request) -> StoredSchedule | None:
     """The lesson, if the caller may see it (else None: 404, as if there were none)."""
-    stored: StoredSchedule | None = await request.app[keys.SCHEDULES].get(request.match_info["id"])
-    if stored is None or not await visible(request, stored):
-        return None
-    return stored
+    lessons = request.app[keys.LESSONS]
+    return await lessons.find(user_of(request), request.match_info["id"])
 
 
 async def _own(request: web.Request) -> StoredSchedule:
     """The lesson, if the caller organised it; Refused 404 if they cannot see it, 403
     if they can (a member of its chat)."""
-    stored = await _find(request)
+    try:
+        stored = await request.app[keys.LESSONS].own(user_of(request), request.match_info["id"])
+    except NotOrganiser:
+        raise Refused(
+            403, "forbidden", "only the lesson's organiser may change or delete it"
+        ) from None
     if stored is None:
         raise Refused(404, "not_found", "no such scheduled call")
-    if stored.created_by != user_of(request).id:
-        raise Refused(403, "forbidden", "only the lesson's organiser may change or delete it")
     return stored
 
 
@@ -330,7 +263,7 @@ async def _own(request: web.Request) -> StoredSchedule:
 async def one(request: web.Request) -> web.Response:
     stored = await _find(request)
     if stored is None:
-        return _error(request, 404, "not_found", "no such scheduled call")
+        return json_error(request, 404, "not_found", "no such scheduled call")
     (described,) = await _described(request, [stored], datetime.now(UTC))
     return web.json_response(described)
 
@@ -344,21 +277,11 @@ async def edit(request: web.Request, asked: LessonBody) -> web.Response:
         raise _bad("a lesson's chat cannot change: delete it and schedule it in the other chat")
     now = datetime.now(UTC)
     schedule = _checked(asked, stored.schedule, uid=stored.schedule.uid, now=now)
-    if not await request.app[keys.SCHEDULES].update(schedule):
+    if not await request.app[keys.LESSONS].change(stored, schedule):
         raise Refused(404, "not_found", "no such scheduled call")
-    calls = request.app[keys.CALLS]
-    access = calls.access.get(stored.call_id)
-    if access is not None:  # the next time its call opens (a live one: as its hosts set)
-        access.title = schedule.title
-        room = calls.rooms.get(stored.call_id)
-        if room is None:
-            access.waiting_room = schedule.waiting_room
-        calls.changed(stored.call_id)
-        await calls.flush()
-    request.app[keys.REMINDERS].wake()  # its reminders are found from the new schedule
     edited = replace(stored, schedule=schedule, problem=None)
     (described,) = await _described(request, [edited], now)
-    await _tell_chat(request, edited, "call_changed", described)
+    await request.app[keys.LESSONS].tell_chat(user_of(request), edited, "call_changed", described)
     return web.json_response(described)
 
 
@@ -369,38 +292,19 @@ async def remove(request: web.Request) -> web.Response:
     stored = await _own(request)
     now = datetime.now(UTC)
     (described,) = await _described(request, [stored], now)
-    if not await request.app[keys.SCHEDULES].delete(stored.schedule.uid):
+    lessons = request.app[keys.LESSONS]
+    if not await lessons.cancel(stored):
         raise Refused(404, "not_found", "no such scheduled call")
-    await request.app[keys.CALLS].cancel(stored.call_id)
-    request.app[keys.REMINDERS].wake()
     described["link"] = None
-    await _tell_chat(request, stored, "call_cancelled", described)
+    await lessons.tell_chat(user_of(request), stored, "call_cancelled", described)
     return web.Response(status=204)
-
-
-async def _tell_chat(
-    request: web.Request, stored: StoredSchedule, event: str, described: dict[str, Any]
-) -> None:
-    """A lesson scheduled for a chat: its members see the change, from the organiser
-    while they may post there (as the lesson was announced), else from parta."""
-    if stored.chat_id is None:
-        return
-    service = request.app[keys.CHAT_SERVICE]
-    try:
-        seat = await service.seat(user_of(request), stored.chat_id)
-    except NotFound:
-        seat = None
-    if seat is not None and seat.can_post:
-        await service.post(seat, announcement(event, described, seat.profile.id))
-    else:
-        await service.notice(stored.chat_id, announcement(event, described, None))
 
 
 @routes.get("/api/schedule/{id}/calendar.ics")
 async def calendar(request: web.Request) -> web.Response:
     stored = await _find(request)
     if stored is None:
-        return _error(request, 404, "not_found", "no such scheduled call")
+        return json_error(request, 404, "not_found", "no such scheduled call")
     body = to_ics(stored.schedule, url=_link(request, stored) or "", now=stored.created_at)
     return web.Response(
         body=body,
@@ -415,12 +319,12 @@ async def history(request: web.Request) -> web.Response:
     """Past calls, newest first: start, end, duration and participants."""
     call_id = request.query.get("call")
     user = user_of(request)
-    schedules = {s.call_id: s for s in await request.app[keys.SCHEDULES].all()}
-    past = []
-    for p in await request.app[keys.HISTORY].recent(call_id=call_id, limit=500):
-        scheduled = schedules.get(p.call_id)
-        if user.id in p.user_ids or (scheduled is not None and await visible(request, scheduled)):
-            past.append(p)  # one took part, or may see the lesson
+    seen = {s.call_id for s in await request.app[keys.LESSONS].visible_to(user)}
+    past = [
+        p  # one took part, or may see the lesson
+        for p in await request.app[keys.HISTORY].recent(call_id=call_id, limit=500)
+        if user.id in p.user_ids or p.call_id in seen
+    ]
     past = past[:100]
     return web.json_response(
         {
@@ -446,12 +350,12 @@ async def invite(request: web.Request, asked: InviteBody) -> web.Response:
     """Invite by e-mail: sent through SMTP when configured, else offered as an .eml file."""
     stored = await _find(request)
     if stored is None:
-        return _error(request, 404, "not_found", "no such scheduled call")
+        return json_error(request, 404, "not_found", "no such scheduled call")
     try:
         recipients = check_recipients(asked.emails)
         zone = check_time_zone(asked.time_zone or stored.schedule.time_zone)
     except (InviteError, ScheduleError) as exc:
-        return _error(request, 400, "bad_invite", str(exc))
+        return json_error(request, 400, "bad_invite", str(exc))
     # invitees are reminded before each lesson, in their own time zone (reminders.py)
     await request.app[keys.SCHEDULES].invite(
         stored.schedule.uid,
@@ -467,7 +371,7 @@ async def invite(request: web.Request, asked: InviteBody) -> web.Response:
     try:
         await send(_invite_message(request, stored, recipients, smtp.sender, zone), smtp)
     except (OSError, aiosmtplib.SMTPException) as exc:
-        return _error(request, 502, "smtp_failed", f"the mail server refused: {exc}")
+        return json_error(request, 502, "smtp_failed", f"the mail server refused: {exc}")
     return web.json_response({"sent": len(recipients)})
 
 
@@ -475,12 +379,12 @@ async def invite(request: web.Request, asked: InviteBody) -> web.Response:
 async def invite_file(request: web.Request) -> web.Response:
     stored = await _find(request)
     if stored is None:
-        return _error(request, 404, "not_found", "no such scheduled call")
+        return json_error(request, 404, "not_found", "no such scheduled call")
     try:
         recipients = check_recipients(request.query.getall("to", []))
         zone = check_time_zone(request.query.get("tz") or stored.schedule.time_zone)
     except ValueError as exc:  # InviteError or ScheduleError
-        return _error(request, 400, "bad_invite", str(exc))
+        return json_error(request, 400, "bad_invite", str(exc))
     message = _invite_message(request, stored, recipients, "", zone)
     return web.Response(
         body=message.as_bytes(),

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from model.access import join_path, new_token
 from web import keys
+from web.errors import json_error
 from web.guard import link
 
 routes = web.RouteTableDef()
@@ -25,10 +26,6 @@ _INVALID = """<!doctype html>
 <p><a href="/">Go to parta</a></p></main></body></html>
 """
 
-
-def _error(request: web.Request, status: int, code: str, message: str) -> web.Response:
-    request.app[keys.METRICS].http_errors.labels("/api/calls/{call}/link", str(status)).inc()
-    return web.json_response({"error": code, "message": message}, status=status)
 
 
 @routes.get("/join/{token}")
@@ -58,10 +55,10 @@ async def _change(request: web.Request, make_new: bool) -> web.Response:
     call_id = request.match_info["call"]
     token = request.headers.get(HOST_TOKEN_HEADER, "").strip() or None
     if token is None:
-        return _error(request, 401, "unauthorized", f"send a host token in {HOST_TOKEN_HEADER}")
+        return json_error(request, 401, "unauthorized", f"send a host token in {HOST_TOKEN_HEADER}")
     if call_id not in calls.access or not calls.is_host(call_id, token):
         # a wrong token and a call that does not exist answer alike
-        return _error(request, 404, "not_found", "no such call, or you are not its host")
+        return json_error(request, 404, "not_found", "no such call, or you are not its host")
     await calls.set_link(call_id, new_token() if make_new else None)
     path = join_path(calls.access[call_id].link)
     url = None if path is None else link(request, path)

@@ -46,9 +46,7 @@ def lander(app: web.Application) -> Callable[[Finished], Awaitable[None]]:
             logger.warning("recording %s is empty: nothing to keep", recorded.path)
             return
         duration = await duration_of(recorded.path)
-        scheduled = next(
-            (s for s in await app[keys.SCHEDULES].all() if s.call_id == finished.room_id), None
-        )
+        scheduled = await app[keys.SCHEDULES].by_call(finished.room_id)
         chat_id = scheduled.chat_id if scheduled is not None else None
         file_id = message_id = None
         if chat_id is not None:
@@ -150,8 +148,6 @@ def _link(source: Path, target: Path) -> None:
 
 
 async def _visible(request: web.Request, recording: StoredRecording) -> bool:
-    from web.http.lessons import visible
-
     user = user_of(request)
     if user.id in recording.user_ids:
         return True
@@ -161,10 +157,8 @@ async def _visible(request: web.Request, recording: StoredRecording) -> bool:
             return True
         except NotFound:
             pass
-    for stored in await request.app[keys.SCHEDULES].all():
-        if stored.call_id == recording.call_id and await visible(request, stored):
-            return True
-    return False
+    lesson = await request.app[keys.SCHEDULES].by_call(recording.call_id)
+    return lesson is not None and await request.app[keys.LESSONS].visible(user, lesson)
 
 
 def _describe(recording: StoredRecording) -> dict[str, Any]:

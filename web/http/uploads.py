@@ -123,9 +123,6 @@ def _expiry(uploads: Uploads, stored: StoredFile) -> dict[str, str]:
     return {"Upload-Expires": format_datetime(expires, usegmt=True)}
 
 
-def _refuse(status: int, code: str, message: str) -> Refused:
-    return Refused(status, code, message)
-
 
 def _refused(request: web.Request, event: str, status: int, code: str, message: str) -> Refused:
     """A refusal the uploads counter shows by its reason, beside the HTTP error count."""
@@ -141,7 +138,7 @@ def _metadata(header: str) -> dict[str, str]:
         try:
             found[key] = base64.b64decode(value, validate=True).decode() if value else ""
         except (binascii.Error, UnicodeDecodeError):
-            raise _refuse(400, "bad_metadata", f"Upload-Metadata {key!r} is not base64") from None
+            raise Refused(400, "bad_metadata", f"Upload-Metadata {key!r} is not base64") from None
     return found
 
 
@@ -153,7 +150,7 @@ def _check_version(request: web.Request) -> None:
 def _size(header: str | None, code: str, message: str) -> int:
     """A header holding a number of bytes (digits only, at most 20 of them)."""
     if header is None or not (header.isascii() and header.isdigit()) or len(header) > 20:
-        raise _refuse(400, code, message)
+        raise Refused(400, code, message)
     return int(header)
 
 
@@ -181,13 +178,13 @@ async def create(request: web.Request) -> web.Response:
         request.headers.get("Upload-Length"), "bad_length", "send Upload-Length: the size in bytes"
     )
     if length > uploads.max_size:
-        raise _refuse(
+        raise Refused(
             413, "too_large", f"files may be at most {uploads.max_size} bytes on this server"
         )
     meta = _metadata(request.headers.get("Upload-Metadata", ""))
     content_type = check_declared_type(meta.get("filetype", ""))
     if content_type is None:
-        raise _refuse(
+        raise Refused(
             400, "bad_metadata", "Upload-Metadata 'filetype' must be a media type such as image/png"
         )
     service = request.app[keys.CHAT_SERVICE]
@@ -195,9 +192,9 @@ async def create(request: web.Request) -> web.Response:
     try:
         seat = await service.seat(user, meta.get("chat_id", ""))
     except NotFound:
-        raise _refuse(404, "not_found", "no such chat") from None
+        raise Refused(404, "not_found", "no such chat") from None
     if not seat.can_post:
-        raise _refuse(403, "forbidden", "only the channel's admins post in it")
+        raise Refused(403, "forbidden", "only the channel's admins post in it")
     files = request.app[keys.FILES]
     async with uploads.creating:
         await _check_room(request, uploads, files, user.id, seat.chat.org_id, length)
@@ -271,10 +268,10 @@ async def _own_upload(request: web.Request) -> StoredFile:
     """The upload, if the caller made it; 404 otherwise."""
     stored = await request.app[keys.FILES].get(request.match_info["upload"])
     if stored is None:
-        raise _refuse(404, "not_found", "no such upload")
+        raise Refused(404, "not_found", "no such upload")
     me = await request.app[keys.CHAT_SERVICE].profile_in(user_of(request), stored.org_id)
     if me is None or me.id != stored.uploader_id:
-        raise _refuse(404, "not_found", "no such upload")
+        raise Refused(404, "not_found", "no such upload")
     return stored
 
 
@@ -301,12 +298,12 @@ async def patch(request: web.Request) -> web.Response:
     _check_version(request)
     stored = await _own_upload(request)
     if request.content_type != "application/offset+octet-stream":
-        raise _refuse(415, "bad_content_type", "send Content-Type: application/offset+octet-stream")
+        raise Refused(415, "bad_content_type", "send Content-Type: application/offset+octet-stream")
     uploads = request.app[keys.UPLOADS]
     files = request.app[keys.FILES]
     offset = _size(request.headers.get("Upload-Offset"), "bad_offset", "send Upload-Offset")
     if stored.id in uploads.busy:
-        raise _refuse(423, "locked", "another request is writing this upload")
+        raise Refused(423, "locked", "another request is writing this upload")
     if offset != stored.offset or stored.complete:
         raise Refused(409, "offset_mismatch", f"the upload is at offset {stored.offset}")
     uploads.busy.add(stored.id)
@@ -379,7 +376,7 @@ async def _receive(request: web.Request, uploads: Uploads, stored: StoredFile, o
     try:
         async for chunk in request.content.iter_chunked(256 * 1024):
             if written + len(pending) + len(chunk) > length:
-                raise _refuse(413, "too_large", "more bytes than Upload-Length")
+                raise Refused(413, "too_large", "more bytes than Upload-Length")
             pending += chunk
             if len(pending) >= BLOCK:
                 await flush()
@@ -420,7 +417,7 @@ async def terminate(request: web.Request) -> web.Response:
     stored = await _own_upload(request)
     uploads = request.app[keys.UPLOADS]
     if stored.id in uploads.busy:
-        raise _refuse(423, "locked", "another request is writing this upload")
+        raise Refused(423, "locked", "another request is writing this upload")
     await request.app[keys.FILES].delete(stored.id)
     uploads.hashing.pop(stored.id, None)
     await asyncio.to_thread(uploads.path(stored.id).unlink, True)
@@ -435,11 +432,11 @@ async def download(request: web.Request) -> web.StreamResponse:
     files = request.app[keys.FILES]
     stored = await files.get(request.match_info["file"])
     if stored is None or not stored.complete:
-        raise _refuse(404, "not_found", "no such file")
+        raise Refused(404, "not_found", "no such file")
     try:
         await request.app[keys.CHAT_SERVICE].seat(user_of(request), stored.chat_id)
     except NotFound:
-        raise _refuse(404, "not_found", "no such file") from None
+        raise Refused(404, "not_found", "no such file") from None
     path = request.app[keys.UPLOADS].path(stored.id)
     inline_type = stored.inline_type
     if inline_type is None:  # finished before the server looked at files' bytes
