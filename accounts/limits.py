@@ -1,28 +1,6 @@
 """How fast passwords may be tried, without letting anyone lock the owner out.
 
-Three counts of recent failures, each a leaky bucket (one failure adds one; it drains
-at a steady rate, so only failures of the last while count):
-
-- one login from one address (the pair): at `pair_failures` the pair is refused (429)
-  until it has drained below that: one address guessing one login gets about
-  `pair_failures` tries per `window`. The right password is refused too (else the
-  refusal would tell a guesser which try was right), but only from that address: the
-  owner, elsewhere, is not;
-- one login from any address: beyond `login_free` failures every try on the login
-  waits before its answer, doubling per further failure up to `max_delay`; a guesser
-  spread over many addresses is slowed, and the owner still gets in, a few seconds
-  later at worst. Right tries wait as long as wrong ones: were they answered at once, a
-  guesser would give up on any answer slower than that and lose nothing;
-- one address on any login (a guesser trying one password on many logins): the same,
-  beyond `address_free`; a school behind one NAT address shares this, so it delays and
-  never refuses.
-
-A try is counted as failed when it is let through, before its password is checked (so
-a burst of tries at once cannot all slip through before the first fails), and taken
-back when it succeeds. In memory, each table holding at most `max_entries` (drop
-policy: those drained to nothing go first, then the least recently failed): a restart
-or an eviction forgets, which costs a guesser a minute of waiting at most.
-"""
+The design: accounts/DESIGN.md, *limits.py*."""
 
 from __future__ import annotations
 

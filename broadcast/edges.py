@@ -1,39 +1,7 @@
 """Broadcasts across nodes: an edge node serves WebRTC viewers of a broadcast that
 another node (its origin) hosts, pulling each of the stage's tracks once.
 
-How (the choice): the edge pulls by WHEP. It offers to receive one audio and one video
-track; the origin answers as it answers any WHEP viewer, so the edge is one more viewer
-of the call's stage there: the same rewritten packets, the same slow-viewer policy, the
-same SRTP over UDP between the two nodes, nothing new to keep in step. On the edge the
-pipe's two tracks are producers of a local router (a `Relay`) whose own stage fans them
-out to the edge's viewers. One pipe per call and edge, however many viewers the edge has:
-the origin sends each track to each edge once. Keyframe requests of the edge's viewers
-go up the pipe to the origin's stage, and so on to the publisher.
-
-Why WHEP and not a plain RTP pipe (as mediasoup's pipe transports): the stage already
-rewrites to one stream per kind with continuous numbering across speaker switches, so
-a viewer's connection is exactly the pipe needed, with ICE, DTLS-SRTP, RTCP feedback and
-loss handling that already work and are tested; a plain RTP pipe would need its own
-feedback and security.
-
-Finding a broadcast: the origin writes each live broadcast to Redis under its watch
-token and its id (`parta:watch:{token}`, `parta:broadcast:{id}`), with the call and the
-node; an edge that does not host it reads them there. Nodes talk to each other's
-`/internal/edge/{call}` with the cluster's secret (`parta:secret`, made by the first
-node), never with a user's credentials. Each node keeps the secret it read; when Redis
-restarted empty, the next node to start makes a new one, and a node whose copy no longer
-matches (the origin refusing a pipe, or an edge offering another) reads it again.
-
-Counting viewers: every `COUNT_INTERVAL` an edge writes how many watch each broadcast
-through it (`parta:viewers:{broadcast}:node:{node}`, WebRTC and HLS, with a short TTL, so a
-dead edge's count goes by itself; the set `parta:viewers:{broadcast}` names the edges).
-The origin adds them to its own for the hosts' counts, and writes the total
-(`parta:viewers:{broadcast}:total`) for the edges' watch pages. The edge pipes themselves
-are not viewers.
-
-A relay closes when its last viewer has been gone for `IDLE_CLOSE` seconds, or when the
-pipe breaks (the broadcast ended, the origin died): its viewers are let go.
-"""
+The design: broadcast/DESIGN.md, *edges.py*."""
 
 from __future__ import annotations
 

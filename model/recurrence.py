@@ -1,20 +1,7 @@
 """Repeat rules of lessons: the part of RFC 5545's RRULE that lessons use, and stepping
 through one from the window asked for, never from the lesson's first start. Pure.
 
-dateutil steps through a rule from its DTSTART, and it checks UNTIL and COUNT only on
-the instants it finds: a lesson begun in year 1 costs every repeat since then, and a
-rule that matches nothing (FREQ=DAILY;INTERVAL=7;BYDAY=MO from a Tuesday) runs on to
-year 9999. So a rule is accepted only when every period of it holds a lesson (or at
-worst every twelfth one: the 31st of the month), and before stepping, DTSTART moves
-forward by whole periods to just before the window. Whatever DTSTART lent the rule
-(the weekday of a weekly lesson, the day of a monthly one, the date of a yearly one)
-is given explicitly first, so the instants found are exactly the rule's. Wall time
-is naive throughout: daylight-saving changes do not move a lesson's clock time, and
-whole periods of wall time are whole periods of the rule.
-
-A rule with COUNT is not moved (the lessons before the window count); COUNT is
-bounded instead, so its steps are too.
-"""
+The design: model/DESIGN.md, *recurrence.py*."""
 
 from __future__ import annotations
 

@@ -1,17 +1,6 @@
 """Scheduled lessons: recurrence, reminders and calendar files. Pure: `now` is passed in.
 
-A lesson is scheduled in local wall time of an IANA time zone ("Mondays 09:00 in
-Berlin"): every occurrence keeps that wall time across daylight-saving changes, and
-becomes a UTC instant only when it is placed on the time line. Reminders are derived
-from the stored schedule (never from timers alone), so after a restart the next ones
-are simply computed again from `now`.
-
-The work of finding a lesson's occurrences is bounded by the window asked for, never
-by how long ago the lesson began (recurrence.py). A new lesson starts at most two years
-before `now` (a series begun in an earlier school year can still be entered) and at
-most ten years after (nobody plans lessons further ahead, and every instant computed
-stays far from the calendar's end in year 9999).
-"""
+The design: model/DESIGN.md, *schedule.py*."""
 
 from __future__ import annotations
 

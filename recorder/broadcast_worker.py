@@ -1,17 +1,6 @@
 """The broadcast encoder process: `python -m recorder.broadcast_worker --dir DIR`.
 
-The recorder's composition, live: it reads the call's packets from stdin (recorder/ipc.py,
-with `T` records keeping its clock going), decodes, mixes and composes them exactly as a
-recording does, and
-- encodes the picture and the mix once into H.264/AAC Low-Latency HLS in DIR
-  (recorder/hls.py), for any number of HTTP viewers;
-- encodes the mix once into Opus, 20 ms frames, written to stdout as `O` records: the
-  call's side sends them as one more audio track to every WebRTC viewer, so they hear
-  everyone, not only the active speaker.
-Each finished HLS part is announced on stdout (`H`), so that the server can answer
-blocking playlist reloads the moment the part is there. Running in its own process, the
-encoding never slows the call's forwarding.
-"""
+The design: recorder/DESIGN.md, *broadcast_worker.py*."""
 
 from __future__ import annotations
 

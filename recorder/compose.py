@@ -1,22 +1,6 @@
 """The picture and the sound of a call at one instant, for the recorder process.
 
-Pure functions and one small stateful mixer; nothing here touches the event loop.
-
-- `layout` places tiles: a grid of cameras (1, 2, 3-4, 5-6, 7-9, 10-12, ... tiles, 16:9
-  cells, centred, a short last row centred too), or, while someone shares a screen, the
-  screen large (the left 75 %) with the active speaker's camera (or the first camera)
-  first in a column beside it. The active speaker's tile is highlighted.
-- `compose` draws one frame: each participant's picture scaled into its cell with its
-  aspect kept (letterboxed), a name label, the speaker's coloured border; a participant
-  without a picture is a dark tile with the name in the middle.
-- `AudioMixer` mixes 48 kHz mono sources into 20 ms blocks: whatever a source has not
-  delivered when a block is due is silence (the mix never waits), data for blocks already
-  out is dropped, and the sum is soft-limited into int16.
-
-Text is drawn with a built-in 5x7 bitmap font: capitals, digits and some punctuation;
-lower case is drawn in capitals, Cyrillic is transliterated, accents are stripped, and
-anything else is a small box.
-"""
+The design: recorder/DESIGN.md, *compose.py*."""
 
 from __future__ import annotations
 

@@ -1,35 +1,6 @@
 """A live broadcast as Low-Latency HLS: fMP4 parts, segments and playlists in a directory.
 
-Encoding happens once, in recorder/writer.py's FragmentedMp4Writer, which writes its MP4
-not to a file but to a BoxSink: a file-like object that cuts the byte stream into its
-top-level boxes. ftyp+moov become `init.mp4`; every moof+mdat pair that follows is one
-fragment, and each fragment is one HLS part. The writer is set up so that the fragments
-are the parts: a video keyframe every `segment_seconds` (forced by timestamp, scenecut
-off), fragments cut at each keyframe (`frag_keyframe`) and after `part_seconds`
-(`frag_duration`). A segment is the parts from one keyframe to the next.
-
-What a fragment holds is read from its moof, not assumed from the clock: the video
-track's tfdt (baseMediaDecodeTime) and trun sample durations give the part's start and
-length, and the flags of its first video sample (trun first-sample flags, else tfhd,
-else the moov's trex defaults) say whether it starts with a keyframe - i.e. starts a
-segment (INDEPENDENT=YES). One thing the moof cannot tell in time is that a part is the
-*last* of its segment: that shows only when the next fragment, a part later, arrives.
-The encoder knows sooner, since the muxer emits a fragment when the first packet of the
-next one comes in: if the writer's latest keyframe is at the very time the part ends,
-the part closes its segment at once (segment file, EXTINF), and the playlist's preload
-hint names the next segment's first part rather than a part that will never exist.
-
-Files, each written to a temporary name and renamed into place so that a web server
-never serves half of one: `init.mp4`; parts `s{msn}.{n}.m4s`; whole segments
-`s{msn}.m4s` (the parts' bytes, concatenated); `live.m3u8` (LL-HLS: parts of the last
-few segments, blocking reload, preload hint), rewritten after every part; `index.m3u8`
-(complete segments only, for players without LL-HLS). The playlists list the last
-`window` segments; files of segments older than window + KEEP_EXTRA are deleted (a
-player that just loaded an older playlist may still fetch them).
-
-Fragments are collected while the muxer writes and published after each writer call
-returns, so that file I/O errors and the `on_part` callback never run inside FFmpeg.
-"""
+The design: recorder/DESIGN.md, *hls.py*."""
 
 from __future__ import annotations
 

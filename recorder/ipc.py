@@ -1,18 +1,6 @@
 """What the call's process tells the recorder process, over the recorder's stdin.
 
-Each record: a type byte, a 4-byte big-endian length, then the body.
-- `P` a packet: producer number (2), sequence (2), timestamp (4), flags (1: marker,
-  keyframe), arrival in microseconds since the recording started (8), then the payload;
-- `A` a producer added: JSON {number, kind, codec, owner, name, source};
-- `R` a producer removed: JSON {number};
-- `S` the active speaker: JSON {owner};
-- `T` the time (a live encoder's clock goes on when no packet comes): arrival (8);
-- `E` the end: finish the file and exit.
-
-A broadcast encoder answers on its stdout with records of the same framing:
-- `O` an Opus frame of the mix: RTP timestamp (4, 48 kHz), then the frame;
-- `H` an HLS part is on disk: JSON {msn, part, independent, complete}.
-"""
+The design: recorder/DESIGN.md, *ipc.py*."""
 
 from __future__ import annotations
 

@@ -1,17 +1,6 @@
 """The recorder process: `python -m recorder.worker --out FILE.mp4`.
 
-Reads the records of recorder/ipc.py from stdin, decodes each producer's frames (PyAV),
-mixes the audio (numpy) and composes the picture (a grid of cameras, or a shared screen
-large with the speaker beside it; the active speaker highlighted), and writes H.264 and
-AAC into a fragmented MP4 as it goes: killed at any moment, the file plays up to near
-there. Time is the packets' arrival time at the call, so however far behind the recorder
-runs, what it writes keeps the call's own timing.
-
-Its stdout carries ipc records only: at the end, a `D` record with the number of frames
-it could not decode (a publisher's broken input, skipped). Logs go to stderr. Whoever
-runs it reads its stdout (recorder/session.py does, once the process has exited: the
-record is small).
-"""
+The design: recorder/DESIGN.md, *worker.py*."""
 
 from __future__ import annotations
 

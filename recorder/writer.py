@@ -1,21 +1,6 @@
 """H.264 and AAC into a fragmented MP4 that survives its writer being killed.
 
-The moov box is written empty at the start (`empty_moov`) and the media follows in
-moof+mdat fragments, cut at each keyframe and at least every FRAGMENT_SECONDS
-(`frag_keyframe` + `frag_duration`), each flushed to the file as soon as it is complete
-(`flush_packets`). A process killed with SIGKILL leaves every complete fragment on
-disk: the file opens and plays up to about one fragment (plus the encoder's few frames
-of delay) before the kill; the last, incomplete fragment is ignored by players.
-
-Video: libx264, preset veryfast, tune zerolatency (no lookahead and no B-frames, so
-little sits in the encoder), yuv420p, a keyframe every KEYFRAME_SECONDS (forced by the
-frames' timestamps, so late frames do not stretch the interval; keyint caps it in
-frames), CRF or, for live streaming, a capped bit rate. Audio: AAC, by default at
-128 kbit/s, in the 1024-sample frames the encoder wants (blocks are buffered and cut).
-Timestamps are the caller's, in seconds; video's are kept strictly increasing, and
-audio's decide where a block goes: a gap is filled with silence and an overlap cut, so
-sound stays in step with the picture.
-"""
+The design: recorder/DESIGN.md, *writer.py*."""
 
 from __future__ import annotations
 

@@ -1,35 +1,7 @@
 """Broadcast fan-out: a call's stage for any number of WebRTC viewers, at the cost of
 forwarding alone.
 
-A stage has one audio and one video track. Each is a StageTrack: it follows one producer
-at a time (video switches at the new producer's keyframe, the numbering carrying on
-without a jump) and rewrites each packet once, into the stage's own SSRC, sequence
-numbers and timestamps, for every viewer whose connection negotiated the same payload
-type (a group). Per viewer and packet all that is left is SRTP protection and the send:
-the forwarding cost, and nothing that could be done once for all.
-
-Every viewer announces the stage's SSRCs in its answer, so its feedback arrives under
-them on its own connection: a NACK is answered to that viewer alone, from the
-producer's history; a PLI asks the publisher for a keyframe (rate-limited there).
-
-Slow viewers, the written policy (see `SlowViewerPolicy`): nothing is ever queued for a
-viewer, a send that fails is a drop, and nobody waits for anybody.
-- A viewer reports its loss in RTCP receiver reports. At 10% or more, or after 5 failed
-  sends in a second, its video becomes keyframe-only: it gets the packets of keyframes
-  and nothing between them (audio carries on), and the stage asks the publisher for a
-  keyframe every 2 s while any viewer is keyframe-only.
-- After 4 s it tries every frame again, from the next keyframe (its reports in
-  keyframe-only mode cannot tell: the skipped frames look lost to it). Falling back
-  again doubles the wait, up to 32 s.
-- Falling back 4 times within a minute ("too_slow"), or 10 s of reports showing that
-  nothing we send reaches it any more ("stalled": a player that stopped reading still
-  reports, but its highest sequence number stands still): it is cut, with the reason,
-  and counted.
-- A viewer that sends no receiver reports at all is judged by nothing but its
-  connection: it gets every packet, and ICE consent (RFC 7675, aioice's checks) ends a
-  viewer that is gone. Cutting it for its silence cut working players (a WHEP client
-  that does not report, as the peer-bench receivers do not) after 10 s.
-"""
+The design: sfu/DESIGN.md, *broadcast.py*."""
 
 from __future__ import annotations
 

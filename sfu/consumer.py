@@ -1,20 +1,6 @@
 """Consumer: one subscriber's outgoing copy of a producer.
 
-Per packet a consumer maps the payload type, rewrites SSRC, sequence number and
-timestamp, and hands the packet to its transport. Sequence numbers and timestamps
-are rewritten so that the producer behind a consumer can change (a WHEP viewer
-following the active speaker, a publisher that reconnects) without the subscriber's
-decoder seeing a jump: each change starts a new *epoch* that continues where the
-last one ended.
-
-Every packet the producer hands a consumer is accounted for: each is either forwarded
-or dropped under a reason (`dropped`, by reason), so `offered` is their sum.
-Within an epoch the numbering follows the publisher's, so a packet that is dropped
-(the send buffer full, a keyframe lost and the next one awaited) leaves a gap the
-subscriber sees: its NACK and its decoder can react (RFC 3550). Only a new epoch
-(the first keyframe, another producer, the end of a host's mute) renumbers, and
-then nothing was lost: the source changed or was paused.
-"""
+The design: sfu/DESIGN.md, *consumer.py*."""
 
 from __future__ import annotations
 

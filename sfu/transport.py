@@ -1,20 +1,6 @@
 """WebRtcTransport: one peer connection's ICE, DTLS and SRTP, with RTP moved by the SFU.
 
-aiortc negotiates SDP, runs ICE and the DTLS handshake; after that, SRTP and SRTCP
-datagrams are taken straight from the socket (see `aiortc_seam.intercept_datagrams`),
-read in batches on our own socket handles, decrypted once, and handed to producers
-(audio first); consumers' packets are encrypted and sent
-with `sendto` on the nominated pair. Everything from the socket to `sendto` is
-synchronous.
-
-Drop policy towards a subscriber: packets go straight to the kernel with `sendto` on
-our own handle of the nominated pair's (non-blocking) socket, never through asyncio's
-datagram transport, which would buffer without bound when the socket is full. When the
-kernel refuses a packet (its 4 MiB send buffer is full), the packet is dropped and
-counted; the subscriber recovers video through NACK (answered from the producer's
-history) or a keyframe request. A slow subscriber therefore loses packets instead of
-delaying everybody, and memory stays bounded.
-"""
+The design: sfu/DESIGN.md, *transport.py*."""
 
 from __future__ import annotations
 

@@ -1,19 +1,6 @@
 """The transcription queue: voice messages get their text, recordings their captions.
 
-Jobs live in the store (`store/transcriptions.py`), so a restart finds the pending ones
-again. This loop takes at most as many as the pool has workers, so in memory there are
-never more jobs than are running; the rest wait. Where they wait is `transcription/jobs.py`:
-in the store on a single node, in a Redis stream shared by a cluster's nodes (a node
-without a speech model only queues). The written policy at the
-boundary: up to `max_backlog` jobs may wait; a job beyond that is refused at once and
-its message or recording says "failed" with the reason (counted), rather than the queue
-growing without end.
-
-Outcomes: unreadable audio fails at once with the reader's reason (retrying would not
-change it); a worker that dies or overruns is retried after a back-off, up to
-`max_attempts` times, then fails with the last reason. Silence is not a failure: it is
-done, with an empty text.
-"""
+The design: transcription/DESIGN.md, *queue.py*."""
 
 from __future__ import annotations
 

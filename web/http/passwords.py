@@ -1,18 +1,7 @@
 """Passwords over HTTP: changing one's own, and the reset link a school's admin makes
 for a member who forgot theirs.
 
-parta knows its users by login, not by e-mail address, so there is no "e-mail me a
-link": in a school someone who forgot their password asks the school's admin, who makes
-a one-time link (`POST /api/orgs/{org}/members/{profile}/password-reset`) and hands it
-over. A member who is also in another school is not any one school's to reset: the
-server's operator makes their link (`parta reset-link LOGIN`). The link
-(`/reset/{token}`) works once, for `RESET_TTL`, and only the newest one
-for a user works. Using it sets the new password, ends every session of that user
-(whoever was logged in as them is logged out) and logs the user in.
-
-Changing one's own password (`PUT /api/me/password`) needs the current one, counts
-towards the log-in limiter when it is wrong, and ends every other session of the user.
-"""
+The design: web/DESIGN.md, *passwords.py*."""
 
 from __future__ import annotations
 

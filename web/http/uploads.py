@@ -1,22 +1,7 @@
 """Resumable uploads (tus 1.0: core, creation, termination, expiration) and downloads
 with Range.
 
-A file is uploaded into a chat (`Upload-Metadata: chat_id ...`) by one of its members.
-Quotas count bytes received: a school's files take their bytes on disk (an unfinished
-upload only what has arrived, never the length it announced), and a PATCH that would
-take the school past its quota is refused at that point (the upload stays resumable once
-space is freed). Announcing is bounded per user instead: at most `max_open` unfinished
-uploads, announcing at most `max_open_bytes` together. An upload that gets no bytes for
-`expire_after` expires (tus `Upload-Expires`): a sweep deletes it and its bytes.
-
-Bytes go to disk as they arrive, in blocks of at most BLOCK bytes written off the event
-loop, so a file of any size takes constant memory. The SHA-256 is computed as the bytes
-arrive (and recomputed from the file on disk if the server restarted meanwhile).
-
-User files never run (see chat/content.py): a download is an attachment, inline only
-when the bytes are a type shown inline, with the type the server found, never the one
-the uploader declared; every answer on these routes carries USER_CONTENT_HEADERS.
-"""
+The design: web/DESIGN.md, *uploads.py*."""
 
 from __future__ import annotations
 
