@@ -67,14 +67,24 @@ def system(event: str, profile: Profile | None = None, **extra: Any) -> MessageD
 
 
 class ChatService:
-    def __init__(self, accounts: AccountStore, chats: ChatStore, bus: Bus) -> None:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        chats: ChatStore,
+        bus: Bus,
+        focus: LocalFocus | None = None,
+        *,
+        transcribes: bool = False,
+    ) -> None:
+        """`bus`: this node's hub, and in a cluster every other node's; `focus`: in a
+        cluster, who reads which chat on other nodes; `transcribes`: voice messages are
+        transcribed, each starts "pending" and is handed to every listener once posted
+        (the server's transcription queue)."""
         self.accounts = accounts
         self.chats = chats
-        self.bus = bus  # this node's hub, and in a cluster every other node's
-        self.focus = LocalFocus()  # in a cluster: who reads which chat on other nodes
-        # voice messages are transcribed: each starts "pending" and is handed to
-        # every listener once posted (the server's transcription queue)
-        self.transcribes = False
+        self.bus = bus
+        self.focus = focus or LocalFocus()
+        self.transcribes = transcribes
         self.posted_listeners: list[Callable[[Message], Awaitable[None]]] = []
 
     # -- who sees what ---------------------------------------------------------------------

@@ -68,6 +68,8 @@ class RedisBus(Bus):
         self._stopping = False
 
     def _share(self, envelope: Envelope) -> None:
+        if self._stopping:  # closed: this node's hub alone, as the embedded bus
+            return
         if len(self._outbox) >= BACKLOG:
             self._outbox.popleft()
             self.dropped += 1

@@ -118,7 +118,7 @@ class SharedFocus(LocalFocus):
 
     async def reading(self, users: Iterable[str], chat_id: str) -> set[str]:
         users = set(users)
-        if not users:
+        if not users or self._stopped:  # closed: the hub judges by itself, as on one node
             return set()
         # this node's connections as they are now (Redis may not have the latest yet)
         reading = {u for u in users if any(c.focus == chat_id for c in self.hub.connections(u))}

@@ -83,6 +83,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.LOGIN_LIMITER] = FailureLimiter(config.login_limits)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(tus.sweeping)
+    app.cleanup_ctx.append(_chat)
     app.cleanup_ctx.append(_media_plane)
     app.cleanup_ctx.append(_cluster)
     app.cleanup_ctx.append(_transcription)
@@ -117,10 +118,51 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         max_size=config.max_upload_bytes,
         org_quota=config.org_quota_bytes,
     )
-    app[keys.CHAT_SERVICE] = ChatService(app[keys.ACCOUNTS], app[keys.CHATS], Bus(app[keys.HUB]))
     yield
     await app[keys.HUB].close()
     await engine.dispose()
+
+
+async def _chat(app: web.Application) -> AsyncIterator[None]:
+    """The chat service, with its bus and focus for good: this node's hub alone, or (with
+    --redis-url) the cluster's Redis too, whose node joins the cluster later (_cluster)."""
+    config = app[keys.CONFIG]
+    hub = app[keys.HUB]
+    bus, focus = Bus(hub), LocalFocus()
+    redis = None
+    if config.redis_url is not None:
+        # a connection that dies without a reset (a failover) errors, rather than hangs
+        redis = Redis.from_url(
+            config.redis_url, socket_timeout=10, socket_keepalive=True, health_check_interval=30
+        )
+        metrics = app[keys.METRICS].cluster
+        cluster = Cluster(
+            redis,
+            config.node_id or f"{config.host}:{config.port}",
+            config.base_url,
+            lambda: (len(app[keys.CALLS].rooms), app[keys.CALLS].peer_count()),
+            lambda: list(app[keys.CALLS].rooms),
+            metrics=metrics,
+        )
+        app[keys.CLUSTER] = cluster
+        # chat events to members on every node
+        bus = RedisBus(hub, redis, cluster.id, metrics, clock=cluster.clock.now)
+        focus = SharedFocus(hub, redis, cluster.id, cluster.clock.now)
+        await bus.start()
+        await focus.start()
+    app[keys.CHAT_SERVICE] = ChatService(
+        app[keys.ACCOUNTS],
+        app[keys.CHATS],
+        bus,
+        focus,
+        # a voice message is transcribed here, or by a node of the cluster that can
+        transcribes=config.speech_model is not None or redis is not None,
+    )
+    yield
+    await focus.close()
+    await bus.close()
+    if redis is not None:
+        await redis.aclose()
 
 
 async def _media_plane(app: web.Application) -> AsyncIterator[None]:
@@ -241,7 +283,6 @@ async def _transcription(app: web.Application) -> AsyncIterator[None]:
         if message.kind == "voice" and message.file_id is not None:
             await transcription.submit("voice", message.id, uploads.path(message.file_id))
 
-    service.transcribes = True
     service.posted_listeners.append(posted)
     running = asyncio.create_task(transcription.run(), name="transcription")
     yield
@@ -253,36 +294,14 @@ async def _transcription(app: web.Application) -> AsyncIterator[None]:
 
 async def _cluster(app: web.Application) -> AsyncIterator[None]:
     """Join the cluster (with --redis-url): heartbeat, load, the calls hosted here."""
-    config = app[keys.CONFIG]
-    if config.redis_url is None:
+    cluster = app.get(keys.CLUSTER)
+    if cluster is None:
         yield
         return
     calls = app[keys.CALLS]
-    metrics = app[keys.METRICS].cluster
-    # a connection that dies without a reset (a failover) errors, rather than hangs
-    redis = Redis.from_url(
-        config.redis_url, socket_timeout=10, socket_keepalive=True, health_check_interval=30
-    )
-    cluster = Cluster(
-        redis,
-        config.node_id or f"{config.host}:{config.port}",
-        config.base_url,
-        lambda: (len(calls.rooms), calls.peer_count()),
-        lambda: list(calls.rooms),
-        metrics=metrics,
-    )
     await cluster.start()
-    app[keys.CLUSTER] = cluster
-    # chat events to members on every node
-    service = app[keys.CHAT_SERVICE]
-    bus = RedisBus(app[keys.HUB], redis, cluster.id, metrics, clock=cluster.clock.now)
-    await bus.start()
-    service.bus = bus
-    focus = SharedFocus(app[keys.HUB], redis, cluster.id, cluster.clock.now)
-    await focus.start()
-    service.focus = focus
     # broadcasts watched through other nodes
-    edges = Edges(redis, cluster.id, app[keys.WORKER], app[keys.BROADCASTS])
+    edges = Edges(cluster.redis, cluster.id, app[keys.WORKER], app[keys.BROADCASTS])
     await edges.start()
     app[keys.BROADCASTS].listeners.append(edges.announce)
     app[keys.EDGES] = edges
@@ -297,11 +316,6 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     app[keys.BROADCASTS].listeners.remove(edges.announce)
     await edges.forget(list(app[keys.BROADCASTS].by_room.values()))
     await edges.close()
-    service.bus = Bus(app[keys.HUB])
-    service.focus = LocalFocus()
-    await focus.close()
-    await bus.close()
-    await redis.aclose()
 
 
 def _chat_reminder(
