@@ -68,18 +68,22 @@ class Transcription:
         pool: Pool | None,
         metrics: TranscriptionMetrics,
         *,
+        handlers: dict[str, Handler] | None = None,
         jobs: Jobs | None = None,
+        on_pending: Callable[[int], None] | None = None,
         max_backlog: int = 10_000,
         max_attempts: int = 3,
         backoff: tuple[float, ...] = BACKOFF,
     ) -> None:
-        """`pool` None: this node queues jobs for others (a cluster) but runs none."""
+        """`pool` None: this node queues jobs for others (a cluster) but runs none.
+        `handlers`: what becomes of each kind of job; `on_pending`: told how many jobs
+        wait in a cluster's queue."""
         self.store = store
         self.pool = pool
         self.jobs: Jobs = jobs or StoreJobs(store)
-        self.on_pending: Callable[[int], None] | None = None
+        self.on_pending = on_pending
         self.metrics = metrics
-        self.handlers: dict[str, Handler] = {}
+        self.handlers: dict[str, Handler] = dict(handlers or {})
         self.max_backlog = max_backlog
         self.max_attempts = max_attempts
         self.backoff = backoff

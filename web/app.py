@@ -45,8 +45,9 @@ from store.recordings import RecordingStore
 from store.schedules import ScheduleStore, StoredSchedule
 from store.transcriptions import TranscriptionStore
 from transcriber.pool import Pool, PoolSettings
+from transcription import landing
 from transcription.queue import STREAM_WAIT, Transcription, TranscriptionMetrics
-from web import auth, errors, guard, keys, openapi, transcripts
+from web import auth, errors, guard, keys, openapi
 from web.config import Config
 from web.http import accounts as account_api
 from web.http import chats as chat_api
@@ -264,19 +265,22 @@ async def _transcription(app: web.Application) -> AsyncIterator[None]:
             claim_after=config.job_claim_after,
             clock=cluster.clock.now,
         )
+    service = app[keys.CHAT_SERVICE]
     transcription = Transcription(
         store,
         pool,
         TranscriptionMetrics(app[keys.METRICS].registry),
+        handlers={
+            "voice": landing.voice(service),
+            "recording": landing.recording(
+                service, app[keys.RECORDING_STORE], app[keys.RECORDINGS].directory
+            ),
+        },
         jobs=jobs,
+        on_pending=None if cluster is None else cluster_metrics.jobs_pending.set,
         max_backlog=config.transcription_backlog,
     )
-    if cluster is not None:
-        transcription.on_pending = cluster_metrics.jobs_pending.set
-    transcription.handlers["voice"] = transcripts.voice(app)
-    transcription.handlers["recording"] = transcripts.recording(app)
     app[keys.TRANSCRIPTION] = transcription
-    service = app[keys.CHAT_SERVICE]
     uploads = app[keys.UPLOADS]
 
     async def posted(message: Message) -> None:

@@ -28,11 +28,11 @@ from chat.service import NotFound
 from chat.uploads import sniff_file
 from store.chats import MessageDraft
 from store.recordings import StoredRecording
+from transcription.landing import captions_url
 from web import keys
 from web.auth import user_of
 from web.errors import Refused
 from web.http.links import HOST_TOKEN_HEADER
-from web.transcripts import captions_url
 
 routes = web.RouteTableDef()
 

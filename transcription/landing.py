@@ -12,45 +12,45 @@ import asyncio
 import os
 from pathlib import Path
 
-from aiohttp import web
-
+from chat.service import ChatService
+from store.recordings import RecordingStore
 from store.transcriptions import Job
 from transcriber.engine import Transcript, webvtt
 from transcription.queue import Handler
-from web import keys
 
 
 def captions_url(recording_id: str) -> str:
     return f"/api/recordings/{recording_id}/captions.vtt"
 
 
-def voice(app: web.Application) -> Handler:
+def voice(service: ChatService) -> Handler:
+    """A voice message's text, under the message."""
+
     async def done(job: Job, transcript: Transcript) -> None:
-        chats = app[keys.CHAT_SERVICE].chats
-        if await chats.set_transcript(
+        if await service.chats.set_transcript(
             job.target_id, status="done", text=transcript.text, language=transcript.language
         ):
-            await app[keys.CHAT_SERVICE].updated(job.target_id)
+            await service.updated(job.target_id)
 
     async def failed(job: Job, reason: str) -> None:
-        chats = app[keys.CHAT_SERVICE].chats
-        if await chats.set_transcript(job.target_id, status="failed", reason=reason):
-            await app[keys.CHAT_SERVICE].updated(job.target_id)
+        if await service.chats.set_transcript(job.target_id, status="failed", reason=reason):
+            await service.updated(job.target_id)
 
     return Handler(done, failed)
 
 
-def recording(app: web.Application) -> Handler:
+def recording(service: ChatService, store: RecordingStore, directory: Path) -> Handler:
+    """A recording's captions, a `.vtt` file in `directory` beside the recording."""
+
     async def done(job: Job, transcript: Transcript) -> None:
-        store = app[keys.RECORDING_STORE]
         found = await store.get(job.target_id)
         if found is None:
             return
-        target = app[keys.RECORDINGS].directory / found.captions_filename
+        target = directory / found.captions_filename
         await asyncio.to_thread(_write, target, webvtt(transcript))
         await store.set_captions(found.id, status="done", language=transcript.language)
         await _tell_chat(
-            app,
+            service,
             found.message_id,
             status="done",
             url=captions_url(found.id),
@@ -58,18 +58,17 @@ def recording(app: web.Application) -> Handler:
         )
 
     async def failed(job: Job, reason: str) -> None:
-        store = app[keys.RECORDING_STORE]
         found = await store.get(job.target_id)
         if found is None:
             return
         await store.set_captions(found.id, status="failed", reason=reason)
-        await _tell_chat(app, found.message_id, status="failed", reason=reason)
+        await _tell_chat(service, found.message_id, status="failed", reason=reason)
 
     return Handler(done, failed)
 
 
 async def _tell_chat(
-    app: web.Application,
+    service: ChatService,
     message_id: str | None,
     *,
     status: str,
@@ -79,7 +78,6 @@ async def _tell_chat(
 ) -> None:
     if message_id is None:
         return
-    service = app[keys.CHAT_SERVICE]
     message = await service.chats.message_by_id(message_id)
     if message is None or message.deleted_at is not None:
         return
