@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -194,10 +194,7 @@ class ScheduleStore:
             .where(scheduled_calls.c.chat_id.in_(chat_ids))
             .order_by(scheduled_calls.c.created_at)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        found = (self._read(row) for row in rows)
-        return [stored for stored in found if stored is not None]
+        return await self._read_all(query)
 
     async def visible_to(self, user_id: str) -> list[StoredSchedule]:
         """The lessons a user sees, oldest first: those they organised, and those of the
@@ -224,19 +221,16 @@ class ScheduleStore:
             )
             .order_by(scheduled_calls.c.created_at)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        found = (self._read(row) for row in rows)
-        return [stored for stored in found if stored is not None]
+        return await self._read_all(query)
 
     async def all(self) -> list[StoredSchedule]:
         """Every lesson that can be read, oldest first."""
+        return await self._read_all(select(scheduled_calls).order_by(scheduled_calls.c.created_at))
+
+    async def _read_all(self, query: Select[Any]) -> list[StoredSchedule]:
+        """The lessons a query finds that can be read."""
         async with self._engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(scheduled_calls).order_by(scheduled_calls.c.created_at)
-                )
-            ).all()
+            rows = (await connection.execute(query)).all()
         found = (self._read(row) for row in rows)
         return [stored for stored in found if stored is not None]
 
