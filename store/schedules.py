@@ -198,22 +198,15 @@ class ScheduleStore:
 
     async def visible_to(self, user_id: str) -> list[StoredSchedule]:
         """The lessons a user sees, oldest first: those they organised, and those of the
-        chats they are a member of, as seen from their first profile in the chat's school
-        (as ChatService.seat judges). One query, by the indexes on the organiser and on
-        the chat."""
-        first_profile = (
-            select(profiles.c.id)
-            .where((profiles.c.user_id == user_id) & (profiles.c.org_id == chats.c.org_id))
-            .order_by(profiles.c.created_at)
-            .limit(1)
-            .scalar_subquery()
-        )
+        chats their profile in the chat's school is a member of (a user has at most one
+        profile in a school). One query, by the indexes on the organiser and the chat."""
         member_of = (
             select(chat_members.c.chat_id)
+            .join(profiles, profiles.c.id == chat_members.c.profile_id)
             .join(chats, chats.c.id == chat_members.c.chat_id)
-            .where(chat_members.c.profile_id == first_profile)
+            .where((profiles.c.user_id == user_id) & (profiles.c.org_id == chats.c.org_id))
         )
-        query = (
+        return await self._read_all(
             select(scheduled_calls)
             .where(
                 (scheduled_calls.c.created_by == user_id)
@@ -221,7 +214,6 @@ class ScheduleStore:
             )
             .order_by(scheduled_calls.c.created_at)
         )
-        return await self._read_all(query)
 
     async def all(self) -> list[StoredSchedule]:
         """Every lesson that can be read, oldest first."""
