@@ -46,8 +46,8 @@ def test_run_serve_starts_the_server_with_the_web_client(tmp_path: Path) -> None
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             assert r.url.endswith("/login?next=/")
             page = r.read().decode()
-        assert "parta" in page and "/static/login.js" in page
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/app.js", timeout=5) as r:
+        assert "parta" in page and "/static/pages/login.js" in page
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/call/app.js", timeout=5) as r:
             assert r.headers["Cache-Control"] == "no-cache"
     finally:
         process.send_signal(signal.SIGINT)

@@ -131,7 +131,9 @@ async def test_every_endpoint_but_a_few_needs_a_session(base_url: str) -> None:
                 assert (await response.json())["error"] == "unauthorized"
         async with stranger.get(f"{base_url}api/me", headers=bearer("not-a-session")) as response:
             assert response.status == 401
-        for path in ("healthz", "readyz", "metrics", "static/style.css", "static/login.js"):
+        for path in (
+            "healthz", "readyz", "metrics", "static/shared/style.css", "static/pages/login.js",
+        ):
             async with stranger.get(f"{base_url}{path}") as response:
                 assert response.status == 200, path
         async with stranger.get(f"{base_url}metrics") as response:

@@ -18,7 +18,7 @@ HOST_TOKEN_HEADER = "X-Parta-Host-Token"
 _INVALID = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Link not valid - parta</title><link rel="stylesheet" href="/static/style.css"></head>
+<title>Link not valid - parta</title><link rel="stylesheet" href="/static/shared/style.css"></head>
 <body><main class="notice" data-testid="link-invalid">
 <h1>This invite link does not work any more</h1>
 <p>{reason} Ask your teacher for a new link.</p>

@@ -23,18 +23,18 @@ HLS_JS = NODE_MODULES / "hls.js" / "dist" / "hls.min.js"
 @routes.get("/")
 async def index(request: web.Request) -> web.StreamResponse:
     # An invalid call id still gets the page: the client explains what is wrong.
-    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(STATIC_DIR / "call/index.html", headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC_DIR / "login.html", headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(STATIC_DIR / "pages/login.html", headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/chats")
 async def chats(request: web.Request) -> web.StreamResponse:
     """The chats client (`/chats`, `/chats?chat=ID`) and the school's page (`/school/ID`)."""
-    return web.FileResponse(STATIC_DIR / "chats.html", headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(STATIC_DIR / "chats/chats.html", headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/school/{org}")
@@ -51,13 +51,13 @@ async def reset(request: web.Request) -> web.StreamResponse:
     """A password reset link's page: it asks /api/password-resets/{token} whom for."""
     # the token is in the address: no page it links to learns it from the Referer
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-    return web.FileResponse(STATIC_DIR / "reset.html", headers=headers)
+    return web.FileResponse(STATIC_DIR / "pages/reset.html", headers=headers)
 
 
 @routes.get("/invite/{code}")
 async def invite(request: web.Request) -> web.StreamResponse:
     """A chat's invite landing page: it asks /api/invites/{code} what to do next."""
-    return web.FileResponse(STATIC_DIR / "invite.html", headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(STATIC_DIR / "pages/invite.html", headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/vendor/hls.js")

@@ -85,7 +85,7 @@ def _by_token(request: web.Request) -> Broadcast | None:
 @routes.get("/watch/{token}")
 async def page(request: web.Request) -> web.StreamResponse:
     await _watchable(request, await _anywhere(request))
-    return web.FileResponse(STATIC_DIR / "watch.html", headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(STATIC_DIR / "pages/watch.html", headers={"Cache-Control": "no-cache"})
 
 
 async def _anywhere(request: web.Request) -> Broadcast | Remote | None:

@@ -6,8 +6,8 @@
 // text or the captions are ready (or failed). The nodes made here are swapped in place,
 // so a player that is playing keeps playing.
 
-import { STRINGS, t } from './strings.js';
-import { el } from './ui.js';
+import { STRINGS, t } from '../shared/strings.js';
+import { el } from '../shared/ui.js';
 
 // Strings of this module; a translation in strings.js wins.
 const OWN = {

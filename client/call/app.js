@@ -8,12 +8,12 @@
 //   /call/{id}?link=  join with an invite link's token (where /join/{token} leads)
 //   /call/{id}?host=  a scheduled lesson's organiser: the host key makes them its host
 
-import { t } from './strings.js';
+import { t } from '../shared/strings.js';
 import { CallSession, saveHostToken, saveLink } from './session.js';
 import { CallView } from './view.js';
-import { icon } from './icons.js';
+import { icon } from '../shared/icons.js';
 import { showScheduling } from './schedule.js';
-import { applyStrings, byId, copyText, hueOf, initials, showScreen, toasts } from './ui.js';
+import { applyStrings, byId, copyText, hueOf, initials, showScreen, toasts } from '../shared/ui.js';
 
 const CALL_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const NAME_KEY = 'parta.name';

@@ -2,8 +2,8 @@
 // sets the session cookie), then on to where the user was going (?next=, a path of this
 // site). ?signup=1 opens "Create an account"; ?bye=1 says the user has logged out.
 
-import { t } from './strings.js';
-import { applyStrings, byId } from './ui.js';
+import { t } from '../shared/strings.js';
+import { applyStrings, byId } from '../shared/ui.js';
 
 const LOGIN_RE = /^[a-z0-9][a-z0-9._-]{2,63}$/;
 const MIN_PASSWORD = 8;

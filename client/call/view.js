@@ -1,9 +1,9 @@
 // The call screen: video tiles (grid, or a large stage with a strip beside it), the
 // controls bar and the people panel. It reads a CallSession and never talks to the server.
 
-import { t } from './strings.js';
-import { icon } from './icons.js';
-import { byId, copyText, el, hueOf, initials, showScreen, toasts } from './ui.js';
+import { t } from '../shared/strings.js';
+import { icon } from '../shared/icons.js';
+import { byId, copyText, el, hueOf, initials, showScreen, toasts } from '../shared/ui.js';
 import { isHostRole } from './session.js';
 
 const GAP_PX = 10;

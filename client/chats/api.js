@@ -1,7 +1,7 @@
 // The chats client's shared parts: JSON requests, the live events socket, the state the
 // modules share, and small formatting helpers.
 
-import { t } from './strings.js';
+import { t } from '../shared/strings.js';
 
 /** What the modules share. `hooks` lets them call each other without import cycles. */
 export const state = {

@@ -3,9 +3,9 @@
 // organiser of a lesson edits it in the same form (PATCH /api/schedule/{id}) and deletes
 // it from its row (DELETE /api/schedule/{id}).
 
-import { t } from './strings.js';
-import { icon } from './icons.js';
-import { byId, copyText, el, toasts } from './ui.js';
+import { t } from '../shared/strings.js';
+import { icon } from '../shared/icons.js';
+import { byId, copyText, el, toasts } from '../shared/ui.js';
 import { confirmDialog } from './view.js';
 
 const MAX_NAMES = 4; // participants shown per past call before "+N more"

@@ -2,17 +2,17 @@
 // (text, files with progress and resume, voice messages), editing and deleting, read
 // receipts, and the info panel (members, invite link and QR code, mute, clear, leave).
 
-import { t } from './strings.js';
-import { icon } from './icons.js';
-import { byId, copyText, el, hueOf, initials, toasts } from './ui.js';
+import { t } from '../shared/strings.js';
+import { icon } from '../shared/icons.js';
+import { byId, copyText, el, hueOf, initials, toasts } from '../shared/ui.js';
 import {
   api, bytes, clockTime, dayLabel, duration, hooks, preview, roleName, state, systemText,
-} from './chats-api.js';
+} from './api.js';
 import { TusUpload } from './upload.js';
 import { VoiceRecorder, clock, voiceSupported } from './voice.js';
 import {
   addCaptionsTrack, captionsNode, captionsSignature, transcriptNode, transcriptSignature, updateCaptions, updateTranscript,
-} from './chats-speech.js';
+} from './speech.js';
 
 const PAGE = 50;
 

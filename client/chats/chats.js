@@ -7,13 +7,13 @@
 //
 // `window.partaChats` is there for tests.
 
-import { t } from './strings.js';
-import { icon } from './icons.js';
-import { applyStrings, byId, el, hueOf, initials, toasts, announce } from './ui.js';
+import { t } from '../shared/strings.js';
+import { icon } from '../shared/icons.js';
+import { applyStrings, byId, el, hueOf, initials, toasts, announce } from '../shared/ui.js';
 import {
   api, hooks, LiveEvents, preview, shortWhen, state,
-} from './chats-api.js';
-import { closeChat, openChat, onLiveEvent, onReconnected } from './chats-view.js';
+} from './api.js';
+import { closeChat, openChat, onLiveEvent, onReconnected } from './view.js';
 import { openSchoolsDialog, showSchool, showWelcome, showSettings } from './school.js';
 
 // ---- dialogs and menus ------------------------------------------------------------------

@@ -3,8 +3,8 @@
 // POST it with the new password: the server sets it, logs the user in (a cookie), and the
 // page goes on to /chats. A link that was used, has expired or was replaced says so.
 
-import { t } from './strings.js';
-import { applyStrings, byId } from './ui.js';
+import { t } from '../shared/strings.js';
+import { applyStrings, byId } from '../shared/ui.js';
 
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 256;

@@ -1,8 +1,8 @@
 // A chat's invite landing page: shows what the invite leads to and walks the visitor
 // through the steps that remain (log in, create a school profile, join).
-import { t } from './strings.js';
-import { icon } from './icons.js';
-import { applyStrings, byId, el } from './ui.js';
+import { t } from '../shared/strings.js';
+import { icon } from '../shared/icons.js';
+import { applyStrings, byId, el } from '../shared/ui.js';
 
 const code = decodeURIComponent(location.pathname.split('/').pop() || '');
 const STEPS = ['log_in', 'create_profile', 'join'];

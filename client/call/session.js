@@ -1,8 +1,8 @@
 // One participant's call: the WebSocket protocol of signalling/PROTOCOL.md and the two
 // peer connections (publish: we offer; subscribe: the server offers).
 
-import { t } from './strings.js';
-import { announce, toasts } from './ui.js';
+import { t } from '../shared/strings.js';
+import { announce, toasts } from '../shared/ui.js';
 
 const PROTOCOL_VERSION = 1;
 export const SOURCES = ['microphone', 'camera', 'screen'];

@@ -2,10 +2,10 @@
 // (people by role, open chats and channels to join, upcoming lessons), and the settings
 // (browser notifications, a teacher's working hours).
 
-import { t } from './strings.js';
-import { icon } from './icons.js';
-import { byId, copyText, el, hueOf, initials, toasts } from './ui.js';
-import { api, hooks, longWhen, roleName, state } from './chats-api.js';
+import { t } from '../shared/strings.js';
+import { icon } from '../shared/icons.js';
+import { byId, copyText, el, hueOf, initials, toasts } from '../shared/ui.js';
+import { api, hooks, longWhen, roleName, state } from './api.js';
 
 const enc = encodeURIComponent;
 let uid = 0;
