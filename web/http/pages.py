@@ -15,7 +15,7 @@ routes.static("/static/", client.DIR, append_version=False)
 
 STATIC_DIR = client.DIR
 # Third-party browser libraries, from npm (package.json at the repo root; `./run` installs)
-NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 HLS_JS = NODE_MODULES / "hls.js" / "dist" / "hls.min.js"
 
 
