@@ -369,8 +369,8 @@ def _hosted_room(request: web.Request) -> Room:
     token = request.headers.get(HOST_TOKEN_HEADER, "").strip() or None
     if token is None:
         raise Refused(401, "unauthorized", f"send a host token in {HOST_TOKEN_HEADER}")
-    room = calls.rooms.get(call_id)
-    if room is None or not calls.is_host(call_id, token):
+    room = calls.hosted_room(call_id, token)
+    if room is None:
         raise Refused(404, "not_found", "no live call of which you are a host")
     return room
 

@@ -131,8 +131,7 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
             raise _refuse(request, 410, exc.code, exc.message) from None
         # the same answer as for a call that does not exist: a wrong token learns nothing
         raise _refuse(request, 404, "not_found", "no such call") from None
-    host = operator or room.is_host_token(token)
-    if room.waiting_room and not host:
+    if not room.moderation.takes_without_waiting(token, operator=operator):
         # a link holder would wait for a host to admit them; an HTTP request cannot wait
         await calls.release_if_empty(room)
         raise _refuse(
