@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from calls.peer import Peer
-from calls.protocol import BroadcastLink, BroadcastState, BroadcastViewers, ProtocolError
+from calls.protocol import BroadcastViewers, ProtocolError
 from calls.room import Room
 from calls.viewers import Viewer
 from recorder.live import BroadcastEncoder
@@ -153,11 +153,9 @@ class Broadcasts:
     async def start(
         self, room: Room, actor: Peer | None, *, public: bool, org_id: str | None
     ) -> Broadcast:
-        """Start (a host in the call; `actor` None when the caller was checked to be a
-        host some other way). `org_id`: the school whose members may watch, when not
-        public (the caller has checked they belong to it)."""
-        if actor is not None:
-            room.require_host(actor, "start_broadcast")
+        """Start, for `actor`, a host in the call (checked by the protocol's table), or
+        `actor` None: a host by HTTP. `org_id`: the school whose members may watch, when
+        not public (the caller has checked they belong to it)."""
         if room.id in self.by_room:
             raise ProtocolError(
                 "out_of_order", "the call is being broadcast already", "start_broadcast"
@@ -226,20 +224,19 @@ class Broadcasts:
             if viewer.broadcast_id == broadcast.id and not viewer.feeds_edge:
                 broadcast.bytes_served["webrtc"] += viewer_sent(viewer)
 
-        room.on_viewer_gone = viewer_gone
-        room.broadcasting, room.broadcast_public = True, public
-        room.watch_link = watch_path(broadcast.token)
-        room.broadcast(BroadcastState(on=True, by=broadcast.by, public=public), skip=None)
-        self._tell_hosts(room, BroadcastLink(watch_link=room.watch_link, public=public))
+        room.broadcast_started(
+            broadcast.by,
+            public=public,
+            watch_link=watch_path(broadcast.token),
+            on_viewer_gone=viewer_gone,
+        )
         if self._ticker is None:
             self._ticker = asyncio.create_task(self._count_viewers(), name="broadcast viewers")
         return broadcast
 
     async def stop(self, room: Room, actor: Peer | None, *, quiet: bool = False) -> None:
-        """Stop (a host; or `actor` None: a host by HTTP, or the call's end, which is
-        `quiet` when there is no broadcast)."""
-        if actor is not None:
-            room.require_host(actor, "stop_broadcast")
+        """Stop (for a host, checked by the protocol's table; or `actor` None: a host by
+        HTTP, or the call's end, which is `quiet` when there is no broadcast)."""
         broadcast = self.by_room.pop(room.id, None)
         if broadcast is None:
             if quiet:
@@ -249,15 +246,7 @@ class Broadcasts:
         broadcast.ended = True
         for listener in self.listeners:
             listener(broadcast, None)
-        room.set_mix(None)
-        room.on_viewer_gone = None
-        room.broadcasting = False
-        room.watch_link = None
-        room.broadcast(
-            BroadcastState(on=False, by=actor.id if actor else None, public=broadcast.public),
-            skip=None,
-        )
-        self._tell_hosts(room, BroadcastLink(watch_link=None))
+        room.broadcast_stopped(actor.id if actor else None, public=broadcast.public)
         if broadcast.encoder is not None:
             encoder = broadcast.encoder
             if encoder.speaker in room.speaker_listeners:
@@ -281,9 +270,8 @@ class Broadcasts:
         shutil.rmtree(broadcast.directory, ignore_errors=True)
 
     def new_link(self, room: Room, actor: Peer | None) -> str:
-        """A new watch link; the old one lets nobody new in."""
-        if actor is not None:
-            room.require_host(actor, "new_watch_link")
+        """A new watch link; the old one lets nobody new in. (`actor`: a host, checked by
+        the protocol's table; None: a host by HTTP.)"""
         broadcast = self.by_room.get(room.id)
         if broadcast is None:
             raise ProtocolError("out_of_order", "the call is not being broadcast", "new_watch_link")
@@ -293,14 +281,8 @@ class Broadcasts:
         self.by_token[broadcast.token] = broadcast
         for listener in self.listeners:
             listener(broadcast, old)
-        room.watch_link = watch_path(broadcast.token)
-        self._tell_hosts(room, BroadcastLink(watch_link=room.watch_link, public=broadcast.public))
+        room.status.watch_link_changed(watch_path(broadcast.token), public=broadcast.public)
         return broadcast.token
-
-    def _tell_hosts(self, room: Room, message: BroadcastLink | BroadcastViewers) -> None:
-        for peer in room.peers.values():
-            if peer.is_host:
-                peer.notify(message)
 
     def _viewers(self, broadcast: Broadcast) -> list[Viewer]:
         """Its WebRTC viewers on this node (not the pipes to edge nodes)."""
@@ -343,7 +325,7 @@ class Broadcasts:
                 counts = self.audience(broadcast)
                 if self._counts.get(room_id) != counts:
                     self._counts[room_id] = counts
-                    self._tell_hosts(room, BroadcastViewers(webrtc=counts[0], hls=counts[1]))
+                    room.roster.tell_hosts(BroadcastViewers(webrtc=counts[0], hls=counts[1]))
 
     async def close(self, rooms: dict[str, Room]) -> None:
         for room_id in list(self.by_room):

@@ -3,8 +3,9 @@
 What a client sends is a pydantic model each (the same validation layer as the HTTP
 API's bodies, web/validation.py): strict about what it uses and lenient about
 what it ignores. Unknown fields are dropped; missing, mistyped or out-of-bounds fields
-raise ProtocolError, which the WebSocket handler turns into an `error` message. What
-the server sends is a plain dataclass each.
+raise ProtocolError, which the WebSocket handler turns into an `error` message. Which
+models there are, in which order they are tried, and what handles each is the table of
+calls/dispatch.py, which parses too. What the server sends is a plain dataclass each.
 """
 
 from __future__ import annotations
@@ -14,16 +15,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import (
-    AfterValidator,
-    Field,
-    StringConstraints,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from model.schema import INT32, Id, Schema, Token, chars, problems
+from model.schema import INT32, Id, Schema, Token, chars
 
 VERSION = 1
 CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -204,65 +198,7 @@ class AdmitAll(Schema):
     type: Literal["admit_all"] = "admit_all"
 
 
-ClientMessage = (
-    Join
-    | Publish
-    | SubscribeAnswer
-    | Mute
-    | Leave
-    | Ping
-    | MuteParticipant
-    | UnlockParticipant
-    | RemoveParticipant
-    | SetRole
-    | EndCall
-    | SetWaitingRoom
-    | Admit
-    | Deny
-    | AdmitAll
-    | StartBroadcast
-    | StopBroadcast
-    | NewWatchLink
-    | NewLink
-    | RevokeLink
-    | StartRecording
-    | StopRecording
-)
 ROLES = ("host", "cohost", "participant")
-CLIENT_MESSAGES: TypeAdapter[ClientMessage] = TypeAdapter(
-    Annotated[ClientMessage, Field(discriminator="type")]
-)
-_ENVELOPE = re.compile(rb'"type"\s*:\s*"([a-z_]{1,32})"')
-
-
-def parse_client_message(text: str | bytes) -> ClientMessage:
-    """Parse one WebSocket text message from a participant."""
-    raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise ProtocolError("bad_message", "message too large")
-    try:
-        return CLIENT_MESSAGES.validate_json(raw)
-    except ValidationError as exc:
-        raise _refused(exc, raw) from None
-
-
-def _refused(exc: ValidationError, raw: bytes) -> ProtocolError:
-    found = problems(exc, tagged=True)
-    first = found[0]
-    kind = first["kind"]
-    named = _ENVELOPE.search(raw[:4096])
-    what = named.group(1).decode() if named else None
-    if kind in ("json_invalid", "model_type", "model_attributes_type", "dict_type") or (
-        kind == "union_tag_invalid" and not raw.lstrip().startswith(b"{")
-    ):
-        message = first["problem"] if kind == "json_invalid" else "a message must be a JSON object"
-        return ProtocolError("bad_json", message)
-    if kind == "union_tag_invalid":
-        return ProtocolError("unknown_type", first["problem"], what)
-    if kind == "union_tag_not_found":
-        return ProtocolError("bad_message", "missing 'type'")
-    code = "bad_sdp" if first["field"].endswith("sdp") else "bad_message"
-    return ProtocolError(code, f"{what or 'message'}: {first['problem']}", what)
 
 
 # -- server to client ---------------------------------------------------------------

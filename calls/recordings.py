@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 
 from calls.peer import Peer
-from calls.protocol import ProtocolError, RecordingState
+from calls.protocol import ProtocolError
 from calls.room import Room
 from recorder.session import PIPE_LIMIT, Recorded, Recording
 from sfu.producer import Producer
@@ -63,10 +63,8 @@ class Recordings:
         return room.id in self.active
 
     async def start(self, room: Room, actor: Peer | None, *, user_id: str | None = None) -> None:
-        """Start (a host in the call, or `actor` None when the caller was checked to be a
-        host some other way: HTTP with a host token)."""
-        if actor is not None:
-            room.require_host(actor, "start_recording")
+        """Start, for `actor`, a host in the call (checked by the protocol's table), or
+        `actor` None: a host by HTTP (with a host token)."""
         if room.id in self.active:
             raise ProtocolError(
                 "out_of_order", "the call is being recorded already", "start_recording"
@@ -92,10 +90,9 @@ class Recordings:
         room.speaker_listeners.append(recording.speaker)
         entered = self._entered(room)
         self.active[room.id].entered = entered
-        room.entry_listeners.append(entered)
+        room.members.entry_listeners.append(entered)
         recording.speaker(room.router.active_speaker)
-        room.recording = True
-        room.broadcast(RecordingState(on=True, by=actor.id if actor else None), skip=None)
+        room.status.recording_changed(True, actor.id if actor else None)
 
     def _entered(self, room: Room) -> Callable[[Peer], None]:
         def entered(peer: Peer) -> None:
@@ -110,10 +107,8 @@ class Recordings:
             active.user_ids.append(peer.user_id)
 
     async def stop(self, room: Room, actor: Peer | None, *, quiet: bool = False) -> Finished | None:
-        """Stop (a host; or with `actor` None, a host by HTTP or the call's end, which
-        is `quiet` when there is none recording)."""
-        if actor is not None:
-            room.require_host(actor, "stop_recording")
+        """Stop (for a host, checked by the protocol's table; or with `actor` None, a
+        host by HTTP or the call's end, which is `quiet` when there is none recording)."""
         active = self.active.pop(room.id, None)
         if active is None:
             if quiet:
@@ -121,10 +116,9 @@ class Recordings:
             raise ProtocolError("out_of_order", "the call is not being recorded", "stop_recording")
         if active.recording.speaker in room.speaker_listeners:
             room.speaker_listeners.remove(active.recording.speaker)
-        if active.entered in room.entry_listeners:
-            room.entry_listeners.remove(active.entered)
-        room.recording = False
-        room.broadcast(RecordingState(on=False, by=actor.id if actor else None), skip=None)
+        if active.entered in room.members.entry_listeners:
+            room.members.entry_listeners.remove(active.entered)
+        room.status.recording_changed(False, actor.id if actor else None)
         recorded = await active.recording.stop()
         if recorded.decode_errors and self.on_decode_errors is not None:
             self.on_decode_errors(recorded.decode_errors)

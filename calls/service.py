@@ -93,6 +93,11 @@ class Calls:
         access = self.access.get(call_id)
         return access is not None and access.is_host_token(token)
 
+    def hosted_room(self, call_id: str, token: str | None) -> Room | None:
+        """The live room of the call, if the token makes its bearer a host of it."""
+        room = self.rooms.get(call_id)
+        return room if room is not None and self.is_host(call_id, token) else None
+
     def is_ended(self, call_id: str) -> bool:
         access = self.access.get(call_id)
         return access is not None and access.ended_until is not None
@@ -107,7 +112,7 @@ class Calls:
             self._by_link[token] = call_id
         room = self.rooms.get(call_id)
         if room is not None:
-            room.link_changed()
+            room.members.link_changed()
         self.changed(call_id)
         await self.flush()
 
@@ -209,9 +214,9 @@ class Calls:
                 self.metrics,
                 access,
                 answer_timeout=self.answer_timeout,
+                ice_servers=self.ice_servers,
+                on_access_changed=lambda: self.changed(call_id),
             )
-            room.ice_servers = self.ice_servers
-            room.on_access_changed = lambda: self.changed(call_id)
             self.rooms[call_id] = room
         return room
 
@@ -238,7 +243,7 @@ class Calls:
     async def _report(self, room: Room) -> None:
         # A task of our own: the write must not die with the WebSocket handler that
         # happened to close the room (aiohttp cancels it when the client goes away).
-        if room.started_at is not None and self.on_call_over is not None:
+        if room.roster.started_at is not None and self.on_call_over is not None:
             task = asyncio.create_task(self._record(room))
             self._reports.add(task)
             task.add_done_callback(self._reports.discard)

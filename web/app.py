@@ -365,15 +365,16 @@ async def _stopping(app: web.Application) -> None:
 
 def _recorder(history: HistoryStore) -> Callable[[Room], Awaitable[None]]:
     async def record(room: Room) -> None:
-        assert room.started_at is not None
+        came = room.roster  # who came in, and when the first did
+        assert came.started_at is not None
         await history.add(
             PastCall(
                 call_id=room.id,
                 title=room.title,
-                started_at=room.started_at,
+                started_at=came.started_at,
                 ended_at=datetime.now(UTC),
-                participants=tuple(room.participants.values()),
-                user_ids=tuple(room.user_ids),
+                participants=tuple(came.participants.values()),
+                user_ids=tuple(came.user_ids),
                 ended_by_host=room.ended,
             )
         )

@@ -32,13 +32,24 @@ def json_error(
 class Refused(Exception):
     """Raised by a handler's helpers; the handler answers `error(request)`."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}  # of the answer (WWW-Authenticate, say)
         self.extra = extra
 
     def response(self, request: web.Request) -> web.Response:
-        return json_error(request, self.status, self.code, self.message, **self.extra)
+        return json_error(
+            request, self.status, self.code, self.message, headers=self.headers, **self.extra
+        )
 
 
 @web.middleware

@@ -25,7 +25,8 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calls.protocol import SOURCES, ClientMessage
+from calls.dispatch import ClientMessage
+from calls.protocol import SOURCES
 from tests.support.accounts import sign_up
 from web.app import create_app
 from web.config import Config

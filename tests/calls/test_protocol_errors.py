@@ -8,7 +8,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from calls.protocol import Join, ProtocolError, Publish, parse_client_message
+from calls.dispatch import parse_client_message
+from calls.protocol import Join, ProtocolError, Publish
 from tests.calls.test_call import wait_for
 from tests.support.client import CallClient
 from tests.support.media import PatternVideoTrack

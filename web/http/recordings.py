@@ -243,10 +243,10 @@ async def control(request: web.Request) -> web.Response:
     calls = request.app[keys.CALLS]
     call_id = request.match_info["call"]
     token = request.headers.get(HOST_TOKEN_HEADER, "").strip() or None
-    room = calls.rooms.get(call_id)
     if token is None:
         raise Refused(401, "unauthorized", f"send a host token in {HOST_TOKEN_HEADER}")
-    if room is None or not calls.is_host(call_id, token):
+    room = calls.hosted_room(call_id, token)
+    if room is None:
         raise Refused(404, "not_found", "no live call of which you are a host")
     recordings = request.app[keys.RECORDINGS]
     if request.method == "POST":

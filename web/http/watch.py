@@ -9,6 +9,8 @@ the hosts' controls.
 - `POST /watch/{token}/whep` (an SDP offer) and `DELETE /watch/{token}/whep/{session}`:
   the session's secret, which only its `201` told, is what lets its viewer end it (RFC
   9725 allows a token within the session's URL; the page has no bearer token to send).
+  The same WHEP implementation as `/whep/{call}` (web/http/whep.py); this door says who
+  may watch (the watch link) and where (the call's stage, or an edge's relay of it).
 - `GET /hls/{public|members}/{id}/{file}`: the playlists and segments, with cache headers
   fit for nginx or a CDN in front; `live.m3u8?_HLS_msn=&_HLS_part=` blocks until that
   part is there (Low-Latency HLS blocking playlist reload).
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,12 +34,14 @@ from broadcast.edges import SECRET_HEADER, OriginUnavailable, Remote
 from broadcast.service import Broadcast, watch_path
 from calls.protocol import ProtocolError
 from calls.room import Room
+from calls.viewers import Viewer
 from model.access import session_of
 from model.schema import Id, Schema
 from sfu.sdp import SdpError
 from web import keys
 from web.auth import USER, user_of
 from web.errors import Refused
+from web.http import whep
 from web.http.links import HOST_TOKEN_HEADER
 from web.http.pages import STATIC_DIR
 from web.validation import SDP, body, media, read_sdp
@@ -135,79 +140,97 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
+class _WatchDoor(whep.Door[Broadcast | Remote]):
+    """WHEP at /watch/{token}/whep: authorised by the broadcast's watch link (and, for a
+    school's members, a member's session), watching the call's stage, or on an edge node
+    its relay of it. A session's secret Location is all its DELETE needs."""
+
+    async def authorise(self, request: web.Request) -> Broadcast | Remote:
+        local = _by_token(request)
+        if local is None and keys.EDGES in request.app:
+            # a broadcast another node hosts: served from this node's relay of it
+            edges = request.app[keys.EDGES]
+            return await _watchable(request, await edges.by_token(request.match_info["token"]))
+        return await _watchable(request, local)
+
+    async def seat(self, request: web.Request, authorised: Broadcast | Remote) -> whep.Seat:
+        found = authorised
+
+        def location(viewer: Viewer) -> str:
+            return f"{watch_path(found.token)}/whep/{viewer.session}"
+
+        if isinstance(found, Remote):
+            return whep.Seat(await _relay_of(request, found), location)
+        calls = request.app[keys.CALLS]
+        room = calls.rooms.get(found.room_id)
+        if room is None:
+            raise Refused(404, "not_found", "the call is over")
+
+        async def add_viewer(offer: str) -> tuple[Viewer, str]:
+            return await room.add_viewer(offer, broadcast_id=found.id)
+
+        return whep.Seat(add_viewer, location, release=lambda: calls.release_if_empty(room))
+
+    def session(self, request: web.Request) -> whep.Session:
+        broadcast = _by_token(request)
+        session = request.match_info["viewer"]
+        calls = request.app[keys.CALLS]
+        room = calls.rooms.get(broadcast.room_id) if broadcast else None
+        viewer = session_of(room.viewers.values(), session) if room else None
+        if viewer is None and broadcast is None and keys.EDGES in request.app:
+            viewer = request.app[keys.EDGES].viewer(session)  # an edge's
+            if viewer is not None:
+                return whep.Session(viewer)
+        # a /whep/{call} viewer (no broadcast id) ends there, with its token; an edge's
+        # pipe was never told its session
+        if (
+            viewer is None
+            or room is None
+            or broadcast is None
+            or viewer.broadcast_id != broadcast.id
+            or viewer.feeds_edge
+        ):
+            raise Refused(404, "not_found", "no such viewer")
+        release_room = room
+        return whep.Session(viewer, release=lambda: calls.release_if_empty(release_room))
+
+
+_WHEP = _WatchDoor()
+
+
 @routes.post("/watch/{token}/whep")
 @media(SDP)
-async def whep(request: web.Request) -> web.Response:
+async def whep_watch(request: web.Request) -> web.Response:
     """A viewer's WHEP offer for the broadcast of this watch link."""
-    local = _by_token(request)
-    if local is None and keys.EDGES in request.app:
-        return await _edge_whep(request)
-    broadcast = await _watchable(request, local)
-    offer = await read_sdp(request)
-    room = request.app[keys.CALLS].rooms.get(broadcast.room_id)
-    if room is None:
-        raise Refused(404, "not_found", "the call is over")
-    try:
-        viewer, answer = await room.add_viewer(offer, broadcast_id=broadcast.id)
-    except SdpError as exc:
-        raise Refused(400, "bad_sdp", str(exc)) from exc
-    return _viewer_created(answer, broadcast.token, viewer.session)
-
-
-def _viewer_created(answer: str, token: str, session: str) -> web.Response:
-    location = f"{watch_path(token)}/whep/{session}"
-    return web.Response(
-        status=201,
-        text=answer,
-        content_type=SDP,
-        headers={"Location": location, "Access-Control-Expose-Headers": "Location"},
-    )
+    return await whep.watch(request, _WHEP)
 
 
 @routes.delete("/watch/{token}/whep/{viewer}")
 async def whep_delete(request: web.Request) -> web.Response:
-    broadcast = _by_token(request)
-    session = request.match_info["viewer"]
-    room = request.app[keys.CALLS].rooms.get(broadcast.room_id) if broadcast else None
-    viewer = session_of(room.viewers.values(), session) if room else None
-    if viewer is None and broadcast is None and keys.EDGES in request.app:
-        viewer = request.app[keys.EDGES].viewer(session)  # an edge's
-        if viewer is not None:
-            await viewer.close()
-            return web.Response(status=200)
-    # a /whep/{call} viewer (no broadcast id) ends there, with its token; an edge's pipe
-    # was never told its session
-    if (
-        viewer is None
-        or broadcast is None
-        or viewer.broadcast_id != broadcast.id
-        or viewer.feeds_edge
-    ):
-        raise Refused(404, "not_found", "no such viewer")
-    await viewer.close()
-    return web.Response(status=200)
+    return await whep.end(request, _WHEP)
 
 
 # -- broadcasts across nodes (broadcast/edges.py) ------------------------------------------
 
 
-async def _edge_whep(request: web.Request) -> web.Response:
-    """A viewer of a broadcast another node hosts: served here, from this node's relay
-    of it (pulled once from the origin)."""
+async def _relay_of(
+    request: web.Request, remote: Remote
+) -> Callable[[str], Awaitable[tuple[Viewer, str]]]:
+    """How a viewer of a broadcast another node hosts is seated here: on this node's
+    relay of it (pulled once from the origin)."""
     edges = request.app[keys.EDGES]
-    remote = await _watchable(request, await edges.by_token(request.match_info["token"]))
-    offer = await read_sdp(request)
     url = await request.app[keys.CLUSTER].url_of(remote.node)
     if url is None:
         raise Refused(503, "origin_gone", "the node broadcasting this call is gone; try again")
-    try:
-        relay = await edges.relay(remote, url)
-        viewer, answer = await relay.add_viewer(offer)
-    except OriginUnavailable as exc:
-        raise Refused(503, "origin_unavailable", str(exc)) from exc
-    except SdpError as exc:
-        raise Refused(400, "bad_sdp", str(exc)) from exc
-    return _viewer_created(answer, remote.token, viewer.session)
+
+    async def add_viewer(offer: str) -> tuple[Viewer, str]:
+        try:
+            relay = await edges.relay(remote, url)
+            return await relay.add_viewer(offer)
+        except OriginUnavailable as exc:
+            raise Refused(503, "origin_unavailable", str(exc)) from exc
+
+    return add_viewer
 
 
 @routes.post("/internal/edge/{call}")
@@ -369,8 +392,8 @@ def _hosted_room(request: web.Request) -> Room:
     token = request.headers.get(HOST_TOKEN_HEADER, "").strip() or None
     if token is None:
         raise Refused(401, "unauthorized", f"send a host token in {HOST_TOKEN_HEADER}")
-    room = calls.rooms.get(call_id)
-    if room is None or not calls.is_host(call_id, token):
+    room = calls.hosted_room(call_id, token)
+    if room is None:
         raise Refused(404, "not_found", "no live call of which you are a host")
     return room
 

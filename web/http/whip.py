@@ -19,9 +19,9 @@ from calls.protocol import CALL_ID, ProtocolError
 from calls.room import Room
 from calls.viewers import Viewer
 from model.access import new_token, same_token, session_of
-from sfu.sdp import SdpError
 from web import keys
 from web.errors import Refused, json_error
+from web.http import whep
 from web.placement import node_for
 from web.validation import SDP, media, read_sdp
 
@@ -43,16 +43,8 @@ def error(
     return json_error(request, status, code, message, headers={**CORS, **headers})
 
 
-class _Refused(Exception):
-    """The request cannot be served; `response` says why."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _refuse(request: web.Request, status: int, code: str, message: str, **headers: str) -> _Refused:
-    return _Refused(error(request, status, code, message, **headers))
+def _refused(request: web.Request, refused: Refused) -> web.Response:
+    return error(request, refused.status, refused.code, refused.message, **refused.headers)
 
 
 def bearer(request: web.Request) -> str | None:
@@ -63,7 +55,7 @@ def bearer(request: web.Request) -> str | None:
 def _bearer_or_401(request: web.Request, message: str) -> str:
     token = bearer(request)
     if token is None:
-        raise _refuse(request, 401, "unauthorized", message, **{"WWW-Authenticate": "Bearer"})
+        raise Refused(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
     return token
 
 
@@ -77,7 +69,7 @@ def _whip_session(request: web.Request) -> tuple[Room, Peer]:
     room, token = _session_token(request)
     peer = session_of(room.peers.values(), request.match_info["session"]) if room else None
     if room is None or peer is None or not same_token(token, peer.session_token):
-        raise _refuse(request, 404, "not_found", "no such WHIP session")
+        raise Refused(404, "not_found", "no such WHIP session")
     return room, peer
 
 
@@ -86,34 +78,37 @@ def _whep_session(request: web.Request) -> tuple[Room, Viewer]:
     viewer = session_of(room.viewers.values(), request.match_info["session"]) if room else None
     # a watch page's viewer has no token: it ends at /watch/{token}/whep/{session}
     if room is None or viewer is None or not same_token(token, viewer.session_token):
-        raise _refuse(request, 404, "not_found", "no such WHEP session")
+        raise Refused(404, "not_found", "no such WHEP session")
     return room, viewer
 
 
-async def _read_offer(request: web.Request) -> tuple[Room, str]:
-    """The call's room and the SDP offer of a WHIP or WHEP request, or _Refused.
-
-    The bearer token is the call's join-link token, a host token or key, or the
-    operator's token (`--bearer-token`); the call must be live or scheduled, and one
-    with a waiting room takes only hosts and the operator."""
+def _authorise(request: web.Request) -> str:
+    """The bearer token of a WHIP or WHEP offer (`401` without), for a call whose id
+    could exist (`404` else): the call's join-link token, a host token or key, or the
+    operator's token (`--bearer-token`)."""
     token = _bearer_or_401(
         request, "send the call's invite-link token or a host token as a bearer token"
     )
+    if not CALL_ID.match(request.match_info["call"]):
+        raise Refused(404, "not_found", "no such call")
+    return token
+
+
+async def _room(request: web.Request, token: str) -> Room:
+    """The room of the call a WHIP or WHEP offer is for, once the offer was read.
+
+    The call must be live or scheduled (the operator may open one), and one with a
+    waiting room takes only hosts and the operator. In a cluster, a call on another
+    node is answered with a redirect there (whep.Answered)."""
     operator = same_token(token, request.app[keys.CONFIG].bearer_token)
     call = request.match_info["call"]
-    if not CALL_ID.match(call):
-        raise _refuse(request, 404, "not_found", "no such call")
-    try:
-        offer = await read_sdp(request)
-    except Refused as refused:
-        raise _refuse(request, refused.status, refused.code, refused.message) from None
     calls = request.app[keys.CALLS]
     url = await node_for(request.app, call)
     if url is not None:
         # in a cluster a call lives on one node: 307 keeps the method and the offer
         way = "whip" if request.path.startswith("/whip/") else "whep"
         request.app[keys.METRICS].cluster.redirects.labels(way).inc()
-        raise _Refused(
+        raise whep.Answered(
             web.Response(
                 status=307,
                 headers={**CORS, "Location": url + request.path_qs},
@@ -128,29 +123,18 @@ async def _read_offer(request: web.Request) -> tuple[Room, str]:
         )
     except ProtocolError as exc:
         if exc.code == "call_ended":  # a host ended the call a moment ago
-            raise _refuse(request, 410, exc.code, exc.message) from None
+            raise Refused(410, exc.code, exc.message) from None
         # the same answer as for a call that does not exist: a wrong token learns nothing
-        raise _refuse(request, 404, "not_found", "no such call") from None
-    host = operator or room.is_host_token(token)
-    if room.waiting_room and not host:
+        raise Refused(404, "not_found", "no such call") from None
+    if not room.moderation.takes_without_waiting(token, operator=operator):
         # a link holder would wait for a host to admit them; an HTTP request cannot wait
         await calls.release_if_empty(room)
-        raise _refuse(
-            request,
+        raise Refused(
             403,
             "waiting_room",
             "this call has a waiting room: use a host token, or join from the call page",
         )
-    return room, offer
-
-
-def _created(answer: str, location: str) -> web.Response:
-    return web.Response(
-        status=201,
-        text=answer,
-        content_type="application/sdp",
-        headers={**CORS, "Location": location},
-    )
+    return room
 
 
 @routes.post("/whip/{call}")
@@ -158,12 +142,15 @@ def _created(answer: str, location: str) -> web.Response:
 async def whip_publish(request: web.Request) -> web.Response:
     """WHIP (RFC 9725): publish into a call with an SDP offer and a bearer token."""
     try:
-        room, offer = await _read_offer(request)
-    except _Refused as refused:
-        return refused.response
+        token = _authorise(request)
+        offer = await read_sdp(request)
+        room = await _room(request, token)
+    except whep.Answered as answered:
+        return answered.response
+    except Refused as refused:
+        return _refused(request, refused)
     calls = request.app[keys.CALLS]
     name = request.headers.get("X-Parta-Name", "WHIP").strip()[:64] or "WHIP"
-    token = bearer(request)
     peer = room.join(name, None, host_token=token)
     peer.session, peer.session_token = new_token(), token
     try:
@@ -183,7 +170,12 @@ async def whip_publish(request: web.Request) -> web.Response:
             task.add_done_callback(tasks.discard)
 
         transport.on_closed.append(on_closed)
-    return _created(answer, f"/whip/{room.id}/{peer.session}")
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type=SDP,
+        headers={**CORS, "Location": f"/whip/{room.id}/{peer.session}"},
+    )
 
 
 async def _leave(room: Room, peer_id: str, app: web.Application) -> None:
@@ -197,38 +189,50 @@ async def _leave(room: Room, peer_id: str, app: web.Application) -> None:
 async def whip_delete(request: web.Request) -> web.Response:
     try:
         room, peer = _whip_session(request)
-    except _Refused as refused:
-        return refused.response
+    except Refused as refused:
+        return _refused(request, refused)
     await _leave(room, peer.id, request.app)
     return web.Response(status=200, headers=CORS)
+
+
+class _CallDoor(whep.Door[str]):
+    """WHEP at /whep/{call}: authorised by a bearer token as WHIP is (the token is what
+    the session's DELETE must send again), watching the call's stage."""
+
+    headers = CORS
+
+    async def authorise(self, request: web.Request) -> str:
+        return _authorise(request)
+
+    async def seat(self, request: web.Request, authorised: str) -> whep.Seat:
+        room = await _room(request, authorised)
+        calls = request.app[keys.CALLS]
+        return whep.Seat(
+            add_viewer=room.add_viewer,
+            location=lambda viewer: f"/whep/{room.id}/{viewer.session}",
+            session_token=authorised,
+            release=lambda: calls.release_if_empty(room),
+        )
+
+    def session(self, request: web.Request) -> whep.Session:
+        room, viewer = _whep_session(request)
+        calls = request.app[keys.CALLS]
+        return whep.Session(viewer, release=lambda: calls.release_if_empty(room))
+
+
+_WHEP = _CallDoor()
 
 
 @routes.post("/whep/{call}")
 @media(SDP)
 async def whep_watch(request: web.Request) -> web.Response:
     """WHEP: watch a call with an SDP offer and a bearer token."""
-    try:
-        room, offer = await _read_offer(request)
-    except _Refused as refused:
-        return refused.response
-    try:
-        viewer, answer = await room.add_viewer(offer)
-    except SdpError as exc:
-        await request.app[keys.CALLS].release_if_empty(room)
-        return error(request, 400, "bad_sdp", str(exc))
-    viewer.session_token = bearer(request)
-    return _created(answer, f"/whep/{room.id}/{viewer.session}")
+    return await whep.watch(request, _WHEP)
 
 
 @routes.delete("/whep/{call}/{session}")
 async def whep_delete(request: web.Request) -> web.Response:
-    try:
-        room, viewer = _whep_session(request)
-    except _Refused as refused:
-        return refused.response
-    await viewer.close()
-    await request.app[keys.CALLS].release_if_empty(room)
-    return web.Response(status=200, headers=CORS)
+    return await whep.end(request, _WHEP)
 
 
 @routes.options("/whep/{call}/{session}")
@@ -249,8 +253,8 @@ async def not_supported(request: web.Request) -> web.Response:
             _whip_session(request)
         else:
             _whep_session(request)
-    except _Refused as refused:
-        return refused.response
+    except Refused as refused:
+        return _refused(request, refused)
     return error(
         request, 405, "method_not_allowed", "PATCH is not supported", Allow="DELETE, OPTIONS"
     )

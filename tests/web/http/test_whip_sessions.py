@@ -139,3 +139,37 @@ async def test_a_watch_page_viewer_is_ended_by_its_secret_location_only(
     assert viewer not in room.viewers.values()
     await pc.close()
     await host.close()
+
+
+async def test_the_last_viewer_ending_its_session_releases_the_room_at_either_door(
+    app: web.Application, base_url: str, http: aiohttp.ClientSession
+) -> None:
+    """Both WHEP doors share one implementation (web/http/whep.py): a call that only
+    viewers kept open closes when the last of them ends its session, whether it watched
+    at /whep/{call} or at a broadcast's /watch/{token}/whep."""
+    base = base_url.rstrip("/")
+    calls = app[keys.CALLS]
+    host = CallClient(http, base_url, "door-one", "teacher")
+    await host.join()
+    pc, location, _ = await whep_watch(http, base_url, "door-one")
+    await host.close()
+    await asyncio.sleep(0.3)
+    assert "door-one" in calls.rooms  # its viewer keeps it open
+    async with http.delete(base + location, headers=auth(base_url, "door-one")) as response:
+        assert response.status == 200
+    await wait_for(lambda: "door-one" not in calls.rooms)
+    await pc.close()
+
+    host = CallClient(http, base_url, "door-two", "teacher")
+    await host.join()
+    told = host.expect("broadcast_link")
+    await host.send({"type": "start_broadcast", "public": True})
+    watch_link = (await asyncio.wait_for(told, 10))["watch_link"]
+    pc, location, _ = await watch_at(http, f"{base}{watch_link}/whep", {})
+    await host.close()
+    await asyncio.sleep(0.3)
+    assert "door-two" in calls.rooms
+    async with http.delete(base + location) as response:
+        assert response.status == 200
+    await wait_for(lambda: "door-two" not in calls.rooms)
+    await pc.close()
